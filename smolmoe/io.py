@@ -17,19 +17,17 @@ from .errors import SmolMoEError
 
 
 def check_writable_target(target: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Refuse to clobber an existing output, or to write where we cannot."""
-    target = Path(target)
+    """Refuse to clobber an existing output, or to write where we cannot (creates nothing)."""
+    target = Path(target).absolute()
     if target.exists() and not overwrite:
         raise SmolMoEError(f"output {target} already exists (pass --overwrite to replace it)")
-    parent = target.parent if str(target.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise SmolMoEError(f"cannot write {target}: {parent} is not a directory")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise SmolMoEError(f"cannot create {parent}: {e.strerror}") from None
-    if not os.access(parent, os.W_OK):
-        raise SmolMoEError(f"cannot write to {parent}: permission denied")
+    ancestor = target.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise SmolMoEError(f"cannot write {target}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK):
+        raise SmolMoEError(f"cannot write to {ancestor}: permission denied")
     return target
 
 
@@ -37,6 +35,10 @@ def check_writable_target(target: str | os.PathLike, overwrite: bool = False) ->
 def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temp dir; on success it replaces `target`, on failure it is removed."""
     target = check_writable_target(target, overwrite)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SmolMoEError(f"cannot create {target.parent}: {e.strerror}") from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; outputs are ordinary directories
     try:

@@ -25,16 +25,28 @@ def _fmt(record: dict, keys) -> str:
 @contextlib.contextmanager
 def step_progress(total: int, description: str,
                   keys=("loss",)) -> Iterator[Callable[[dict], None]]:
-    """Yield an on_step(record) callback that advances a bar showing the chosen metrics."""
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                  console=console, transient=False) as progress:
-        task = progress.add_task(description, total=total, info="")
+    """Yield an on_step(record) callback that advances a bar showing the chosen metrics.
 
-        def on_step(record: dict) -> None:
-            progress.update(task, completed=record.get("step", 0), info=_fmt(record, keys))
+    The bar appears at the first step, so an error while loading prints only its own line.
+    """
+    state: dict = {}
 
+    def on_step(record: dict) -> None:
+        if not state:
+            state["progress"] = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                console=console)
+            state["progress"].start()
+            state["task"] = state["progress"].add_task(description, total=total, info="")
+        state["progress"].update(state["task"], completed=record.get("step", 0),
+                                 info=_fmt(record, keys))
+
+    try:
         yield on_step
+    finally:
+        if state:
+            state["progress"].stop()
 
 
 @contextlib.contextmanager
