@@ -87,14 +87,14 @@ def data():
 def data_build(out_dir, domains, seed, max_train, max_eval, overwrite):
     """Fetch offline sources and write train/val/test JSONL for each domain."""
     import data_recipes
-    from .progress import console, task_progress
+    from .progress import out, task_progress
     from .tables import data_table
     names = list(domains) or list(data_recipes.DOMAINS)
     with task_progress(len(names), "building data") as advance:
         report = data_recipes.build(out_dir, domains=names, seed=seed, overwrite=overwrite,
                                     max_train=max_train, max_eval=max_eval,
                                     on_progress=lambda d, stage: advance(d) if stage == "done" else None)
-    console.print(data_table(report))
+    out.print(data_table(report))
     click.echo(f"wrote {out_dir}")
 
 
@@ -162,25 +162,160 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
 @click.option("--limit", default=100, type=click.IntRange(1), help="Records per domain.")
 @click.option("--max-len", default=384, type=click.IntRange(8))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--moe", "moe_dir", type=click.Path(), help="Evaluate this MoE against the base, its experts and the oracle.")
+@click.option("--base", default=None, help="Base model for --moe (default: the packaged SmolLM2).")
 @one_line_errors
-def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out):
-    """Per-domain assistant-token loss of model directories."""
-    from .evaluate import evaluate
+def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base):
+    """Per-domain assistant-token loss of model directories (or --moe: the full MoE report)."""
+    from .evaluate import evaluate, moe_evaluate
     from .io import write_json
-    from .progress import console, task_progress
-    from .tables import loss_table
+    from .progress import out, task_progress
+    from .tables import loss_table, moe_eval_tables
     quiet_transformers()
+    if moe_dir:
+        from .base import resolve_base
+        from .surgery import read_meta
+        n = len(read_meta(Path(moe_dir))["experts"])
+        base_dir = resolve_base(base)
+        with task_progress((n + 2) * n, "evaluating") as advance:
+            report = moe_evaluate(Path(moe_dir), Path(data_dir), base=base_dir, split=split,
+                                  limit=limit, max_len=max_len, on_progress=advance)
+        for table in moe_eval_tables(report):
+            out.print(table)
+        if json_out:
+            write_json(json_out, report)
+            click.echo(f"wrote {json_out}")
+        return
     if not model_dirs:
-        raise SmolMoEError("give at least one model directory")
+        raise SmolMoEError("give at least one model directory (or --moe DIR)")
     names = list(domains) or available_domains(Path(data_dir))
     models = {Path(d).name: Path(d) for d in model_dirs}
     with task_progress(len(models) * len(names), "evaluating") as advance:
         report = evaluate(models, Path(data_dir), names, split=split, limit=limit,
                           max_len=max_len, on_progress=advance)
-    console.print(loss_table(report, names))
+    out.print(loss_table(report, names))
     if json_out:
         write_json(json_out, report)
         click.echo(f"wrote {json_out}")
+
+
+# ---------------------------------------------------------------- merge core
+@main.command(context_settings=CONTEXT)
+@click.argument("experts", nargs=-1)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Merge config YAML (base, experts, top_k, router_init, non_ffn, output).")
+@click.option("--experts-root", default=lambda: str(smolmoe_home() / "experts"), show_default="$SMOLMOE_HOME/experts", type=click.Path(), help="Where expert names are looked up.")
+@click.option("--all", "all_", is_flag=True, help="Every expert in experts/*.yaml, in manifest order.")
+@click.option("--base", default=None, help="Non-FFN weights from here (default: the first expert).")
+@click.option("--top-k", type=click.IntRange(1), default=None, help="Experts per token [default: 2].")
+@click.option("--router-init", type=click.Choice(["random", "hidden", "fit"]), default=None, help="[default: fit]")
+@click.option("--non-ffn", type=click.Choice(["base", "average"]), default=None, help="[default: base]")
+@click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data", type=click.Path(), help="Data for router_init=fit.")
+@click.option("--fit-samples", type=click.IntRange(1), default=None, help="Conversations per domain for the fit init [default: 16].")
+@click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
+@click.option("--overwrite", is_flag=True)
+@one_line_errors
+def assemble(experts, config_file, experts_root, all_, base, top_k, router_init, non_ffn, data_dir,
+             fit_samples, output, overwrite):
+    """Merge dense experts into one Mixtral MoE (routers initialised, parity checked)."""
+    from .config import MergeConfig, list_manifests, load_merge_config
+    from .progress import console
+    from .surgery import assemble as assemble_moe
+    quiet_transformers()
+    manifests = {}
+    try:
+        manifests = {m.name: m for m in list_manifests()}
+    except SmolMoEError:
+        pass  # manifests are optional unless --all or router_init=hidden needs them
+    names = list(experts) or (list(manifests) if all_ else [])
+    overrides = dict(base=base, top_k=top_k, router_init=router_init, non_ffn=non_ffn,
+                     data=data_dir, fit_samples=fit_samples, output=output)
+    if config_file:
+        merge = load_merge_config(config_file, **({"experts": names} if names else {}), **overrides)
+    else:
+        if not names:
+            raise SmolMoEError("name at least two experts, pass --all, or give --config")
+        merge = MergeConfig(experts=names, **{k: v for k, v in overrides.items() if v is not None})
+    merge.output = merge.output or str(smolmoe_home() / "moe")
+    with console.status("assembling...") as status:
+        meta = assemble_moe(merge, experts_root=Path(merge.experts_root or experts_root),
+                            overwrite=overwrite, manifests=manifests,
+                            on_progress=lambda msg: status.update(msg))
+    click.echo(f"experts (in order): {', '.join(e['name'] for e in meta['experts'])}")
+    click.echo(f"non-FFN from {meta['non_ffn']}: largest difference across experts "
+               f"{meta['non_ffn_max_abs_diff']:.3g}")
+    for name, diff in meta["parity_max_abs_logit_diff"].items():
+        click.echo(f"parity {name:14} max |logit diff| {diff:.2e}")
+    acc = meta["router_init_report"].get("train_accuracy_per_layer")
+    if acc:
+        click.echo("fit accuracy per layer: " + " ".join(f"{a:.2f}" for a in acc))
+    click.echo(f"wrote {merge.output}")
+
+
+@main.command("train-router", context_settings=CONTEXT)
+@click.argument("moe_dir", type=click.Path())
+@click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data", type=click.Path())
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Write here instead of updating MOE_DIR in place.")
+@click.option("--steps", default=30, type=click.IntRange(1))
+@click.option("--lr", default=1e-3, type=click.FloatRange(0, 1, min_open=True))
+@click.option("--batch-size", default=8, type=click.IntRange(1))
+@click.option("--seq-len", default=256, type=click.IntRange(8))
+@click.option("--alpha", default=0.01, type=click.FloatRange(0, 100), help="Weight of the load-balancing loss.")
+@click.option("--per-domain", default=400, type=click.IntRange(1), help="Training conversations per domain.")
+@click.option("--precision", default="no", type=click.Choice(["no", "bf16", "fp16"]))
+@click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory (small GPUs).")
+@click.option("--save-every", default=0, type=click.IntRange(0))
+@click.option("--seed", default=0, type=int)
+@click.option("--resume", is_flag=True)
+@click.option("--overwrite", is_flag=True)
+@one_line_errors
+def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, per_domain,
+                     precision, grad_checkpointing, save_every, seed, resume, overwrite):
+    """Train only the routers: assistant-token LM loss + alpha * load-balancing loss."""
+    from .config import TrainSettings
+    from .progress import step_progress
+    from .router import train_router
+    quiet_transformers()
+    settings = TrainSettings(steps=steps, lr=lr, batch_size=batch_size, seq_len=seq_len,
+                             warmup_steps=min(3, steps - 1), precision=precision,
+                             grad_checkpointing=grad_checkpointing, save_every=save_every,
+                             seed=seed).validate()
+    with step_progress(steps, "routers", keys=("loss", "balance", "max_load")) as on_step:
+        s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha,
+                         out_dir=Path(out_dir) if out_dir else None, per_domain=per_domain,
+                         resume=resume, overwrite=overwrite, on_step=on_step)
+    click.echo(f"trainable parameters: {s['trainable_params']:,} (routers only)")
+    f = s["final"]
+    click.echo(f"final LM loss {f['loss']:.4f}, balance {f['balance']:.4f}, "
+               f"{s['tokens_per_second']} tok/s -> {out_dir or moe_dir}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("prompt")
+@click.option("--moe", "moe_dir", default=lambda: str(smolmoe_home() / "moe"), show_default="$SMOLMOE_HOME/moe", type=click.Path())
+@click.option("--generate", default=0, type=click.IntRange(0, 2048), help="Also inspect a greedy answer of N tokens.")
+@click.option("--layer", default=None, type=int, help="Layer for the per-token view (default: majority over layers).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False))
+@one_line_errors
+def inspect(prompt, moe_dir, generate, layer, json_out):
+    """Show, layer by layer, which experts handled PROMPT."""
+    from .io import write_json
+    from .progress import out
+    from .routing import inspect_prompt
+    from .tables import routing_layer_table, token_line, usage_table
+    quiet_transformers()
+    report = inspect_prompt(Path(moe_dir), prompt, generate=generate, layer=layer)
+    where = f"layer {layer}" if layer is not None else "majority over layers"
+    for key, title in (("prompt_view", "prompt"), ("answer_view", "answer")):
+        view = report.get(key)
+        if not view:
+            continue
+        out.print(routing_layer_table(view, f"{title}: top experts per layer (top-{report['top_k']} choices)"))
+        out.print(usage_table(view["usage"], f"{title}: overall usage"))
+        if key == "answer_view":
+            out.print(f"[bold]answer:[/bold] {report['answer']}")
+        out.print(f"[bold]{title} tokens, top-1 expert ({where}):[/bold] {token_line(view)}")
+    if json_out:
+        write_json(json_out, report)
 
 
 def available_domains(data_dir: Path) -> list[str]:

@@ -144,3 +144,42 @@ def find_manifest(name: str, directory: str | os.PathLike | None = None) -> Expe
             return m
     known = ", ".join(m.name for m in manifests)
     raise ConfigError(f"unknown expert '{name}' (known: {known})")
+
+
+ROUTER_INITS = ("random", "hidden", "fit")
+
+
+@dataclass
+class MergeConfig:
+    """What `smolmoe assemble` builds: which experts, how many per token, how routers start."""
+    experts: list[str]             # expert names (under experts_root) or model directories
+    output: str = ""
+    base: str | None = None        # non-FFN weights come from here with non_ffn=base
+    top_k: int = 2
+    router_init: str = "fit"       # random | hidden | fit
+    non_ffn: str = "base"          # base | average
+    experts_root: str | None = None
+    data: str | None = None        # data dir for router_init=fit
+    fit_samples: int = 16          # training conversations per domain for the fit init
+    seed: int = 0
+
+    def validate(self) -> "MergeConfig":
+        if not isinstance(self.experts, list) or len(self.experts) < 2:
+            raise ConfigError("a merge needs at least two experts")
+        if len(set(self.experts)) != len(self.experts):
+            raise ConfigError("the same expert is listed twice")
+        _check_range("top_k", self.top_k, 1, kind=int)
+        if self.top_k > len(self.experts):
+            raise ConfigError(f"top_k={self.top_k} is more than the {len(self.experts)} experts")
+        if self.router_init not in ROUTER_INITS:
+            raise ConfigError(f"router_init must be one of {', '.join(ROUTER_INITS)}, got {self.router_init!r}")
+        if self.non_ffn not in ("base", "average"):
+            raise ConfigError(f"non_ffn must be base or average, got {self.non_ffn!r}")
+        _check_range("fit_samples", self.fit_samples, 1, kind=int)
+        return self
+
+
+def load_merge_config(path: str | os.PathLike, **overrides) -> MergeConfig:
+    data = _read_yaml(Path(path))
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(MergeConfig, data, str(path)).validate()

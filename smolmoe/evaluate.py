@@ -14,20 +14,31 @@ from .data import collate, encode_records, load_records, split_path
 from .losses import assistant_ce
 
 
+def eval_batches(tokenizer, records: list[dict], max_len: int, batch_size: int):
+    """Encoded records sorted by length (little padding), collated batch by batch."""
+    examples = encode_records(tokenizer, records, max_len)
+    examples.sort(key=lambda e: len(e["input_ids"]))
+    for i in range(0, len(examples), batch_size):
+        yield collate(examples[i:i + batch_size], tokenizer.pad_token_id)
+
+
 @torch.no_grad()
 def loss_on_records(model, tokenizer, records: list[dict], *, max_len: int = 384,
-                    batch_size: int = 8) -> dict:
-    """Mean loss over all assistant tokens of the records (token-weighted), and the count."""
-    examples = encode_records(tokenizer, records, max_len)
-    examples.sort(key=lambda e: len(e["input_ids"]))  # similar lengths batch with little padding
+                    batch_size: int = 8, on_batch: Callable | None = None) -> dict:
+    """Mean loss over all assistant tokens of the records (token-weighted), and the count.
+
+    on_batch(batch) runs after each forward pass (e.g. to read captured routing).
+    """
     model.eval()
-    total, count = 0.0, 0
-    for i in range(0, len(examples), batch_size):
-        batch = collate(examples[i:i + batch_size], tokenizer.pad_token_id)
+    total, count, n_records = 0.0, 0, 0
+    for batch in eval_batches(tokenizer, records, max_len, batch_size):
         loss_sum, n, _ = assistant_ce(model, batch)
         total += float(loss_sum)
         count += n
-    return {"loss": total / max(count, 1), "tokens": count, "records": len(examples)}
+        n_records += batch["input_ids"].shape[0]
+        if on_batch:
+            on_batch(batch)
+    return {"loss": total / max(count, 1), "tokens": count, "records": n_records}
 
 
 def evaluate(models: dict[str, Path], data_dir: Path, domains: Iterable[str], *,
@@ -68,3 +79,71 @@ def mean_loss(per_domain: dict) -> float:
     if not tokens:
         return math.nan
     return sum(v["loss"] * v["tokens"] for v in per_domain.values()) / tokens
+
+
+def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
+                 split: str = "test", limit: int | None = 100, max_len: int = 384,
+                 on_progress: Callable[[str, str], None] | None = None) -> dict:
+    """Base, every expert, the oracle and the MoE on each expert's domain, plus routing.
+
+    Expert j is scored as the MoE with every router forced to j: the parity check at assemble
+    time proved this equal to dense expert j, and it needs no expert directories.
+    """
+    from .hooks import capture_routing, force_expert
+    from .surgery import read_meta
+
+    meta = read_meta(moe_dir)
+    names = [e["name"] for e in meta["experts"]]
+    domains = [e["domain"] for e in meta["experts"]]
+    records = {d: load_records(split_path(data_dir, d, split), limit=limit) for d in domains}
+    t0 = time.perf_counter()
+    results: dict[str, dict] = {}
+
+    def score(label, model, tokenizer, **kw):
+        results[label] = {}
+        for d in domains:
+            results[label][d] = loss_on_records(model, tokenizer, records[d], max_len=max_len,
+                                                **({"on_batch": kw["hook"](d)} if "hook" in kw else {}))
+            if on_progress:
+                on_progress(label, d)
+
+    if base is not None:
+        score("base", load_model(base), load_tokenizer(base))
+    model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
+    for j, name in enumerate(names):
+        with force_expert(model, j):
+            score(name, model, tokenizer)
+    num = len(names)
+    k = model.config.num_experts_per_tok
+    top1_counts = {d: torch.zeros(num) for d in domains}
+    topk_counts = torch.zeros(num)
+
+    def routing_hook(domain):
+        def on_batch(batch):
+            assistant = (batch["labels"] != -100).flatten()
+            real = batch["attention_mask"].flatten().bool()
+            for logits in rec.logits.values():
+                top1_counts[domain] += torch.bincount(logits[-1][assistant].argmax(-1),
+                                                      minlength=num).float()
+                topk_counts.add_(torch.bincount(logits[-1][real].topk(k, -1).indices.flatten(),
+                                                minlength=num).float())
+            rec.clear()
+        return on_batch
+
+    with capture_routing(model) as rec:
+        score("moe", model, tokenizer, hook=routing_hook)
+    oracle = {d: results[names[domains.index(d)]][d] for d in domains}
+    results["oracle"] = oracle
+    matrix = {d: (top1_counts[d] / top1_counts[d].sum().clamp(min=1)).tolist() for d in domains}
+    accuracy = sum(top1_counts[d][i] for i, d in enumerate(domains)) / sum(
+        top1_counts[d].sum() for d in domains)
+    return {
+        "results": results, "experts": names, "domains": domains,
+        "routing_matrix": matrix,          # domain -> share of top-1 choices per expert
+        "routing_accuracy": float(accuracy),  # top-1 = the domain's own expert (assistant tokens)
+        "load_share": (topk_counts / topk_counts.sum()).tolist(),  # top-k choices, all tokens
+        "moe_dir": str(moe_dir),
+        "settings": {"split": split, "limit": limit, "max_len": max_len, "data_dir": str(data_dir),
+                     "seconds": round(time.perf_counter() - t0, 1), "torch": torch.__version__,
+                     "python": platform.python_version()},
+    }

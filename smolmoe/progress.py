@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-console = Console(stderr=True)
+console = Console(stderr=True)   # progress and status
+out = Console()                  # results: tables the user may pipe or save
 
 
 def _fmt(record: dict, keys) -> str:

@@ -47,3 +47,58 @@ def expert_vs_base_table(report: dict, experts: dict[str, str], base: str = "bas
         table.add_row(name, domain, f"{b:.3f}", f"{e:.3f}", f"{(e - b) / b:+.1%}",
                       "[green]yes[/green]" if e < b else "[red]no[/red]")
     return table
+
+
+def routing_layer_table(view: dict, title: str) -> Table:
+    """The SmolMoE design's per-layer view: layer | top experts by name | their share."""
+    table = Table(title=title)
+    table.add_column("layer", justify="right")
+    table.add_column("top experts")
+    table.add_column("share", justify="right")
+    for row in view["layers"]:
+        table.add_row(str(row["layer"]), ", ".join(n for n, _ in row["top"]),
+                      ", ".join(f"{s:.0%}" for _, s in row["top"]))
+    return table
+
+
+def usage_table(usage: dict, title: str = "overall expert usage") -> Table:
+    table = Table(title=title)
+    table.add_column("expert")
+    table.add_column("share", justify="right")
+    table.add_column("")
+    for name, share in sorted(usage.items(), key=lambda kv: -kv[1]):
+        table.add_row(name, f"{share:.1%}", "█" * round(share * 40))
+    return table
+
+
+def token_line(view: dict) -> str:
+    """Each token followed by its top-1 expert, e.g. `def[coder] sort[coder]`."""
+    return " ".join(f"{tok!r}[{name}]" for tok, name in view["tokens"])
+
+
+def moe_eval_tables(report: dict) -> list[Table]:
+    """Loss table (base, experts, oracle, MoE), routing matrix and load share."""
+    from .evaluate import mean_loss
+    domains, names = report["domains"], report["experts"]
+    results = report["results"]
+    losses = Table(title=f"assistant-token loss ({report['settings']['split']} split)")
+    losses.add_column("model")
+    for d in domains:
+        losses.add_column(d, justify="right")
+    losses.add_column("mixed", justify="right")
+    for label, per in results.items():
+        losses.add_row(f"[bold]{label}[/bold]" if label in ("oracle", "moe") else label,
+                       *[f"{per[d]['loss']:.3f}" for d in domains], f"{mean_loss(per):.3f}")
+    ratio = Table(title="MoE / oracle loss")
+    for d in domains:
+        ratio.add_column(d, justify="right")
+    ratio.add_row(*[f"{results['moe'][d]['loss'] / results['oracle'][d]['loss']:.3f}" for d in domains])
+    matrix = Table(title=f"routing matrix: share of top-1 choices on assistant tokens "
+                         f"(accuracy {report['routing_accuracy']:.1%})")
+    matrix.add_column("domain \\ expert")
+    for n in names:
+        matrix.add_column(n, justify="right")
+    for d in domains:
+        matrix.add_row(d, *[f"{v:.0%}" for v in report["routing_matrix"][d]])
+    return [losses, ratio, matrix, usage_table(dict(zip(names, report["load_share"])),
+                                               "load share (top-k choices, all tokens)")]

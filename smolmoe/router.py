@@ -1,0 +1,233 @@
+"""Router initialisation (random / hidden / fit) and router-only training.
+
+Only the routers (`mlp.gate.weight`, experts × hidden per layer) ever train here: the experts'
+FFNs and everything shared stay frozen, so the MoE can only learn *which* expert to use.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .base import load_model, load_tokenizer
+from .config import TrainSettings
+from .data import StepBatches, collate, encode_records, load_records, mixed_examples, split_path
+from .errors import ConfigError, SmolMoEError
+from .hooks import capture_router_inputs, force_expert, moe_blocks
+from .losses import assistant_ce
+
+
+def router_params(model) -> dict[str, torch.nn.Parameter]:
+    return {n: p for n, p in model.named_parameters() if n.endswith("mlp.gate.weight")}
+
+
+def is_router(name: str, _param=None) -> bool:
+    return name.endswith("mlp.gate.weight")
+
+
+# ------------------------------------------------------------------ gathering router inputs
+def _common_prefix(examples: list[dict]) -> int:
+    """Length of the token prefix every example shares (the template's fixed system prompt)."""
+    first = examples[0]["input_ids"]
+    n = len(first)
+    for e in examples[1:]:
+        ids = e["input_ids"]
+        k = 0
+        while k < min(n, len(ids)) and ids[k] == first[k]:
+            k += 1
+        n = k
+    return n
+
+
+@torch.no_grad()
+def gather_router_inputs(model, tokenizer, examples: list[dict], expert: int,
+                         batch_size: int = 8) -> dict[int, torch.Tensor]:
+    """Router inputs per layer for the examples run through expert `expert` alone.
+
+    Tokens of the shared prefix (fixed system prompt) are skipped: they look the same for
+    every domain, so no router can tell them apart.
+    """
+    skip = _common_prefix(examples) if len(examples) > 1 else 0
+    per_layer: dict[int, list[torch.Tensor]] = {}
+    for i in range(0, len(examples), batch_size):
+        batch = collate(examples[i:i + batch_size], tokenizer.pad_token_id)
+        keep = batch["attention_mask"].bool().clone()
+        keep[:, :skip] = False
+        with force_expert(model, expert), capture_router_inputs(model) as inputs:
+            model.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        for layer, chunks in inputs.items():
+            per_layer.setdefault(layer, []).append(chunks[0][keep.flatten()])
+    return {l: torch.cat(v) for l, v in per_layer.items()}
+
+
+def fit_linear_router(x: torch.Tensor, y: torch.Tensor, num_experts: int,
+                      weight_decay: float = 1e-4, max_iter: int = 100) -> tuple[torch.Tensor, float]:
+    """Bias-free softmax regression (a Mixtral router has no bias) by L-BFGS; returns W, accuracy."""
+    x = x.float()
+    w = torch.zeros(num_experts, x.shape[1], requires_grad=True)
+    opt = torch.optim.LBFGS([w], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(x @ w.T, y) + weight_decay * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        acc = float(((x @ w.T).argmax(-1) == y).float().mean())
+    return w.detach(), acc
+
+
+def _domain_examples(tokenizer, data_dir, domain: str, n: int, seed: int, split="train"):
+    records = load_records(split_path(data_dir, domain, split))
+    records = random.Random(seed).sample(records, min(n, len(records)))
+    return encode_records(tokenizer, records, 256)
+
+
+def _prompt_examples(tokenizer, prompts: list[str]) -> list[dict]:
+    out = []
+    for p in prompts:
+        ids = tokenizer(p, add_special_tokens=False)["input_ids"]
+        out.append({"input_ids": ids, "labels": ids})
+    return out
+
+
+def init_routers(model, tokenizer, mode: str, *, names: list[str], domains: list[str],
+                 data_dir=None, manifests: dict | None = None, samples: int = 16,
+                 seed: int = 0) -> dict:
+    """Set every router's weights; return what was done (per-layer accuracy for `fit`)."""
+    routers = [b.gate.weight for b in moe_blocks(model)]
+    n = len(names)
+    if mode == "random":
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for w in routers:
+                w.copy_(torch.randn(w.shape, generator=gen) * 0.02)
+        return {"mode": "random", "std": 0.02}
+    if mode == "hidden":
+        return _init_hidden(model, tokenizer, routers, names, manifests or {})
+    if mode == "fit":
+        if data_dir is None:
+            raise ConfigError("router_init=fit needs the data directory (--data)")
+        xs: dict[int, list] = {}
+        ys: list[torch.Tensor] = []
+        for j, domain in enumerate(domains):
+            examples = _domain_examples(tokenizer, data_dir, domain, samples, seed)
+            acts = gather_router_inputs(model, tokenizer, examples, j)
+            for layer, x in acts.items():
+                xs.setdefault(layer, []).append(x)
+            ys.append(torch.full((acts[0].shape[0],), j, dtype=torch.long))
+        y = torch.cat(ys)
+        accuracy = []
+        for layer, w in enumerate(routers):
+            fitted, acc = fit_linear_router(torch.cat(xs[layer]), y, n)
+            with torch.no_grad():
+                w.copy_(fitted.to(w.dtype))
+            accuracy.append(round(acc, 4))
+        return {"mode": "fit", "tokens": int(y.numel()), "samples_per_domain": samples,
+                "train_accuracy_per_layer": accuracy}
+    raise ConfigError(f"unknown router init {mode!r}")
+
+
+def _init_hidden(model, tokenizer, routers, names, manifests) -> dict:
+    """mergekit's 'hidden' init: each router row points along the mean router input of the
+    expert's positive prompts (minus its negative prompts), centred across experts."""
+    means = []
+    for j, name in enumerate(names):
+        m = manifests.get(name)
+        pos = list(getattr(m, "positive_prompts", []) or [])
+        if not pos:
+            raise ConfigError(f"router_init=hidden needs positive_prompts in expert {name}'s manifest")
+        neg = list(getattr(m, "negative_prompts", []) or [])
+        p = gather_router_inputs(model, tokenizer, _prompt_examples(tokenizer, pos), j, batch_size=1)
+        vec = {l: x.mean(0) for l, x in p.items()}
+        if neg:
+            q = gather_router_inputs(model, tokenizer, _prompt_examples(tokenizer, neg), j, batch_size=1)
+            vec = {l: vec[l] - x.mean(0) for l, x in q.items()}
+        means.append(vec)
+    with torch.no_grad():
+        for layer, w in enumerate(routers):
+            v = torch.stack([m[layer] for m in means])
+            v = v - v.mean(0, keepdim=True)
+            v = v / v.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+            w.copy_(v.to(w.dtype))
+    return {"mode": "hidden", "prompts": {n: len(getattr(manifests.get(n), "positive_prompts", []))
+                                          for n in names}}
+
+
+# ------------------------------------------------------------------ router training
+def balance_loss(router_logits, num_experts: int, top_k: int, attention_mask) -> torch.Tensor:
+    """Switch-Transformer load-balancing loss, as transformers computes it for Mixtral:
+    E * sum_i f_i * P_i, with f_i the share of top-k assignments to expert i and P_i its mean
+    router probability (over layers and non-padding tokens). 1.0 when perfectly balanced."""
+    from transformers.models.mixtral.modeling_mixtral import load_balancing_loss_func
+    return load_balancing_loss_func(tuple(router_logits), num_experts, top_k, attention_mask)
+
+
+def router_loss_fn(num_experts: int, top_k: int, alpha: float):
+    def loss_fn(model, batch):
+        loss_sum, n, out = assistant_ce(model, batch, output_router_logits=True)
+        lm = loss_sum / max(n, 1)
+        bal = balance_loss(out.router_logits, num_experts, top_k, batch["attention_mask"])
+        with torch.no_grad():
+            top1 = torch.cat([l.argmax(-1) for l in out.router_logits])
+            mask = batch["attention_mask"].reshape(-1).bool().repeat(len(out.router_logits))
+            load = torch.bincount(top1[mask], minlength=num_experts).float()
+            load = load / load.sum()
+        return lm + alpha * bal, {"loss": lm.detach(), "balance": bal.detach(),
+                                  "max_load": load.max()}
+    return loss_fn
+
+
+def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alpha: float = 0.01,
+                 out_dir: Path | None = None, per_domain: int = 400, resume: bool = False,
+                 overwrite: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
+    """Train only the routers on a shuffled mix of every domain's train split."""
+    from .io import check_writable_target
+    from .surgery import read_meta, save_moe
+    from .train import train
+
+    if not 0 <= alpha <= 100:
+        raise ConfigError(f"alpha must be between 0 and 100, got {alpha}")
+    moe_dir = Path(moe_dir)
+    in_place = out_dir is None or Path(out_dir).resolve() == moe_dir.resolve()
+    out_dir = moe_dir if in_place else Path(out_dir)
+    if not in_place:
+        check_writable_target(out_dir, overwrite)
+    meta = read_meta(moe_dir)
+    model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
+    cfg = model.config
+    domains = [e["domain"] for e in meta["experts"]]
+    per = {}
+    for d in domains:
+        recs = load_records(split_path(data_dir, d, "train"))
+        recs = random.Random(settings.seed).sample(recs, min(per_domain, len(recs)))
+        per[d] = encode_records(tokenizer, recs, settings.seq_len)
+    examples = mixed_examples(per, seed=settings.seed)
+    batches = StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed)
+    expected = cfg.num_hidden_layers * cfg.num_local_experts * cfg.hidden_size
+    trainable = sum(p.numel() for p in router_params(model).values())
+    if trainable != expected:
+        raise SmolMoEError(f"router parameter count {trainable} != layers*experts*hidden {expected}")
+    ckpt = out_dir.parent / f".{out_dir.name}.router-checkpoint"
+    result = train(model, batches, settings, trainable=is_router,
+                   loss_fn=router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, alpha),
+                   checkpoint_dir=ckpt, resume=resume, on_step=on_step)
+    assert result.trainable_params == expected
+    summary = {"trainable_params": result.trainable_params, "alpha": alpha,
+               "balance_formula": "E * sum_i f_i * P_i (Switch Transformer; transformers' "
+                                  "load_balancing_loss_func)",
+               "settings": asdict(settings), "examples": len(examples),
+               "final": result.history[-1], "tokens_per_second": round(result.tokens_per_second, 1),
+               "seconds": round(result.seconds, 1)}
+    meta["router_training"] = summary
+    save_moe(model, tokenizer, out_dir, meta, overwrite=True if in_place else overwrite)
+    import shutil
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return summary

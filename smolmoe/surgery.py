@@ -1,0 +1,257 @@
+"""assemble: dense experts -> one transformers Mixtral MoE.
+
+Each Llama layer's MLP becomes a MixtralSparseMoeBlock whose expert i is expert i's FFN
+(gate_proj/up_proj/down_proj); attention, norms and embeddings come from the base (or the
+average of the experts). The result is a stock Mixtral checkpoint: AutoModelForCausalLM loads it
+without trust_remote_code, and so do llama.cpp's converter and vLLM.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .base import check_model_dir, load_tokenizer
+from .config import MergeConfig
+from .errors import ModelError
+from .io import atomic_dir, check_writable_target
+
+MOE_META = "smolmoe.json"
+# Config fields that must agree between experts for their FFNs to share one model.
+MUST_MATCH = ("model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
+              "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size",
+              "hidden_act", "rms_norm_eps", "tie_word_embeddings", "attention_bias", "mlp_bias")
+SUPPORTED = ("llama", "mistral")
+MLP_PARTS = ("gate_proj", "up_proj", "down_proj")
+
+
+def resolve_experts(experts: list[str], experts_root: Path) -> dict[str, Path]:
+    """Expert names (looked up under experts_root) or directories -> {name: dir}."""
+    out = {}
+    for e in experts:
+        path = Path(e).expanduser()
+        if not path.exists() and (experts_root / e).exists():
+            path = experts_root / e
+        if not path.exists():
+            raise ModelError(f"expert '{e}' not found (looked for {path} and {experts_root / e})")
+        out[path.name] = check_model_dir(path)
+    return out
+
+
+def _config(path: Path) -> dict:
+    try:
+        return json.loads((path / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelError(f"{path}/config.json is not valid JSON") from None
+
+
+def _tokenizer_fingerprint(path: Path) -> str:
+    tok = load_tokenizer(path)
+    blob = json.dumps([sorted(tok.get_vocab().items()), tok.chat_template or ""])
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def check_compatible(dirs: dict[str, Path]) -> dict:
+    """Refuse experts that cannot share one MoE, naming the first difference found."""
+    configs = {n: _config(p) for n, p in dirs.items()}
+    first, ref = next(iter(configs.items()))
+    if ref.get("model_type") not in SUPPORTED:
+        raise ModelError(f"expert {first} is a {ref.get('model_type')!r} model; "
+                         f"assemble supports {', '.join(SUPPORTED)}")
+    for name, cfg in configs.items():
+        for key in MUST_MATCH:
+            if cfg.get(key) != ref.get(key):
+                raise ModelError(f"experts {first} and {name} differ in {key} "
+                                 f"({ref.get(key)} vs {cfg.get(key)})")
+    prints = {n: _tokenizer_fingerprint(p) for n, p in dirs.items()}
+    for name, fp in prints.items():
+        if fp != prints[first]:
+            raise ModelError(f"experts {first} and {name} have different tokenizers "
+                             f"(vocabulary or chat template)")
+    return ref
+
+
+def mixtral_config(dense: dict, num_experts: int, top_k: int):
+    from transformers import MixtralConfig
+
+    rope = dense.get("rope_parameters") or {"rope_type": "default",
+                                            "rope_theta": dense.get("rope_theta", 10000.0)}
+    head_dim = dense.get("head_dim") or dense["hidden_size"] // dense["num_attention_heads"]
+    return MixtralConfig(
+        vocab_size=dense["vocab_size"], hidden_size=dense["hidden_size"],
+        intermediate_size=dense["intermediate_size"], num_hidden_layers=dense["num_hidden_layers"],
+        num_attention_heads=dense["num_attention_heads"],
+        num_key_value_heads=dense["num_key_value_heads"], head_dim=head_dim,
+        hidden_act=dense.get("hidden_act", "silu"),
+        max_position_embeddings=dense.get("max_position_embeddings", 2048),
+        rms_norm_eps=dense.get("rms_norm_eps", 1e-5), rope_parameters=rope,
+        tie_word_embeddings=dense.get("tie_word_embeddings", False),
+        bos_token_id=dense.get("bos_token_id"), eos_token_id=dense.get("eos_token_id"),
+        pad_token_id=dense.get("pad_token_id"), sliding_window=None,
+        num_local_experts=num_experts, num_experts_per_tok=top_k,
+        router_aux_loss_coef=0.01, output_router_logits=False)
+
+
+class WeightReader:
+    """Tensors of one model directory by name, read lazily from its safetensors files."""
+
+    def __init__(self, path: Path):
+        from safetensors import safe_open
+        self.files = {}
+        for f in sorted(path.glob("*.safetensors")):
+            try:
+                handle = safe_open(str(f), framework="pt")
+            except Exception as e:
+                raise ModelError(f"corrupt weights file {f}: {e}") from None
+            for key in handle.keys():
+                self.files[key] = handle
+        self.path = path
+
+    def keys(self):
+        return self.files.keys()
+
+    def get(self, key: str) -> torch.Tensor:
+        if key not in self.files:
+            raise ModelError(f"{self.path} is missing tensor {key}")
+        return self.files[key].get_tensor(key).float()
+
+
+def _is_mlp(key: str) -> bool:
+    return ".mlp." in key
+
+
+def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
+              base: Path | None = None):
+    """The Mixtral model holding every expert's FFN, and a report of the non-FFN weights."""
+    from transformers import MixtralForCausalLM
+
+    readers = {n: WeightReader(p) for n, p in dirs.items()}
+    source = WeightReader(check_model_dir(base)) if base else next(iter(readers.values()))
+    shared_keys = [k for k in source.keys() if not _is_mlp(k)]
+    state, max_diff = {}, 0.0
+    for key in shared_keys:
+        ref = source.get(key)
+        others = [r.get(key) for r in readers.values()]
+        if any(o.shape != ref.shape for o in others):
+            raise ModelError(f"tensor {key} has different shapes across experts")
+        max_diff = max([max_diff] + [float((o - ref).abs().max()) for o in others])
+        state[key] = torch.stack(others).mean(0) if non_ffn == "average" else ref
+    config = mixtral_config(dense, len(dirs), top_k)
+    model = MixtralForCausalLM(config)
+    for layer in range(config.num_hidden_layers):
+        parts = {p: [r.get(f"model.layers.{layer}.mlp.{p}.weight") for r in readers.values()]
+                 for p in MLP_PARTS}
+        prefix = f"model.layers.{layer}.mlp"
+        # Fused layout of transformers' Mixtral experts: gate_up_proj[e] = [gate; up].
+        state[f"{prefix}.experts.gate_up_proj"] = torch.stack(
+            [torch.cat([g, u], dim=0) for g, u in zip(parts["gate_proj"], parts["up_proj"])])
+        state[f"{prefix}.experts.down_proj"] = torch.stack(parts["down_proj"])
+        state[f"{prefix}.gate.weight"] = model.model.layers[layer].mlp.gate.weight.detach().clone()
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
+    if missing or unexpected:
+        raise ModelError(f"cannot place weights: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    model.tie_weights()
+    model.eval()
+    return model, {"non_ffn": non_ffn, "non_ffn_source": str(base or next(iter(dirs.values()))),
+                   "non_ffn_max_abs_diff": max_diff}
+
+
+@torch.no_grad()
+def parity_check(model, dirs: dict[str, Path], input_ids: torch.Tensor) -> dict[str, float]:
+    """max |logit difference| between the MoE forced to expert j and dense expert j."""
+    from .base import load_model
+    from .hooks import force_expert
+
+    report = {}
+    for j, (name, path) in enumerate(dirs.items()):
+        dense = load_model(path)
+        ref = dense(input_ids=input_ids).logits
+        del dense
+        with force_expert(model, j):
+            got = model(input_ids=input_ids).logits
+        report[name] = float((got - ref).abs().max())
+    return report
+
+
+def expert_domain(path: Path) -> str:
+    meta = path / "smolmoe_expert.json"
+    if meta.is_file():
+        return json.loads(meta.read_text()).get("domain", path.name)
+    return path.name
+
+
+def weights_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.glob("*.safetensors")):
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def save_moe(model, tokenizer, out_dir: Path, meta: dict, overwrite: bool) -> None:
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        # Older readers (llama.cpp's converter, vLLM) look for rope_theta at the top level.
+        cfg_file = tmp / "config.json"
+        cfg = json.loads(cfg_file.read_text())
+        cfg["rope_theta"] = cfg.get("rope_parameters", {}).get("rope_theta", cfg.get("rope_theta"))
+        cfg_file.write_text(json.dumps(cfg, indent=2))
+        (tmp / MOE_META).write_text(json.dumps(meta, indent=2))
+
+
+def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
+             manifests: dict | None = None,
+             on_progress: Callable[[str], None] | None = None) -> dict:
+    """Validate, build, initialise routers, check parity, save. Returns the metadata written."""
+    from . import router
+
+    say = on_progress or (lambda _msg: None)
+    merge.validate()
+    out_dir = check_writable_target(Path(merge.output), overwrite)
+    dirs = resolve_experts(merge.experts, experts_root)
+    dense = check_compatible(dirs)
+    t0 = time.perf_counter()
+    say("building the MoE")
+    model, shared = build_moe(dirs, dense, top_k=merge.top_k, non_ffn=merge.non_ffn,
+                              base=Path(merge.base) if merge.base else None)
+    tokenizer = load_tokenizer(next(iter(dirs.values())))
+    names = list(dirs)
+    domains = [expert_domain(p) for p in dirs.values()]
+    say(f"router init: {merge.router_init}")
+    init_report = router.init_routers(model, tokenizer, merge.router_init, names=names,
+                                      domains=domains, data_dir=merge.data,
+                                      manifests=manifests or {}, samples=merge.fit_samples,
+                                      seed=merge.seed)
+    say("parity check")
+    probe = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Write one sentence about the sea."},
+         {"role": "assistant", "content": "The sea is wide and deep."}],
+        return_tensors="pt", return_dict=True)["input_ids"]
+    parity = parity_check(model, dirs, probe)
+    meta = {
+        "format": "smolmoe-moe/1",
+        "experts": [{"name": n, "domain": d, "source": str(p), "weights_sha256": weights_sha256(p)}
+                    for n, d, p in zip(names, domains, dirs.values())],
+        "top_k": merge.top_k, "router_init": merge.router_init, **shared,
+        "router_init_report": init_report, "parity_max_abs_logit_diff": parity,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+    say("saving")
+    save_moe(model, tokenizer, out_dir, meta, overwrite)
+    return meta
+
+
+def read_meta(moe_dir: Path) -> dict:
+    f = Path(moe_dir) / MOE_META
+    if not f.is_file():
+        raise ModelError(f"{moe_dir} has no {MOE_META}: not a smolmoe MoE directory")
+    return json.loads(f.read_text())
