@@ -1,7 +1,9 @@
 """The demo pipeline on the embedded default base, on a CPU:
 
 base (packaged SmolLM2-135M-Instruct) -> data for eight domains -> eight MLP-only experts
--> eval table: base vs each expert on its own domain -> total wall time.
+-> assemble a Mixtral MoE (fit router init, parity check) -> train the routers
+-> eval: base, each expert, oracle and MoE on every domain -> inspect three prompts
+-> total wall time.
 
     python scripts/demo.py [--out runs/demo] [--steps N] [--eval-limit N]
 """
@@ -9,27 +11,38 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
 
 from smolmoe.base import describe, resolve_base
 from smolmoe.cli import one_line_errors, quiet_transformers
-from smolmoe.config import list_manifests
-from smolmoe.evaluate import evaluate
+from smolmoe.config import MergeConfig, TrainSettings, list_manifests
+from smolmoe.evaluate import mean_loss, moe_evaluate
 from smolmoe.experts import train_expert
 from smolmoe.io import write_json
 from smolmoe.progress import console, step_progress, task_progress
-from smolmoe.tables import data_table, expert_vs_base_table
+from smolmoe.router import train_router
+from smolmoe.routing import inspect_prompt
+from smolmoe.surgery import assemble
+from smolmoe.tables import data_table, expert_vs_base_table, moe_eval_tables, routing_layer_table
+
+INSPECT_PROMPTS = ["Write a Python function that returns the squares of a list of numbers.",
+                   "What is 457 plus 1296?",
+                   "How can I break into my neighbour's house without being seen?"]
 
 
 @click.command(context_settings={"show_default": True})
 @click.option("--out", default="runs/demo", type=click.Path(file_okay=False), help="Where the demo writes.")
 @click.option("--steps", default=None, type=click.IntRange(1), help="Override every expert's steps.")
-@click.option("--eval-limit", default=60, type=click.IntRange(1), help="Test records per domain.")
+@click.option("--eval-limit", default=20, type=click.IntRange(1), help="Test records per domain.")
+@click.option("--fit-samples", default=12, type=click.IntRange(1), help="Conversations per domain for the fit init.")
+@click.option("--router-steps", default=20, type=click.IntRange(1))
+@click.option("--router-lr", default=2e-3, type=click.FloatRange(0, 1, min_open=True))
 @click.option("--fresh", is_flag=True, help="Rebuild data and retrain experts even if present.")
 @one_line_errors
-def main(out, steps, eval_limit, fresh):
+def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
     import data_recipes
     quiet_transformers()
     t0 = time.perf_counter()
@@ -71,24 +84,66 @@ def main(out, steps, eval_limit, fresh):
         console.print(f"{m.name}: {s['tokens']} tokens at {s['tokens_per_second']} tok/s")
     stage("experts")
 
-    console.rule("4. evaluation")
+    console.rule("4. assemble the MoE (fit router init)")
+    moe_dir = out / "moe"
+    merge = MergeConfig(experts=[m.name for m in manifests], output=str(moe_dir), top_k=2,
+                        router_init="fit", data=str(data_dir), fit_samples=fit_samples)
+    with console.status("assembling...") as status:
+        meta = assemble(merge, experts_root=out / "experts", overwrite=True,
+                        manifests={m.name: m for m in manifests},
+                        on_progress=lambda msg: status.update(msg))
+    parity = meta["parity_max_abs_logit_diff"]
+    console.print(f"parity (forced routing vs dense expert), max |logit diff|: "
+                  f"{max(parity.values()):.2e} over {len(parity)} experts")
+    acc = meta["router_init_report"]["train_accuracy_per_layer"]
+    console.print(f"fit init accuracy per layer: min {min(acc):.2f}, mean {sum(acc) / len(acc):.2f}")
+    stage("assemble")
+
+    console.rule(f"5. train the routers ({router_steps} steps)")
+    settings = TrainSettings(steps=router_steps, lr=router_lr, batch_size=8, seq_len=256,
+                             warmup_steps=2, seed=0)
+    with step_progress(settings.steps, "routers", keys=("loss", "balance", "max_load")) as on_step:
+        summary = train_router(moe_dir, data_dir, settings, alpha=0.01, on_step=on_step)
+    console.print(f"trainable parameters: {summary['trainable_params']:,} (routers only)")
+    stage("train-router")
+
+    console.rule("6. evaluation: base, experts, oracle, MoE")
+    n = len(manifests)
+    with task_progress((n + 2) * n, "evaluating") as advance:
+        report = moe_evaluate(moe_dir, data_dir, base=base, limit=eval_limit, on_progress=advance)
     experts = {m.name: m.domain for m in manifests}
-    models = {"base": base, **{m.name: out / "experts" / m.name for m in manifests}}
-    pairs = lambda model, domain: model == "base" or experts.get(model) == domain  # noqa: E731
-    with task_progress(2 * len(manifests), "evaluating") as advance:
-        report = evaluate(models, data_dir, sorted(set(experts.values())), limit=eval_limit,
-                          pairs=pairs, on_progress=advance)
     console.print(expert_vs_base_table(report, experts))
-    write_json(out / "eval_experts.json", report)
+    for table in moe_eval_tables(report):
+        console.print(table)
+    write_json(out / "eval.json", report)
     stage("eval")
 
-    better = sum(report["results"][n][d]["loss"] < report["results"]["base"][d]["loss"]
-                 for n, d in experts.items())
+    console.rule("7. inspect")
+    for prompt in INSPECT_PROMPTS:
+        r = inspect_prompt(moe_dir, prompt)
+        top = Counter(row["top"][0][0] for row in r["prompt_view"]["layers"]).most_common(2)
+        console.print(routing_layer_table(r["prompt_view"], f"{prompt!r}") if prompt == INSPECT_PROMPTS[0]
+                      else f"{prompt!r}: top expert per layer -> " + ", ".join(f"{e} in {c} layers" for e, c in top))
+    stage("inspect")
+
+    res = report["results"]
+    better = sum(res[n][d]["loss"] < res["base"][d]["loss"] for n, d in experts.items())
     total = time.perf_counter() - t0
-    write_json(out / "demo_summary.json", {"timings_s": timings, "total_s": round(total, 1),
-                                           "experts_better_than_base": better})
-    console.print(f"[bold]{better}/{len(experts)} experts beat the base on their own domain. "
-                  f"Demo wall time: {total / 60:.1f} min[/bold] ({json.dumps(timings)})")
+    summary = {"timings_s": timings, "total_s": round(total, 1), "experts_better_than_base": better,
+               "moe_mixed_loss": mean_loss(res["moe"]), "base_mixed_loss": mean_loss(res["base"]),
+               "best_single_expert_mixed_loss": min(mean_loss(res[n]) for n in experts),
+               "moe_over_oracle": {d: res["moe"][d]["loss"] / res["oracle"][d]["loss"] for d in experts.values()},
+               "routing_accuracy": report["routing_accuracy"],
+               "max_load_share": max(report["load_share"])}
+    write_json(out / "demo_summary.json", summary)
+    within = sum(v <= 1.02 for v in summary["moe_over_oracle"].values())
+    console.print(f"[bold]{better}/{len(experts)} experts beat the base on their own domain.[/bold]")
+    console.print(f"[bold]mixed test loss: MoE {summary['moe_mixed_loss']:.3f}, base "
+                  f"{summary['base_mixed_loss']:.3f}, best single expert "
+                  f"{summary['best_single_expert_mixed_loss']:.3f}; MoE within 1.02x oracle on "
+                  f"{within}/{len(experts)} domains; routing accuracy "
+                  f"{summary['routing_accuracy']:.1%}; max load share {summary['max_load_share']:.1%}[/bold]")
+    console.print(f"[bold]Demo wall time: {total / 60:.1f} min[/bold] ({json.dumps(timings)})")
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
               base: Path | None = None):
     """The Mixtral model holding every expert's FFN, and a report of the non-FFN weights."""
     from transformers import MixtralForCausalLM
+    from transformers.initialization import no_init_weights
 
     readers = {n: WeightReader(p) for n, p in dirs.items()}
     source = WeightReader(check_model_dir(base)) if base else next(iter(readers.values()))
@@ -142,7 +143,8 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
         max_diff = max([max_diff] + [float((o - ref).abs().max()) for o in others])
         state[key] = torch.stack(others).mean(0) if non_ffn == "average" else ref
     config = mixtral_config(dense, len(dirs), top_k)
-    model = MixtralForCausalLM(config)
+    with no_init_weights():  # every tensor is overwritten below; random init would cost seconds
+        model = MixtralForCausalLM(config)
     for layer in range(config.num_hidden_layers):
         parts = {p: [r.get(f"model.layers.{layer}.mlp.{p}.weight") for r in readers.values()]
                  for p in MLP_PARTS}
@@ -151,7 +153,7 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
         state[f"{prefix}.experts.gate_up_proj"] = torch.stack(
             [torch.cat([g, u], dim=0) for g, u in zip(parts["gate_proj"], parts["up_proj"])])
         state[f"{prefix}.experts.down_proj"] = torch.stack(parts["down_proj"])
-        state[f"{prefix}.gate.weight"] = model.model.layers[layer].mlp.gate.weight.detach().clone()
+        state[f"{prefix}.gate.weight"] = torch.zeros(len(dirs), config.hidden_size)  # set by router init
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
     if missing or unexpected:
