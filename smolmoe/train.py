@@ -142,6 +142,9 @@ def train(model: torch.nn.Module, batches: StepBatches, settings: TrainSettings,
     if settings.grad_checkpointing and hasattr(model, "gradient_checkpointing_enable"):
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
+        # With frozen embeddings nothing upstream needs grad; checkpointed blocks would then
+        # drop the graph, so make the embeddings' output require grad.
+        model.enable_input_require_grads()
     accelerator = accelerator or Accelerator(mixed_precision=settings.precision)
     optimizer = make_optimizer(list(params.values()), settings)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings))
