@@ -91,6 +91,10 @@ def check_model_dir(path: Path) -> Path:
         raise ModelError(f"not a model directory: {path}")
     if not (path / "config.json").is_file():
         raise ModelError(f"{path} has no config.json: not a Hugging Face model directory")
+    try:
+        json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelError(f"{path}/config.json is not valid JSON") from None
     if not any(path.glob("*.safetensors")):
         raise ModelError(f"{path} has no .safetensors weights")
     return path

@@ -42,7 +42,25 @@ def quiet_transformers():
     hf_logging.disable_progress_bar()
 
 
-@click.group(context_settings=CONTEXT)
+class OneLineGroup(click.Group):
+    """Usage errors (bad option values, missing arguments) as one line too, exit code 2."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.format_message())
+            sys.exit(0)
+        except click.ClickException as e:
+            click.echo(f"error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=OneLineGroup, context_settings=CONTEXT)
 def main():
     """smolmoe: build a Mixture-of-Experts LM out of small dense experts."""
 
@@ -316,6 +334,50 @@ def inspect(prompt, moe_dir, generate, layer, json_out):
         out.print(f"[bold]{title} tokens, top-1 expert ({where}):[/bold] {token_line(view)}")
     if json_out:
         write_json(json_out, report)
+
+
+# ---------------------------------------------------------------- chat / serve / export
+def generation_options(fn):
+    """Sampling settings shared by `chat` (the server takes them per request)."""
+    options = [
+        click.option("--max-tokens", default=256, type=click.IntRange(1), help="Longest reply in tokens."),
+        click.option("--temperature", default=0.7, type=click.FloatRange(0, 5), help="0 = greedy."),
+        click.option("--top-p", default=0.9, type=click.FloatRange(0, 1, min_open=True)),
+        click.option("--repetition-penalty", default=1.1, type=click.FloatRange(0, 10, min_open=True)),
+        click.option("--stop", "stop", multiple=True, help="Stop the reply at this string (repeatable)."),
+        click.option("--seed", default=None, type=int, help="Make sampling reproducible."),
+        click.option("--think/--no-think", default=None, help="Thinking on/off (models with <think> only)."),
+        click.option("--thinking-budget", default=None, type=click.IntRange(0), help="Most thinking tokens."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model_dir", type=click.Path())
+@click.option("--system", default=None, help="System prompt for the conversation.")
+@generation_options
+@one_line_errors
+def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, stop, seed, think,
+         thinking_budget):
+    """Chat with MODEL_DIR (dense, base or MoE) in the terminal, or answer stdin line by line."""
+    from .chat import ChatSession, run_chat, terminal_lines
+    from .generate import ChatModel, GenerationSettings
+    quiet_transformers()
+    settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                                  repetition_penalty=repetition_penalty, stop=list(stop), seed=seed,
+                                  think=think, thinking_budget=thinking_budget).validate()
+    interactive = sys.stdin.isatty()
+    chat_model = ChatModel.load(model_dir)
+    if interactive:
+        kind = f"MoE of {', '.join(chat_model.experts)}" if chat_model.is_moe else "dense model"
+        click.echo(f"{chat_model.name}: {kind}. /help for commands, Ctrl-D to quit.", err=True)
+    lines = terminal_lines() if interactive else sys.stdin
+    failures = run_chat(ChatSession(chat_model, settings, system), lines, sys.stdout, sys.stderr,
+                        interactive)
+    if failures and not interactive:
+        sys.exit(1)
 
 
 def available_domains(data_dir: Path) -> list[str]:

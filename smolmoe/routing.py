@@ -44,6 +44,11 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
     start = text.rfind(prompt)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = torch.tensor([enc["input_ids"]])
+    limit = model.config.max_position_embeddings
+    if ids.shape[1] + generate > limit:
+        from .errors import ConfigError
+        raise ConfigError(f"prompt of {ids.shape[1]} tokens (+{generate} to generate) is longer "
+                          f"than the model's context of {limit} tokens")
     user = torch.tensor([i for i, (a, b) in enumerate(enc["offset_mapping"])
                          if b > a and start <= a < start + len(prompt)])
     texts = [tokenizer.decode([enc["input_ids"][p]]) for p in user.tolist()]

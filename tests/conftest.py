@@ -113,3 +113,24 @@ def experts_dir(tmp_path, monkeypatch) -> Path:
             f"finetune: {{steps: 8, lr: 0.01, batch_size: 4, seq_len: 64, warmup_steps: 0}}\n")
     monkeypatch.setenv("SMOLMOE_EXPERTS", str(d))
     return d
+
+
+DOMAINS = ("math", "story")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A tiny base, two MLP-only experts trained on distinct domains, and their data."""
+    from smolmoe.config import ExpertManifest, TrainSettings
+    from smolmoe.experts import train_expert
+    root = tmp_path_factory.mktemp("merge")
+    base = root / "base"
+    make_llama(base, make_tokenizer(base))
+    data = root / "data"
+    for i, d in enumerate(DOMAINS):
+        write_domain(data, d, n_train=48, seed=10 * i)
+    for d in DOMAINS:
+        train_expert(ExpertManifest(name=d, domain=d), base=base, data_dir=data,
+                     out_dir=root / "experts" / d,
+                     settings=TrainSettings(steps=10, lr=1e-2, seq_len=64, warmup_steps=0))
+    return root

@@ -12,25 +12,7 @@ from smolmoe.errors import ConfigError, ModelError
 from smolmoe.experts import train_expert
 from smolmoe.surgery import assemble
 
-from conftest import make_llama, make_tokenizer, write_domain
-
-DOMAINS = ("math", "story")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny base, two MLP-only experts trained on distinct domains, and their data."""
-    root = tmp_path_factory.mktemp("merge")
-    base = root / "base"
-    make_llama(base, make_tokenizer(base))
-    data = root / "data"
-    for i, d in enumerate(DOMAINS):
-        write_domain(data, d, n_train=48, seed=10 * i)
-    for d in DOMAINS:
-        train_expert(ExpertManifest(name=d, domain=d), base=base, data_dir=data,
-                     out_dir=root / "experts" / d,
-                     settings=TrainSettings(steps=10, lr=1e-2, seq_len=64, warmup_steps=0))
-    return root
+from conftest import DOMAINS, make_llama, make_tokenizer
 
 
 def _merge(trained, out, **kw):
