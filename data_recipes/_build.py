@@ -26,6 +26,8 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
     """
     from . import DOMAINS, get_recipe
 
+    if isinstance(domains, str):
+        domains = [domains]
     names = list(DOMAINS) if domains is None else [get_recipe(d).DOMAIN for d in domains]
     recipes = [get_recipe(n) for n in dict.fromkeys(names)]
     if fetch is None:

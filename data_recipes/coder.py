@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 from ._common import (best_answer, clean, clean_code, end_with_period, n_words, pick, record,
@@ -13,7 +14,8 @@ DOMAIN = "coder"
 DESCRIPTION = ("Python programming: implementing small functions from a one-line spec, "
                "writing docstrings for given code, and reasoning about what code does.")
 SOURCES = [
-    Source("stdlib", "the running Python's standard library (sysconfig stdlib path)",
+    Source("stdlib", f"Python {sys.version_info[0]}.{sys.version_info[1]} standard library "
+           "(sysconfig stdlib path; other versions give other functions)",
            "*.py outside site-packages and test suites", "PSF License",
            "Functions and methods of at most 20 lines with a docstring, parsed with ast."),
     bigbench_source("code_line_description", "Short Python snippets and an English description."),
