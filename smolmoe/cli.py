@@ -153,11 +153,13 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
     from .config import find_manifest, list_manifests
     from .experts import train_expert
     from .progress import step_progress
+    from .train import process_state
     quiet_transformers()
     if all_ == bool(names):
         raise SmolMoEError("name the experts to train, or pass --all (not both)")
     manifests = list_manifests() if all_ else [find_manifest(n) for n in names]
     base_dir = resolve_base(base)
+    main_process = process_state().is_main_process  # several under accelerate launch
     for m in manifests:
         settings = m.finetune.updated(steps=steps, lr=lr, batch_size=batch_size, seq_len=seq_len,
                                       save_every=save_every, precision=precision, optimizer=optimizer)
@@ -165,9 +167,10 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
             summary = train_expert(m, base=base_dir, data_dir=Path(data_dir),
                                    out_dir=Path(out_root) / m.name, settings=settings,
                                    trainable="full" if full else None, resume=resume,
-                                   overwrite=overwrite, on_step=on_step)
-        click.echo(f"{m.name}: loss {summary['final_loss']:.4f}, {summary['tokens_per_second']} tok/s, "
-                   f"{summary['seconds']} s -> {Path(out_root) / m.name}")
+                                   overwrite=overwrite, on_step=on_step if main_process else None)
+        if main_process:
+            click.echo(f"{m.name}: loss {summary['final_loss']:.4f}, {summary['tokens_per_second']} "
+                       f"tok/s, {summary['seconds']} s -> {Path(out_root) / m.name}")
 
 
 # ---------------------------------------------------------------- eval
@@ -292,15 +295,20 @@ def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len,
     from .config import TrainSettings
     from .progress import step_progress
     from .router import train_router
+    from .train import process_state
     quiet_transformers()
     settings = TrainSettings(steps=steps, lr=lr, batch_size=batch_size, seq_len=seq_len,
                              warmup_steps=min(3, steps - 1), precision=precision,
                              grad_checkpointing=grad_checkpointing, save_every=save_every,
                              seed=seed).validate()
+    main_process = process_state().is_main_process
     with step_progress(steps, "routers", keys=("loss", "balance", "max_load")) as on_step:
         s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha,
                          out_dir=Path(out_dir) if out_dir else None, per_domain=per_domain,
-                         resume=resume, overwrite=overwrite, on_step=on_step)
+                         resume=resume, overwrite=overwrite,
+                         on_step=on_step if main_process else None)
+    if not main_process:
+        return
     click.echo(f"trainable parameters: {s['trainable_params']:,} (routers only)")
     f = s["final"]
     click.echo(f"final LM loss {f['loss']:.4f}, balance {f['balance']:.4f}, "
@@ -378,6 +386,29 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
                         interactive)
     if failures and not interactive:
         sys.exit(1)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model_dir", type=click.Path())
+@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default).")
+@click.option("--port", default=8000, type=click.IntRange(0, 65535))
+@click.option("--max-tokens", default=1024, type=click.IntRange(1), help="Most tokens one reply may ask for.")
+@click.option("--max-prompt-tokens", default=None, type=click.IntRange(1), help="Longest prompt accepted [default: the model's context].")
+@click.option("--max-body-bytes", default=1 << 20, type=click.IntRange(1), help="Largest request body accepted.")
+@one_line_errors
+def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
+    """Serve MODEL_DIR: an OpenAI-compatible API at /v1 and a web chat showing routing at /."""
+    from .progress import console
+    from .serve import ServerLimits, serve as run_server
+    quiet_transformers()
+    limits = ServerLimits(max_body_bytes=max_body_bytes, max_tokens=max_tokens,
+                          default_max_tokens=min(256, max_tokens), max_prompt_tokens=max_prompt_tokens)
+
+    def ready(chat_model, url):
+        kind = f"MoE of {len(chat_model.experts)} experts" if chat_model.is_moe else "dense model"
+        console.print(f"serving {chat_model.name} ({kind}) at {url}  web page: {url}/  "
+                      f"API: {url}/v1  (Ctrl-C to stop)")
+    run_server(model_dir, host=host, port=port, limits=limits, on_ready=ready)
 
 
 def available_domains(data_dir: Path) -> list[str]:

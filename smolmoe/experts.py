@@ -17,7 +17,7 @@ from .base import load_model, load_tokenizer
 from .config import ExpertManifest, TrainSettings
 from .data import StepBatches, encode_records, load_records, split_path
 from .io import atomic_dir, check_writable_target
-from .train import train
+from .train import process_state, train
 
 EXPERT_META = "smolmoe_expert.json"
 
@@ -59,7 +59,9 @@ def train_expert(manifest: ExpertManifest, *, base: Path, data_dir: Path, out_di
     records = load_records(train_file)
     tokenizer = load_tokenizer(base)
     model = load_model(base)
-    examples = encode_records(tokenizer, sample_for_steps(records, settings), settings.seq_len)
+    state = process_state()  # under `accelerate launch`/torchrun: this process among several
+    examples = encode_records(tokenizer, sample_for_steps(records, settings, state.num_processes),
+                              settings.seq_len)
     batches = StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed)
     ckpt = checkpoint_dir_for(out_dir)
     result = train(model, batches, settings,
@@ -73,9 +75,11 @@ def train_expert(manifest: ExpertManifest, *, base: Path, data_dir: Path, out_di
         "tokens": result.tokens, "seconds": round(result.seconds, 2),
         "tokens_per_second": round(result.tokens_per_second, 1),
     }
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / EXPERT_META).write_text(json.dumps(summary, indent=2))
-    shutil.rmtree(ckpt, ignore_errors=True)
+    if state.is_main_process:
+        with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            (tmp / EXPERT_META).write_text(json.dumps(summary, indent=2))
+        shutil.rmtree(ckpt, ignore_errors=True)
+    state.wait_for_everyone()
     return summary

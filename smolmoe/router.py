@@ -5,15 +5,14 @@ FFNs and everything shared stay frozen, so the MoE can only learn *which* expert
 """
 from __future__ import annotations
 
-import json
 import random
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
-
 from .base import load_model, load_tokenizer
 from .config import TrainSettings
 from .data import StepBatches, collate, encode_records, load_records, mixed_examples, split_path
@@ -191,7 +190,7 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     """Train only the routers on a shuffled mix of every domain's train split."""
     from .io import check_writable_target
     from .surgery import read_meta, save_moe
-    from .train import train
+    from .train import process_state, train
 
     if not 0 <= alpha <= 100:
         raise ConfigError(f"alpha must be between 0 and 100, got {alpha}")
@@ -205,7 +204,7 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     cfg = model.config
     domains = [e["domain"] for e in meta["experts"]]
     per = {}
-    for d in domains:
+    for d in domains:  # the same examples in every process: StepBatches shards them by rank
         recs = load_records(split_path(data_dir, d, "train"))
         recs = random.Random(settings.seed).sample(recs, min(per_domain, len(recs)))
         per[d] = encode_records(tokenizer, recs, settings.seq_len)
@@ -227,7 +226,9 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
                "final": result.history[-1], "tokens_per_second": round(result.tokens_per_second, 1),
                "seconds": round(result.seconds, 1)}
     meta["router_training"] = summary
-    save_moe(model, tokenizer, out_dir, meta, overwrite=True if in_place else overwrite)
-    import shutil
-    shutil.rmtree(ckpt, ignore_errors=True)
+    state = process_state()
+    if state.is_main_process:
+        save_moe(model, tokenizer, out_dir, meta, overwrite=True if in_place else overwrite)
+        shutil.rmtree(ckpt, ignore_errors=True)
+    state.wait_for_everyone()
     return summary

@@ -8,7 +8,6 @@ A stage supplies: the model, which parameters train, a StepBatches source, and a
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 import math
 import os
 import random
@@ -57,6 +56,29 @@ def mark_trainable(model: torch.nn.Module, trainable: Trainable | None) -> dict[
     if not chosen:
         raise SmolMoEError("nothing to train: no parameter matches the trainable selection")
     return chosen
+
+
+def average_gradients(params: list[torch.nn.Parameter]) -> None:
+    """Data parallelism: every process ends the step with the mean of all processes' grads."""
+    import torch.distributed as dist
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= dist.get_world_size()
+    offset = 0
+    for p, g in zip(params, grads):
+        p.grad = flat[offset:offset + g.numel()].view_as(g).clone()
+        offset += g.numel()
+
+
+def process_state():
+    """This process's place among several (torchrun / accelerate launch) or alone.
+
+    Without a GPU, accelerate only forms a gloo process group when told the run is on the
+    CPU, so say so: several CPU processes then train as one data-parallel job.
+    """
+    from accelerate import PartialState
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def lr_lambda(settings: TrainSettings) -> Callable[[int], float]:
@@ -145,12 +167,17 @@ def train(model: torch.nn.Module, batches: StepBatches, settings: TrainSettings,
         # With frozen embeddings nothing upstream needs grad; checkpointed blocks would then
         # drop the graph, so make the embeddings' output require grad.
         model.enable_input_require_grads()
-    accelerator = accelerator or Accelerator(mixed_precision=settings.precision)
+    process_state()  # fixes the CPU/GPU choice before the Accelerator reads it
+    accelerator = accelerator or Accelerator(mixed_precision=settings.precision,
+                                             cpu=not torch.cuda.is_available())
     optimizer = make_optimizer(list(params.values()), settings)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings))
-    # The scheduler is stepped by hand: accelerate's wrapper would step it once per process.
-    model, optimizer = accelerator.prepare(model, optimizer)
-    params = {k: p for k, p in accelerator.unwrap_model(model).named_parameters() if k in params}
+    # The model is not wrapped in DDP: losses run the decoder and the LM head separately
+    # (only loss positions reach the head), which a DDP wrapper's forward would not see, so
+    # gradients are averaged across processes by hand below. The scheduler is stepped by
+    # hand too: accelerate's wrapper would step it once per process.
+    model.to(accelerator.device)
+    optimizer = accelerator.prepare(optimizer)
 
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
     start = 0
@@ -164,31 +191,36 @@ def train(model: torch.nn.Module, batches: StepBatches, settings: TrainSettings,
     model.train()
     for step in range(start, settings.steps):
         metrics_sum: dict[str, float] = {}
+        step_tokens = 0
         for micro in range(settings.grad_accum):
             batch = {k: v.to(accelerator.device)
                      for k, v in batches.batch(step, micro, settings.grad_accum, rank, world).items()}
-            tokens += int(batch["attention_mask"].sum()) * world
-            with accelerator.no_sync(model) if micro < settings.grad_accum - 1 else nullcontext():
+            step_tokens += int(batch["attention_mask"].sum())
+            with accelerator.autocast():
                 loss, metrics = loss_fn(model, batch)
-                accelerator.backward(loss / settings.grad_accum)
+            accelerator.backward(loss / settings.grad_accum)
             for k, v in metrics.items():
                 metrics_sum[k] = metrics_sum.get(k, 0.0) + float(v) / settings.grad_accum
+        if world > 1:
+            average_gradients(list(params.values()))
         if settings.max_grad_norm > 0:
             accelerator.clip_grad_norm_(list(params.values()), settings.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        if world > 1:
+        if world > 1:  # metrics: mean over processes; tokens: their sum
             keys = sorted(metrics_sum)
-            vals = accelerator.reduce(torch.tensor([metrics_sum[k] for k in keys],
+            vals = accelerator.reduce(torch.tensor([metrics_sum[k] for k in keys] + [step_tokens * world],
                                                    device=accelerator.device), reduction="mean")
-            metrics_sum = dict(zip(keys, vals.tolist()))
+            metrics_sum = dict(zip(keys, vals[:-1].tolist()))
+            step_tokens = int(round(float(vals[-1])))
+        tokens += step_tokens
         record = {"step": step + 1, "lr": scheduler.get_last_lr()[0], "tokens": tokens,
                   "seconds": time.perf_counter() - t0, **metrics_sum}
         if eval_fn and eval_every and ((step + 1) % eval_every == 0 or step + 1 == settings.steps):
             model.eval()
             with torch.no_grad():
-                record.update({f"val_{k}": v for k, v in eval_fn(accelerator.unwrap_model(model)).items()})
+                record.update({f"val_{k}": v for k, v in eval_fn(model).items()})
             model.train()
         history.append(record)
         if on_step:

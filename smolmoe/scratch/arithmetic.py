@@ -1,0 +1,146 @@
+"""Arithmetic word problems with exact answers: the verifiable task of the reward stages.
+
+Problems are generated (English and Chinese templates, addition / subtraction /
+multiplication); `split_of` puts each (op, a, b) in train or test by a hash, so a held-out
+set never shares a problem with training. The reward is exact-answer accuracy plus a small
+format reward for `<think>...</think>` followed by "The answer is N." (or 答案是 N。).
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+
+from .tokenizer import THINK_CLOSE, THINK_OPEN
+
+NAMES_EN = ["Tom", "Lily", "Sam", "Anna", "Ben", "Mia", "Leo", "Zoe"]
+ITEMS_EN = ["apples", "books", "pens", "cards", "coins", "stickers", "eggs", "shells"]
+NAMES_ZH = ["小明", "小红", "小刚", "小丽", "小华", "小芳"]
+ITEMS_ZH = ["苹果", "本书", "支笔", "张卡片", "个硬币", "颗糖"]
+
+TEMPLATES = {
+    ("en", "+"): "{n} has {a} {i}. {n} gets {b} more. How many {i} does {n} have now?",
+    ("en", "-"): "{n} has {a} {i} and gives away {b}. How many {i} are left?",
+    ("en", "*"): "{n} has {a} bags with {b} {i} in each bag. How many {i} are there in all?",
+    ("zh", "+"): "{n}有{a}{i}，又得到了{b}{i}。现在一共有多少？",
+    ("zh", "-"): "{n}有{a}{i}，送给别人{b}{i}。还剩多少？",
+    ("zh", "*"): "{n}有{a}个袋子，每个袋子里有{b}{i}。一共有多少？",
+}
+ANSWER_RE = re.compile(r"(?:The answer is|答案是)\s*(-?\d+)")
+FORMAT_RE = re.compile(r"\s*[^<]*?\n?" + re.escape(THINK_CLOSE) +
+                       r"\n\n(?:The answer is -?\d+\.|答案是 -?\d+。)\s*", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Problem:
+    question: str
+    answer: int
+    op: str
+    a: int
+    b: int
+    lang: str
+
+    @property
+    def thinking(self) -> str:
+        return f"{self.a} {self.op} {self.b} = {self.answer}"
+
+    def reply(self, think: bool = True, answer: int | None = None) -> str:
+        """The assistant turn: worked thinking, then the answer line (another answer: a wrong reply)."""
+        value = self.answer if answer is None else answer
+        line = f"The answer is {value}." if self.lang == "en" else f"答案是 {value}。"
+        if not think:
+            return line
+        work = f"{self.a} {self.op} {self.b} = {value}"
+        return f"{THINK_OPEN}\n{work}\n{THINK_CLOSE}\n\n{line}"
+
+
+def split_of(op: str, a: int, b: int, test_share: float = 0.2) -> str:
+    h = int(hashlib.sha256(f"{op}|{a}|{b}".encode()).hexdigest()[:8], 16)
+    return "test" if h / 0xFFFFFFFF < test_share else "train"
+
+
+def make_problem(rng: random.Random, max_value: int = 30) -> Problem:
+    op = rng.choice("++--*")
+    if op == "+":
+        a, b = rng.randint(1, max_value), rng.randint(1, max_value)
+        answer = a + b
+    elif op == "-":
+        a = rng.randint(2, max_value)
+        b = rng.randint(1, a - 1)
+        answer = a - b
+    else:
+        a, b = rng.randint(2, 9), rng.randint(2, 9)
+        answer = a * b
+    lang = rng.choice(["en", "en", "zh"])
+    names, items = (NAMES_EN, ITEMS_EN) if lang == "en" else (NAMES_ZH, ITEMS_ZH)
+    question = TEMPLATES[(lang, op)].format(n=rng.choice(names), i=rng.choice(items), a=a, b=b)
+    return Problem(question, answer, op, a, b, lang)
+
+
+def problems(n: int, split: str, seed: int = 0, max_value: int = 30) -> list[Problem]:
+    """n problems of one split ("train" or "test"), distinct questions, seeded."""
+    rng = random.Random(f"{seed}-{split}")
+    out, seen = [], set()
+    for _ in range(n * 200):
+        p = make_problem(rng, max_value)
+        if split_of(p.op, p.a, p.b) == split and p.question not in seen:
+            seen.add(p.question)
+            out.append(p)
+            if len(out) == n:
+                break
+    return out
+
+
+def parse_answer(text: str) -> int | None:
+    """The number after the last "The answer is" in the answer part (after </think>)."""
+    found = ANSWER_RE.findall(text.split(THINK_CLOSE)[-1])
+    return int(found[-1]) if found else None
+
+
+def format_ok(completion: str) -> bool:
+    """Thinking (opened by the prompt) closed once, then exactly one answer line."""
+    return FORMAT_RE.fullmatch(completion) is not None
+
+
+def reward(completion: str, answer: int, format_weight: float = 0.1) -> float:
+    return float(parse_answer(completion) == answer) + format_weight * float(format_ok(completion))
+
+
+# ---- records for each stage (formats in docs/scratch.md)
+def sft_record(p: Problem, think: bool = True) -> dict:
+    return {"messages": [{"role": "user", "content": p.question},
+                         {"role": "assistant", "content": p.reply(think)}],
+            "domain": "arithmetic", "source": "generated", "answer": p.answer}
+
+
+def prompt_record(p: Problem) -> dict:
+    return {"messages": [{"role": "user", "content": p.question}], "answer": p.answer,
+            "domain": "arithmetic", "source": "generated"}
+
+
+def preference_record(p: Problem, rng: random.Random) -> dict:
+    """Chosen: the right answer; rejected: the same reply with a near-miss number."""
+    wrong = p.answer + rng.choice([-3, -2, -1, 1, 2, 3, 10, -10])
+    if wrong < 0:
+        wrong = p.answer + 1
+    return {"messages": [{"role": "user", "content": p.question}],
+            "chosen": p.reply(True), "rejected": p.reply(True, answer=wrong),
+            "domain": "arithmetic", "source": "generated"}
+
+
+def problem_from_record(record: dict) -> tuple[list[dict], int]:
+    return record["messages"], int(record["answer"])
+
+
+def accuracy(model, tokenizer, records: list[dict], *, max_new_tokens: int = 48,
+             budget: int | None = None) -> dict:
+    """Greedy exact-answer accuracy (and format rate) with thinking on, on prompt records."""
+    from .thinking import chat
+
+    outs = chat(model, tokenizer, [r["messages"] for r in records], think=True,
+                budget=budget, max_new_tokens=max_new_tokens)
+    correct = [parse_answer(o["completion"]) == int(r["answer"]) for o, r in zip(outs, records)]
+    formatted = [format_ok(o["completion"]) for o in outs]
+    return {"accuracy": sum(correct) / len(records), "format": sum(formatted) / len(records),
+            "n": len(records)}

@@ -1,0 +1,115 @@
+"""DPO on chosen/rejected pairs, on the shared training loop.
+
+Why not TRL's DPOTrainer: it brings its own Trainer loop (and datasets/pandas/pyarrow), while
+every stage here must run through smolmoe.train (one schedule, checkpoint and resume). The DPO
+loss is a few lines: -log sigmoid(beta * ((pi_c - ref_c) - (pi_r - ref_r))), with the
+reference log-probs computed once, before training, by the starting model.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..base import load_model, load_tokenizer
+from ..config import TrainSettings
+from ..data import StepBatches, collate, encode_chat
+from ..errors import DataError
+from ..experts import sample_for_steps
+from ..io import check_writable_target
+from ..train import train
+from .common import checkpoints_for, save_model, summary
+from .logprobs import sequence_logps
+from .lora import LoraSettings, finish_lora, lora_trainable, wrap_lora
+
+
+def pair_examples(tokenizer, records: list[dict], max_len: int) -> list[dict]:
+    """Each record -> {"chosen": encoded, "rejected": encoded} (assistant-only labels)."""
+    out = []
+    for r in records:
+        enc = [encode_chat(tokenizer, r["messages"] + [{"role": "assistant", "content": r[k]}], max_len)
+               for k in ("chosen", "rejected")]
+        if all(enc):
+            out.append({"chosen": enc[0], "rejected": enc[1]})
+    if not out:
+        raise DataError("no preference pairs left after encoding (too long for seq_len?)")
+    return out
+
+
+def pair_batch(pairs: list[dict], pad_id: int) -> dict:
+    """Chosen rows first, then rejected rows, in one right-padded batch."""
+    batch = collate([p["chosen"] for p in pairs] + [p["rejected"] for p in pairs], pad_id)
+    if "ref" in pairs[0]:
+        batch["ref"] = torch.tensor([p["ref"][0] for p in pairs] + [p["ref"][1] for p in pairs])
+    return batch
+
+
+class PairBatches(StepBatches):
+    """StepBatches over pairs: same seeded order, so resume is exact."""
+
+    def batch(self, step, micro=0, grad_accum=1, rank=0, world=1):
+        idx = self.indices(step, micro, grad_accum, rank, world)
+        return pair_batch([self.examples[i] for i in idx], self.pad_id)
+
+
+@torch.no_grad()
+def pair_logps(model, pairs: list[dict], pad_id: int, batch_size: int = 16) -> list[tuple[float, float]]:
+    model.eval()
+    out = []
+    for i in range(0, len(pairs), batch_size):
+        chunk = pairs[i:i + batch_size]
+        lp = sequence_logps(model, pair_batch(chunk, pad_id)).tolist()
+        out += list(zip(lp[:len(chunk)], lp[len(chunk):]))
+    return out
+
+
+def preference_share(model, pairs: list[dict], pad_id: int) -> float:
+    """Share of pairs where the model gives the chosen reply the higher log-probability."""
+    lps = pair_logps(model, pairs, pad_id)
+    return sum(c > r for c, r in lps) / len(lps)
+
+
+def dpo_loss(beta: float):
+    def loss_fn(model, batch):
+        lp = sequence_logps(model, batch) - batch["ref"]
+        n = lp.shape[0] // 2
+        margin = beta * (lp[:n] - lp[n:])
+        loss = -F.logsigmoid(margin).mean()
+        return loss, {"loss": loss.detach(), "reward_acc": (margin > 0).float().mean(),
+                      "margin": margin.mean().detach()}
+    return loss_fn
+
+
+def dpo(model_dir: str | os.PathLike, records: list[dict], val_records: list[dict],
+        out_dir: str | os.PathLike, settings: TrainSettings, *, beta: float = 0.1,
+        lora: LoraSettings | None = None, resume: bool = False, overwrite: bool = False,
+        on_step: Callable[[dict], None] | None = None) -> dict:
+    settings.validate()
+    check_writable_target(out_dir, overwrite)
+    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
+    pad = tokenizer.pad_token_id
+    pairs = pair_examples(tokenizer, sample_for_steps(records, settings), settings.seq_len)
+    val = pair_examples(tokenizer, val_records, settings.seq_len)
+    for p, ref in zip(pairs, pair_logps(model, pairs, pad)):
+        p["ref"] = ref
+    before = preference_share(model, val, pad)
+    trainable = None
+    if lora:
+        model, trainable = wrap_lora(model, lora), lora_trainable
+    ckpt = checkpoints_for(out_dir)
+    result = train(model, PairBatches(pairs, settings.batch_size, pad, settings.seed), settings,
+                   trainable=trainable, loss_fn=dpo_loss(beta), checkpoint_dir=ckpt,
+                   resume=resume, on_step=on_step)
+    after = preference_share(model, val, pad)
+    info = summary("dpo", result, settings, beta=beta, val_preference_before=before,
+                   val_preference_after=after, val_pairs=len(val), source=str(model_dir),
+                   lora=bool(lora))
+    if lora:
+        finish_lora(model, tokenizer, out_dir, info, overwrite)
+    else:
+        save_model(model, tokenizer, out_dir, info, overwrite)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return info

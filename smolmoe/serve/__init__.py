@@ -1,0 +1,10 @@
+"""`smolmoe serve`: an OpenAI-compatible chat API and a web page that shows routing live.
+
+- `schema.py`: the request body (validated) and the response/chunk bodies, OpenAI's shapes;
+- `worker.py`: runs generations one at a time on a worker thread, one queue per request;
+- `app.py`: the FastAPI app (routes, limits, JSON errors) and `serve()`, which runs uvicorn;
+- `static/`: the web page (plain HTML/JS/CSS, no build step).
+"""
+from .app import ServerLimits, create_app, serve
+
+__all__ = ["ServerLimits", "create_app", "serve"]
