@@ -1,0 +1,113 @@
+"""The web page in real headless Chromium: streamed tokens coloured by expert, legend, heat map."""
+import os
+import shutil
+import time
+
+import pytest
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    pytest.skip("chromium and chromium-driver are not installed (apt-get install chromium "
+                "chromium-driver)", allow_module_level=True)
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from smolmoe.generate import ChatModel  # noqa: E402
+from smolmoe.serve import ServerLimits, create_app  # noqa: E402
+
+from conftest import make_llama, make_tokenizer  # noqa: E402
+from live_server import live_server  # noqa: E402
+from tiny_moe import EXPERTS, tiny_moe  # noqa: E402,F401  (fixture)
+
+# Counts token spans each time the page adds some, so the test can tell a stream from one blob.
+WATCH_TOKENS = """
+window.__batches = [];
+new MutationObserver(() => window.__batches.push(document.querySelectorAll('.token').length))
+  .observe(document.getElementById('log'), {childList: true, subtree: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,860"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER),
+                              options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, condition, seconds=30):
+    return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
+
+
+def test_chat_streams_coloured_tokens_with_legend_and_heatmap(browser, tiny_moe, tmp_path):
+    chat = ChatModel.load(tiny_moe)
+    with live_server(create_app(chat, ServerLimits(max_tokens=400))) as url:
+        browser.get(url + "/")
+        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#legend .legend-item"))
+        legend = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#legend .legend-item")]
+        assert legend == list(EXPERTS)
+        assert not browser.find_element(By.ID, "thinking").is_displayed()  # no <think> here
+        browser.execute_script(WATCH_TOKENS)
+        max_tokens = browser.find_element(By.ID, "max-tokens")
+        max_tokens.clear()
+        max_tokens.send_keys("300")
+        browser.find_element(By.ID, "input").send_keys("add 3 plus 4")
+        browser.find_element(By.ID, "send").click()
+        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#heatmap table"))
+        tokens = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant .token")
+        batches = browser.execute_script("return window.__batches")
+        # Streamed: the reply's tokens arrived in several separate batches, not all at once.
+        assert len(tokens) > 100 and len(set(batches)) >= 3, batches
+        colours = {t.value_of_css_property("background-color") for t in tokens}
+        by_majority = [t.get_attribute("data-expert") for t in tokens]
+        assert len(colours) >= 2 and all(c != "rgba(0, 0, 0, 0)" for c in colours)
+        assert set(by_majority) <= {"0", "1", "2"}
+        rows = browser.find_elements(By.CSS_SELECTOR, "#heatmap tr")
+        assert len(rows) == chat.num_layers + 1
+        headers = [th.get_attribute("textContent") for th in rows[0].find_elements(By.CSS_SELECTOR, "th.expert")]
+        assert headers == list(EXPERTS)
+        # Colouring by one layer repaints the same tokens from that layer's routing.
+        browser.execute_script("const s = document.getElementById('layer'); s.value = '1';"
+                               "s.dispatchEvent(new Event('change'));")
+        by_layer1 = [t.get_attribute("data-expert") for t in tokens]
+        routing = browser.execute_script(
+            "return [...document.querySelectorAll('.msg.assistant .token')]"
+            ".map(t => JSON.parse(t.dataset.experts)[1])")
+        assert by_layer1 == [str(e) for e in routing]
+        browser.execute_script("const s = document.getElementById('layer'); s.value = 'majority';"
+                               "s.dispatchEvent(new Event('change'));")
+        shot = tmp_path / "web.png"
+        browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("SMOLMOE_SCREENSHOT_DIR"):
+            shutil.copy(shot, os.environ["SMOLMOE_SCREENSHOT_DIR"])
+        # A refused request shows its JSON error in the page.
+        browser.find_element(By.ID, "input").send_keys("alpha " * 600)
+        browser.find_element(By.ID, "send").click()
+        error = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.error"))
+        assert "context is 512 tokens" in error[0].text
+
+
+def test_thinking_controls_only_for_thinking_models(browser, tmp_path):
+    tok = make_tokenizer(tmp_path)
+    tok.add_tokens(["<think>", "</think>"], special_tokens=True)
+    make_llama(tmp_path, tok, vocab=len(tok))
+    with live_server(create_app(ChatModel.load(tmp_path))) as url:
+        browser.get(url + "/")
+        wait(browser, lambda d: "dense" in d.find_element(By.ID, "model-name").text)
+        assert browser.find_element(By.ID, "thinking").is_displayed()
+        assert "Dense model" in browser.find_element(By.ID, "legend").text
+        browser.find_element(By.ID, "input").send_keys("hello")
+        browser.find_element(By.ID, "send").click()
+        time.sleep(0.2)
+        wait(browser, lambda d: d.find_element(By.ID, "send").is_enabled())
+        assert not browser.find_elements(By.CSS_SELECTOR, ".msg.error")
