@@ -56,19 +56,21 @@ class PairBatches(StepBatches):
 
 
 @torch.no_grad()
-def pair_logps(model, pairs: list[dict], pad_id: int, batch_size: int = 16) -> list[tuple[float, float]]:
+def pair_logps(model, pairs: list[dict], pad_id: int, batch_size: int = 16,
+               mean: bool = False) -> list[tuple[float, float]]:
     model.eval()
     out = []
     for i in range(0, len(pairs), batch_size):
         chunk = pairs[i:i + batch_size]
-        lp = sequence_logps(model, pair_batch(chunk, pad_id)).tolist()
+        lp = sequence_logps(model, pair_batch(chunk, pad_id), mean).tolist()
         out += list(zip(lp[:len(chunk)], lp[len(chunk):]))
     return out
 
 
 def preference_share(model, pairs: list[dict], pad_id: int) -> float:
-    """Share of pairs where the model gives the chosen reply the higher log-probability."""
-    lps = pair_logps(model, pairs, pad_id)
+    """Share of pairs where the model gives the chosen reply the higher log-probability per
+    token (per token, so that a longer reply is not dispreferred for its length alone)."""
+    lps = pair_logps(model, pairs, pad_id, mean=True)
     return sum(c > r for c, r in lps) / len(lps)
 
 

@@ -17,6 +17,7 @@ def token_logps(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return logps * mask, mask
 
 
-def sequence_logps(model, batch: dict) -> torch.Tensor:
-    logps, _ = token_logps(model, batch)
-    return logps.sum(-1)
+def sequence_logps(model, batch: dict, mean: bool = False) -> torch.Tensor:
+    """Log-probability of each row's labelled tokens: the sum, or the per-token mean."""
+    logps, mask = token_logps(model, batch)
+    return logps.sum(-1) / mask.sum(-1).clamp(min=1) if mean else logps.sum(-1)

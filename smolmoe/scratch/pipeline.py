@@ -20,12 +20,13 @@ from .sft import sft
 from .thinking import chat
 from .tokenizer import train_tokenizer
 
-# Budgets sized for a shared 2-core CPU (~9k tokens/s on tiny): the whole run in ~15 minutes.
+# Budgets sized for a shared 2-core CPU (tiny: ~1.1 s per 4k-token pretraining step with one
+# thread while others load the machine): the whole run in ~15 minutes.
 RUN_SETTINGS = {
     "tiny": {"vocab_size": 4096,
-             "pretrain": TrainSettings(steps=900, lr=3e-3, batch_size=16, seq_len=256,
-                                       warmup_steps=30, weight_decay=0.1, save_every=100),
-             "sft": TrainSettings(steps=500, lr=1e-3, batch_size=32, seq_len=192,
+             "pretrain": TrainSettings(steps=400, lr=3e-3, batch_size=16, seq_len=256,
+                                       warmup_steps=20, weight_decay=0.1, save_every=100),
+             "sft": TrainSettings(steps=400, lr=2e-3, batch_size=32, seq_len=192,
                                   warmup_steps=20, save_every=100)},
     "cortex": {"vocab_size": 32768,
                "pretrain": TrainSettings(steps=20000, lr=6e-4, batch_size=32, seq_len=1024,

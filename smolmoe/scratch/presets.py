@@ -105,3 +105,28 @@ def describe(name: str) -> dict:
     preset = get_preset(name)
     counts = parameter_counts(build_model(preset, device="meta"))
     return {"preset": name, **asdict(preset), **counts}
+
+
+def one_training_step(name: str, batch_size: int = 1, seq_len: int = 32, seed: int = 0) -> dict:
+    """Build the preset for real and take one optimizer step of the shared loop on random tokens.
+
+    On a CPU the cortex preset needs ~10 GB (fp32 weights + AdamW state); on a GPU it uses bf16.
+    """
+    import time
+
+    from ..config import TrainSettings
+    from ..data import StepBatches
+    from ..train import train
+
+    preset = get_preset(name)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = build_model(preset, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    rows = [{"input_ids": ids, "labels": ids} for ids in
+            torch.randint(0, preset.vocab_size, (batch_size, seq_len), generator=g).tolist()]
+    settings = TrainSettings(steps=1, lr=1e-4, batch_size=batch_size, seq_len=seq_len,
+                             warmup_steps=0, precision="bf16" if device == "cuda" else "no")
+    t0 = time.perf_counter()
+    result = train(model, StepBatches(rows, batch_size, pad_id=0, seed=seed), settings)
+    return {"loss": result.final_loss, "seconds": time.perf_counter() - t0, "device": device,
+            **parameter_counts(model)}

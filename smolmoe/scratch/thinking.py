@@ -115,3 +115,17 @@ def chat(model, tokenizer, conversations: list[list[dict]], *, think: bool | Non
             results.append({**split_thinking(tokenizer, p, c),
                             "completion": tokenizer.decode(c, skip_special_tokens=True)})
     return results
+
+
+def budget_report(model, tokenizer, conversations: list[list[dict]], budgets, *,
+                  answer_tokens: int = 24) -> list[dict]:
+    """Per budget: the most thinking tokens any prompt used, and how many produced an answer."""
+    rows = []
+    for budget in budgets:
+        outs = chat(model, tokenizer, conversations, think=True, budget=budget,
+                    max_new_tokens=budget + answer_tokens)
+        used = [o["thinking_tokens"] for o in outs]
+        rows.append({"budget": budget, "n": len(outs), "max_thinking_tokens": max(used),
+                     "within_budget": sum(u <= budget for u in used),
+                     "answered": sum(bool(o["closed"] and o["answer"]) for o in outs)})
+    return rows

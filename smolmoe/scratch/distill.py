@@ -1,0 +1,92 @@
+"""Distillation: a student learns the teacher's next-token distribution (forward KL).
+
+Both must share the tokenizer (the same vocabulary, id for id), since the KL compares the two
+distributions position by position. Loss: T^2 * KL(teacher_T || student_T) averaged over
+labelled positions; the teacher runs frozen, in no_grad, on the same batch.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..base import load_model, load_tokenizer
+from ..config import TrainSettings
+from ..data import IGNORE_INDEX, StepBatches, collate
+from ..errors import ConfigError, ModelError
+from ..io import check_writable_target
+from ..train import train
+from .common import checkpoints_for, pack_texts, save_model, summary
+
+
+def check_same_vocabulary(student_tok, teacher_tok, student, teacher) -> None:
+    if student_tok.get_vocab() != teacher_tok.get_vocab():
+        raise ModelError("student and teacher tokenizers differ: distillation needs one shared tokenizer")
+    if student.config.vocab_size != teacher.config.vocab_size:
+        raise ModelError(f"vocab sizes differ: student {student.config.vocab_size}, "
+                         f"teacher {teacher.config.vocab_size}")
+
+
+def token_kl(student_logits, teacher_logits, labels, temperature: float = 1.0):
+    """(sum of per-position KL(teacher || student), number of positions)."""
+    mask = labels[:, 1:] != IGNORE_INDEX
+    s = F.log_softmax(student_logits[:, :-1][mask].float() / temperature, dim=-1)
+    t = F.log_softmax(teacher_logits[:, :-1][mask].float() / temperature, dim=-1)
+    kl = (t.exp() * (t - s)).sum(-1)
+    return kl.sum(), int(mask.sum())
+
+
+def kl_loss(teacher, temperature: float):
+    def loss_fn(model, batch):
+        with torch.no_grad():
+            t_logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        s_logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        kl_sum, n = token_kl(s_logits, t_logits, batch["labels"], temperature)
+        loss = temperature ** 2 * kl_sum / max(n, 1)
+        return loss, {"loss": loss.detach()}
+    return loss_fn
+
+
+@torch.no_grad()
+def heldout_kl(student, teacher, rows: list[dict], pad_id: int, batch_size: int = 8) -> float:
+    student.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(rows), batch_size):
+        b = collate(rows[i:i + batch_size], pad_id)
+        kw = {"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]}
+        kl_sum, n = token_kl(student(**kw).logits, teacher(**kw).logits, b["labels"])
+        total, count = total + float(kl_sum), count + n
+    return total / max(count, 1)
+
+
+def distill(student_dir: str | os.PathLike, teacher_dir: str | os.PathLike, texts: list[str],
+            val_texts: list[str], out_dir: str | os.PathLike, settings: TrainSettings, *,
+            temperature: float = 1.0, overwrite: bool = False,
+            on_step: Callable[[dict], None] | None = None) -> dict:
+    settings.validate()
+    if temperature <= 0:
+        raise ConfigError(f"temperature must be > 0, got {temperature}")
+    check_writable_target(out_dir, overwrite)
+    student, tokenizer = load_model(student_dir), load_tokenizer(student_dir)
+    teacher = load_model(teacher_dir).eval()
+    check_same_vocabulary(tokenizer, load_tokenizer(teacher_dir), student, teacher)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    rows = pack_texts(tokenizer, texts, settings.seq_len)
+    val_rows = pack_texts(tokenizer, val_texts, settings.seq_len)[:32]
+    if not val_rows:
+        raise ConfigError(f"held-out text is shorter than one row of seq_len={settings.seq_len} tokens")
+    pad = tokenizer.pad_token_id
+    before = heldout_kl(student, teacher, val_rows, pad)
+    ckpt = checkpoints_for(out_dir)
+    result = train(student, StepBatches(rows, settings.batch_size, pad, settings.seed), settings,
+                   loss_fn=kl_loss(teacher, temperature), checkpoint_dir=ckpt, on_step=on_step)
+    after = heldout_kl(student, teacher, val_rows, pad)
+    info = summary("distill", result, settings, temperature=temperature, val_kl_before=before,
+                   val_kl_after=after, teacher=str(teacher_dir), source=str(student_dir))
+    save_model(student, tokenizer, out_dir, info, overwrite)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return info

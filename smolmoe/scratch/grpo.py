@@ -1,0 +1,155 @@
+"""GRPO and GSPO with a verifiable reward (exact arithmetic answers + format), on the shared loop.
+
+Each optimizer step's batch is a rollout: `prompts_per_step` problems, `group_size` sampled
+completions each, rewarded and normalised within their group (the advantage). A rollout is
+reused for `iterations` consecutive steps, so the policy moves away from the one that sampled
+it and the importance ratio matters:
+  GRPO: token-level ratio pi/pi_old, clipped per token, averaged per sequence;
+  GSPO: one sequence-level ratio exp(mean_t log pi/pi_old), clipped per sequence (Zheng et al.
+        2025), which is what keeps MoE routing noise in single tokens from dominating.
+No KL penalty to a reference model (beta = 0, as in DAPO / TRL's current default).
+
+Why not TRL's GRPOTrainer: it owns its Trainer loop (vLLM or HF generation inside it, plus
+datasets/pandas/pyarrow), while every stage here trains through smolmoe.train. The loss fits
+in a function; the rollout is a batch source with the StepBatches interface.
+"""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import statistics
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+from ..base import load_model, load_tokenizer
+from ..config import TrainSettings
+from ..data import IGNORE_INDEX, collate
+from ..errors import ConfigError
+from ..io import check_writable_target
+from ..train import train
+from . import arithmetic
+from .common import checkpoints_for, save_model, summary
+from .logprobs import token_logps
+from .thinking import generate_ids, prompt_ids
+
+
+@dataclass
+class RLSettings:
+    algo: str = "grpo"               # grpo | gspo
+    group_size: int = 8              # completions per prompt
+    iterations: int = 2              # optimizer steps per rollout
+    max_new_tokens: int = 40
+    temperature: float = 1.0
+    clip: float = 0.2                # GRPO token ratio clip
+    gspo_clip: tuple[float, float] = (3e-4, 4e-4)   # GSPO sequence ratio clip (low, high)
+    format_weight: float = 0.1
+
+    def validate(self) -> "RLSettings":
+        if self.algo not in ("grpo", "gspo"):
+            raise ConfigError(f"algo must be grpo or gspo, got {self.algo!r}")
+        if self.group_size < 2:
+            raise ConfigError("group_size must be at least 2 (advantages are relative to the group)")
+        if self.iterations < 1 or self.max_new_tokens < 1 or self.temperature <= 0:
+            raise ConfigError("iterations, max_new_tokens and temperature must be positive")
+        return self
+
+
+class RolloutBatches:
+    """The StepBatches interface over rollouts sampled from the live policy."""
+
+    def __init__(self, model, tokenizer, records: list[dict], prompts_per_step: int,
+                 rl: RLSettings, seed: int = 0):
+        self.model, self.tokenizer, self.records = model, tokenizer, records
+        self.prompts_per_step, self.rl, self.seed = prompts_per_step, rl, seed
+        self._cache: dict = {}
+        self.stats: list[dict] = []
+
+    def batch(self, step, micro=0, grad_accum=1, rank=0, world=1):
+        key = (step // self.rl.iterations, micro, rank)
+        if key not in self._cache:
+            self._cache = {key: self._rollout(*key)}
+        return self._cache[key]
+
+    def _rollout(self, index: int, micro: int, rank: int) -> dict:
+        rng = random.Random(f"{self.seed}-{index}-{micro}-{rank}")
+        chosen = rng.sample(self.records, min(self.prompts_per_step, len(self.records)))
+        prompts = [prompt_ids(self.tokenizer, r["messages"], think=True) for r in chosen]
+        torch.manual_seed(rng.randrange(1 << 31))
+        completions = generate_ids(self.model, self.tokenizer, prompts, do_sample=True,
+                                   temperature=self.rl.temperature,
+                                   max_new_tokens=self.rl.max_new_tokens,
+                                   num_return_sequences=self.rl.group_size)
+        rows, rewards, correct = [], [], []
+        for i, completion in enumerate(completions):
+            record, prompt = chosen[i // self.rl.group_size], prompts[i // self.rl.group_size]
+            text = self.tokenizer.decode(completion, skip_special_tokens=True)
+            rewards.append(arithmetic.reward(text, int(record["answer"]), self.rl.format_weight))
+            correct.append(float(arithmetic.parse_answer(text) == int(record["answer"])))
+            rows.append({"input_ids": prompt + completion,
+                         "labels": [IGNORE_INDEX] * len(prompt) + completion})
+        batch = collate(rows, self.tokenizer.pad_token_id)
+        batch["advantages"] = group_advantages(rewards, self.rl.group_size)
+        batch["rewards"] = torch.tensor(rewards)
+        batch["correct"] = torch.tensor(correct)
+        with torch.no_grad():
+            was_training = self.model.training
+            self.model.eval()
+            batch["old_logps"], _ = token_logps(self.model, batch)
+            self.model.train(was_training)
+        return batch
+
+
+def group_advantages(rewards: list[float], group_size: int) -> torch.Tensor:
+    """(r - group mean) / (group std + eps): all-equal groups carry no signal."""
+    r = torch.tensor(rewards).view(-1, group_size)
+    return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
+
+
+def policy_loss(rl: RLSettings):
+    def loss_fn(model, batch):
+        logps, mask = token_logps(model, batch)
+        log_ratio = (logps - batch["old_logps"]) * mask
+        adv = batch["advantages"].unsqueeze(-1)
+        lengths = mask.sum(-1).clamp(min=1)
+        if rl.algo == "gspo":
+            ratio = torch.exp(log_ratio.sum(-1) / lengths)             # one ratio per sequence
+            low, high = rl.gspo_clip
+            clipped = ratio.clamp(1 - low, 1 + high)
+            per_seq = -torch.minimum(ratio * adv.squeeze(-1), clipped * adv.squeeze(-1))
+            clip_frac = ((ratio - clipped).abs() > 0).float().mean()
+        else:
+            ratio = torch.exp(log_ratio)                               # one ratio per token
+            clipped = ratio.clamp(1 - rl.clip, 1 + rl.clip)
+            per_tok = -torch.minimum(ratio * adv, clipped * adv)
+            per_seq = (per_tok * mask).sum(-1) / lengths
+            clip_frac = (((ratio - clipped).abs() > 0) & mask).float().sum() / mask.sum().clamp(min=1)
+        loss = per_seq.mean()
+        return loss, {"loss": loss.detach(), "reward": batch["rewards"].mean(),
+                      "accuracy": batch["correct"].mean(), "clip_frac": clip_frac.detach()}
+    return loss_fn
+
+
+def rl_train(model_dir: str | os.PathLike, records: list[dict], test_records: list[dict],
+             out_dir: str | os.PathLike, settings: TrainSettings, rl: RLSettings, *,
+             overwrite: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
+    """GRPO/GSPO from model_dir; exact-answer accuracy on test_records before and after."""
+    settings.validate()
+    rl.validate()
+    check_writable_target(out_dir, overwrite)
+    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
+    before = arithmetic.accuracy(model, tokenizer, test_records, max_new_tokens=rl.max_new_tokens)
+    batches = RolloutBatches(model, tokenizer, records, settings.batch_size, rl, settings.seed)
+    ckpt = checkpoints_for(out_dir)
+    result = train(model, batches, settings, loss_fn=policy_loss(rl), checkpoint_dir=ckpt,
+                   on_step=on_step)
+    after = arithmetic.accuracy(model, tokenizer, test_records, max_new_tokens=rl.max_new_tokens)
+    train_reward = [h["reward"] for h in result.history]
+    info = summary(rl.algo, result, settings, rl=asdict(rl), test_before=before, test_after=after,
+                   reward_first=statistics.mean(train_reward[:10]),
+                   reward_last=statistics.mean(train_reward[-10:]), source=str(model_dir))
+    save_model(model, tokenizer, out_dir, info, overwrite)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return info
