@@ -151,14 +151,17 @@ def describe(path: Path) -> dict:
     }
 
 
-def load_model(path, dtype=None):
-    """Load a causal LM from an HF dir with a one-line error for missing/corrupt weights."""
+def load_model(path, dtype=None, **kwargs):
+    """Load a causal LM from an HF dir with a one-line error for missing/corrupt weights.
+
+    kwargs go to from_pretrained (e.g. experts_implementation="eager" for an MoE).
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
     path = check_model_dir(Path(path))
     try:
-        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32, **kwargs)
     except Exception as e:
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise ModelError(f"cannot load model from {path}: {msg}") from None

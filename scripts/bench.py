@@ -1,0 +1,182 @@
+"""Performance suite on the real SmolLM2 base and the demo MoE: prints a table, writes JSON.
+
+    python scripts/bench.py [--moe runs/demo/moe] [--data runs/demo/data] [--out runs/bench.json]
+
+Every ratio is measured within this one run (same machine state). Targets (issue #6):
+MoE per-token cost <= 1.6x dense; prefill >= 70% of the fp32 matmul peak; train-router
+>= 1.0x a dense full fine-tune's tokens/s; fit init <= 60 s.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import torch
+
+from smolmoe.base import load_model, load_tokenizer, resolve_base
+from smolmoe.cli import one_line_errors, quiet_transformers
+from smolmoe.config import TrainSettings
+from smolmoe.data import StepBatches, encode_records, load_records, mixed_examples, split_path
+from smolmoe.io import write_json
+from smolmoe.progress import console, out
+from smolmoe.router import init_routers, is_router, router_loss_fn
+from smolmoe.surgery import read_meta
+from smolmoe.train import train
+
+
+def timed(fn, repeat: int = 3) -> float:
+    fn()  # warm-up: first calls allocate and pick kernels
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - t0) / repeat
+
+
+def matmul_peak_gflops(n: int = 2048) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n ** 3 / timed(lambda: a @ b, 5) / 1e9
+
+
+def active_matmul_params(model) -> int:
+    """Parameters a token multiplies through (embedding lookup excluded; LM head included)."""
+    cfg = model.config
+    total = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n)
+    if getattr(cfg, "tie_word_embeddings", False):
+        total += model.get_output_embeddings().weight.numel()
+    experts = getattr(cfg, "num_local_experts", None)
+    if experts:
+        per_expert = 3 * cfg.hidden_size * cfg.intermediate_size * cfg.num_hidden_layers
+        total -= per_expert * (experts - cfg.num_experts_per_tok)
+    return total
+
+
+@torch.no_grad()
+def prefill_rate(model, ids) -> float:
+    return ids.numel() / timed(lambda: model(input_ids=ids, use_cache=False), 2)
+
+
+@torch.no_grad()
+def generation_rate(model, tokenizer, new_tokens: int = 48) -> float:
+    enc = tokenizer.apply_chat_template([{"role": "user", "content": "Tell me about the sea."}],
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    kw = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+              pad_token_id=tokenizer.pad_token_id)
+    return new_tokens / timed(lambda: model.generate(**enc, **kw), 2)
+
+
+def train_rate(model, batches, trainable, loss_fn=None, steps: int = 3) -> float:
+    settings = TrainSettings(steps=steps, lr=1e-5, batch_size=batches.batch_size, warmup_steps=0)
+    kw = {"loss_fn": loss_fn} if loss_fn else {}
+    train(model, batches, settings.updated(steps=1), trainable=trainable, **kw)  # warm-up
+    result = train(model, batches, settings, trainable=trainable, **kw)
+    return result.tokens_per_second
+
+
+def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
+    """train-router in a fresh process; its peak resident memory (CPU) in GB."""
+    code = (f"from pathlib import Path; from smolmoe.config import TrainSettings; "
+            f"from smolmoe.router import train_router; import tempfile; "
+            f"train_router(Path({str(moe)!r}), Path({str(data)!r}), TrainSettings(steps=2, "
+            f"batch_size={batch}, seq_len={seq}, warmup_steps=0), per_domain=16, "
+            f"out_dir=Path(tempfile.mkdtemp()) / 'moe')")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--moe", "moe_dir", default="runs/demo/moe", type=click.Path())
+@click.option("--data", "data_dir", default="runs/demo/data", type=click.Path())
+@click.option("--out", "out_file", default="runs/bench.json", type=click.Path(dir_okay=False))
+@click.option("--batch", default=4, type=click.IntRange(1))
+@click.option("--seq", default=256, type=click.IntRange(8))
+@one_line_errors
+def main(moe_dir, data_dir, out_file, batch, seq):
+    quiet_transformers()
+    moe_dir, data_dir = Path(moe_dir), Path(data_dir)
+    meta = read_meta(moe_dir)
+    base = resolve_base()
+    tokenizer = load_tokenizer(base)
+    torch.manual_seed(0)
+    ids = torch.randint(100, tokenizer.vocab_size, (batch, seq))
+    r: dict = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
+                           "python": platform.python_version(), "cpu": platform.processor()}}
+
+    console.print("matmul peak...")
+    r["matmul_peak_gflops"] = matmul_peak_gflops()
+    console.print("prefill (forward) dense vs MoE...")
+    dense = load_model(base)
+    r["dense_forward_tok_s"] = prefill_rate(dense, ids)
+    r["dense_generate_tok_s"] = generation_rate(dense, tokenizer)
+    impls = {}
+    for impl in ("grouped_mm", "eager", "batched_mm"):
+        try:
+            moe = load_model(moe_dir, experts_implementation=impl)
+            impls[impl] = {"forward_tok_s": prefill_rate(moe, ids),
+                           "generate_tok_s": generation_rate(moe, tokenizer)}
+        except (RuntimeError, MemoryError) as e:  # batched_mm gathers weights per token
+            impls[impl] = {"error": f"{type(e).__name__}: {str(e)[:120]}"}
+        console.print(f"  {impl}: {impls[impl]}")
+    r["moe_experts_implementations"] = impls
+    best = max((v for v in impls.values() if "forward_tok_s" in v), key=lambda v: v["forward_tok_s"])
+    moe = load_model(moe_dir)  # default implementation
+    r["moe_forward_tok_s"], r["moe_generate_tok_s"] = best["forward_tok_s"], best["generate_tok_s"]
+    r["moe_per_token_cost_vs_dense"] = r["dense_forward_tok_s"] / r["moe_forward_tok_s"]
+    r["moe_generate_cost_vs_dense"] = r["dense_generate_tok_s"] / r["moe_generate_tok_s"]
+    r["active_params"] = {"dense": active_matmul_params(dense), "moe": active_matmul_params(moe)}
+    r["moe_flops_ratio"] = r["active_params"]["moe"] / r["active_params"]["dense"]
+    for name in ("dense", "moe"):
+        gflops = 2 * r["active_params"][name] * r[f"{name}_forward_tok_s"] / 1e9
+        r[f"{name}_prefill_gflops"] = gflops
+        r[f"{name}_prefill_share_of_peak"] = gflops / r["matmul_peak_gflops"]
+
+    console.print("training throughput: train-router vs dense full fine-tune...")
+    domains = [e["domain"] for e in meta["experts"]]
+    per = {d: encode_records(tokenizer, load_records(split_path(data_dir, d, "train"), limit=8), seq)
+           for d in domains}
+    batches = StepBatches(mixed_examples(per, seed=0), batch, tokenizer.pad_token_id, 0)
+    r["dense_full_finetune_tok_s"] = train_rate(dense, batches, None)
+    cfg = moe.config
+    r["train_router_tok_s"] = train_rate(moe, batches, is_router,
+                                         router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, 0.01))
+    r["train_router_vs_dense_finetune"] = r["train_router_tok_s"] / r["dense_full_finetune_tok_s"]
+
+    console.print("router fit init...")
+    names = [e["name"] for e in meta["experts"]]
+    t0 = time.perf_counter()
+    init_routers(moe, tokenizer, "fit", names=names, domains=domains, data_dir=data_dir, samples=12)
+    r["fit_init_seconds"] = time.perf_counter() - t0
+
+    console.print("train-router peak memory (fresh process)...")
+    r["train_router_peak_rss_gb"] = router_peak_rss_gb(moe_dir, data_dir, 8, seq)
+
+    targets = {
+        "moe_per_token_cost_vs_dense": ("<=", 1.6),
+        "moe_prefill_share_of_peak": (">=", 0.70),
+        "train_router_vs_dense_finetune": (">=", 1.0),
+        "fit_init_seconds": ("<=", 60.0),
+    }
+    from rich.table import Table
+    table = Table(title="smolmoe bench")
+    for c in ("measure", "value", "target", "met"):
+        table.add_column(c)
+    for k, v in r.items():
+        if isinstance(v, (int, float)):
+            op, target = targets.get(k, (None, None))
+            met = "" if op is None else ("yes" if (v <= target if op == "<=" else v >= target) else "[red]no[/red]")
+            table.add_row(k, f"{v:,.3f}" if isinstance(v, float) else f"{v:,}",
+                          f"{op} {target}" if op else "", met)
+    out.print(table)
+    r["targets"] = {k: list(v) for k, v in targets.items()}
+    write_json(out_file, r)
+    console.print(f"wrote {out_file}")
+
+
+if __name__ == "__main__":
+    main()
