@@ -398,7 +398,6 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
 @one_line_errors
 def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
     """Serve MODEL_DIR: an OpenAI-compatible API at /v1 and a web chat showing routing at /."""
-    from .progress import console
     from .serve import ServerLimits, serve as run_server
     quiet_transformers()
     limits = ServerLimits(max_body_bytes=max_body_bytes, max_tokens=max_tokens,
@@ -406,9 +405,47 @@ def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
 
     def ready(chat_model, url):
         kind = f"MoE of {len(chat_model.experts)} experts" if chat_model.is_moe else "dense model"
-        console.print(f"serving {chat_model.name} ({kind}) at {url}  web page: {url}/  "
-                      f"API: {url}/v1  (Ctrl-C to stop)")
+        click.echo(f"serving {chat_model.name} ({kind}): web page {url}/  API {url}/v1  "
+                   f"(Ctrl-C to stop)", err=True)
     run_server(model_dir, host=host, port=port, limits=limits, on_ready=ready)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model_dir", type=click.Path())
+@click.option("--format", "fmt", required=True, type=click.Choice(["hf", "gguf"]), help="hf: clean per-expert HF dir; gguf: llama.cpp file.")
+@click.option("--type", "gguf_type", default="f16", type=click.Choice(["f32", "f16", "bf16", "q8_0"]), help="GGUF tensor type (q8_0 for CPU users).")
+@click.option("--out", "out", default=None, type=click.Path(), help="[default: MODEL_DIR-hf or MODEL_DIR-TYPE.gguf]")
+@click.option("--check/--no-check", default=True, help="gguf: run the file in llama.cpp and compare next-token argmax with transformers.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@one_line_errors
+def export(model_dir, fmt, gguf_type, out, check, overwrite):
+    """Export MODEL_DIR (dense or MoE) as a clean HF directory or a GGUF file."""
+    import importlib.util
+    from .export import check_gguf, export_gguf, export_hf
+    from .progress import console
+    quiet_transformers()
+    source = Path(model_dir)
+    if fmt == "hf":
+        out = Path(out or f"{str(source).rstrip('/')}-hf")
+        with console.status("exporting (save, reload, compare logits)..."):
+            report = export_hf(source, out, overwrite=overwrite)
+        layout = "per-expert Mixtral layout" if report["per_expert_layout"] else "dense"
+        click.echo(f"{report['architecture']}, {layout}, max |logit diff| vs source "
+                   f"{report['max_abs_logit_diff']:.1g} -> {out}")
+        return
+    out = Path(out or f"{str(source).rstrip('/')}-{gguf_type}.gguf")
+    with console.status(f"converting to GGUF {gguf_type} with llama.cpp's converter..."):
+        report = export_gguf(source, out, gguf_type, overwrite=overwrite)
+    click.echo(f"{report['architecture']} -> {out} ({report['bytes'] / 2**20:.1f} MiB, {gguf_type})")
+    if not check:
+        return
+    if importlib.util.find_spec("llama_cpp") is None:
+        click.echo("skipped the llama.cpp check: llama-cpp-python is not installed", err=True)
+        return
+    with console.status("running the GGUF in llama.cpp and transformers..."):
+        result = check_gguf(out, source)
+    click.echo(f"llama.cpp vs transformers next-token argmax: {result['agree']}/{result['positions']} "
+               f"positions agree ({result['agreement']:.2%}), max |logit diff| {result['max_abs_logit_diff']:.3g}")
 
 
 def available_domains(data_dir: Path) -> list[str]:

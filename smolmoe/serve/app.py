@@ -97,8 +97,9 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
     async def invalid(_request, exc: RequestValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(400, f"{where}: {first.get('msg')}" if where else first.get("msg"),
-                      param=where or None)
+        if not where:   # the body as a whole: not JSON, or not an object
+            return _error(400, f"the request body must be a JSON object ({first.get('msg')})")
+        return _error(400, f"{where}: {first.get('msg')}", param=where)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request, exc: HTTPException):
