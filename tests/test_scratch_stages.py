@@ -71,11 +71,24 @@ def test_dpo_raises_the_heldout_preference_share(scratch_root, tmp_path):
     assert info["val_preference_after"] >= 0.9 > info["val_preference_before"]
 
 
-@pytest.mark.parametrize("which", ["llama", "scratch-moe"])
+def _tiny_mixtral(directory, tokenizer_dir):
+    from transformers import AutoTokenizer, MixtralConfig, MixtralForCausalLM
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)
+    config = MixtralConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
+                           num_experts_per_tok=2, pad_token_id=tok.pad_token_id)
+    MixtralForCausalLM(config).save_pretrained(directory)
+    tok.save_pretrained(directory)
+    return directory
+
+
+@pytest.mark.parametrize("which", ["llama", "mixtral", "scratch-moe"])
 def test_lora_adapter_saves_reloads_merges_and_changes_outputs(which, tiny_dir, scratch_root, tmp_path):
     from smolmoe.scratch.lora import LoraSettings, load_with_adapter, merge_adapter
     from smolmoe.scratch.sft import sft
-    source = tiny_dir if which == "llama" else scratch_root / "model"
+    source = {"llama": tiny_dir, "scratch-moe": scratch_root / "model"}.get(which) \
+        or _tiny_mixtral(tmp_path / "mixtral", tiny_dir)
     records = [arithmetic.sft_record(p, think=False) for p in arithmetic.problems(40, "train")]
     info = sft(source, records, records[:8], tmp_path / "lora",
                TrainSettings(steps=10, lr=1e-2, batch_size=4, seq_len=96, **FAST),

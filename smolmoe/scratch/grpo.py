@@ -104,7 +104,7 @@ class RolloutBatches:
 
 def group_advantages(rewards: list[float], group_size: int) -> torch.Tensor:
     """(r - group mean) / (group std + eps): all-equal groups carry no signal."""
-    r = torch.tensor(rewards).view(-1, group_size)
+    r = torch.tensor(rewards, dtype=torch.float32).view(-1, group_size)
     return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
 
 
