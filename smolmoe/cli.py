@@ -648,7 +648,7 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
 @_stage_io
 @_train_options
 @_lora_option
-@click.option("--beta", default=0.1, type=click.FloatRange(0, min_open=True))
+@click.option("--beta", default=0.5, type=click.FloatRange(0, min_open=True))
 @one_line_errors
 def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite, **kw):
     """DPO on {messages, chosen, rejected} pairs; reports the held-out preference share."""
@@ -658,13 +658,17 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
     from .scratch.dpo import dpo
     from .scratch.lora import LoraSettings
     quiet_transformers()
-    settings = _settings(TrainSettings(steps=100, lr=5e-4, batch_size=8, seq_len=192, warmup_steps=5), **kw)
+    settings = _settings(TrainSettings(steps=100, lr=5e-5, batch_size=8, seq_len=192, warmup_steps=5), **kw)
     lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
     keys = ("chosen", "rejected")
     with step_progress(settings.steps, "dpo", keys=("loss", "reward_acc")) as on_step:
         info = dpo(model_dir, load_prompt_records(data_file, keys), load_prompt_records(val_file, keys),
                    out_dir, settings, beta=beta, lora=lora, overwrite=overwrite, on_step=on_step)
     _report(info, ("val_preference_before", "val_preference_after", "val_pairs", "seconds"))
+    by_kind = info["val_preference_by_kind"]
+    for kind in by_kind["before"]:
+        if kind != "all":
+            click.echo(f"  {kind:22} {by_kind['before'][kind]:.3f} -> {by_kind['after'][kind]:.3f}")
 
 
 @scratch.command("grpo", context_settings=CONTEXT)
@@ -674,10 +678,11 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
 @click.option("--group-size", default=8, type=click.IntRange(2))
 @click.option("--iterations", default=2, type=click.IntRange(1), help="Optimizer steps per rollout.")
 @click.option("--max-new-tokens", default=40, type=click.IntRange(1))
+@click.option("--temperature", default=1.0, type=click.FloatRange(0, min_open=True), help="Sampling temperature of rollouts.")
 @click.option("--test-limit", default=200, type=click.IntRange(1))
 @one_line_errors
 def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iterations,
-                 max_new_tokens, test_limit, overwrite, **kw):
+                 max_new_tokens, temperature, test_limit, overwrite, **kw):
     """GRPO / GSPO with the exact-answer + format reward; accuracy on the held-out problems."""
     from .config import TrainSettings
     from .progress import step_progress
@@ -687,7 +692,7 @@ def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iter
     settings = _settings(TrainSettings(steps=120, lr=5e-4, batch_size=8, seq_len=256,
                                        warmup_steps=5, min_lr_ratio=0.5), **kw)
     rl = RLSettings(algo=algo, group_size=group_size, iterations=iterations,
-                    max_new_tokens=max_new_tokens)
+                    max_new_tokens=max_new_tokens, temperature=temperature)
     with step_progress(settings.steps, algo, keys=("reward", "accuracy")) as on_step:
         info = rl_train(model_dir, load_prompt_records(data_file, ("answer",)),
                         load_prompt_records(val_file, ("answer",))[:test_limit], out_dir,

@@ -92,3 +92,13 @@ def test_rl_train_runs_end_to_end_and_reports_accuracy(scratch_root, tmp_path):
     assert (tmp_path / "rl" / "config.json").is_file()
     with pytest.raises(ConfigError, match="algo"):
         RLSettings(algo="ppo").validate()
+
+
+def test_consistency_reward_checks_the_answer_repeats_the_worked_result():
+    right, copied_wrong, inconsistent = ("\n3 * 9 = 27\n</think>\n\nThe answer is 27.",
+                                         "\n3 * 9 = 22\n</think>\n\nThe answer is 22.",
+                                         "\n3 * 9 = 22\n</think>\n\nThe answer is 27.")
+    assert arithmetic.consistent(right) and arithmetic.consistent(copied_wrong)
+    assert not arithmetic.consistent(inconsistent) and not arithmetic.consistent("The answer is 27.")
+    r = [arithmetic.reward(c, 27, 0.1, 0.5) for c in (right, copied_wrong, inconsistent)]
+    assert r == pytest.approx([1.6, 0.6, 1.1])

@@ -45,10 +45,13 @@ class Problem:
     def thinking(self) -> str:
         return f"{self.a} {self.op} {self.b} = {self.answer}"
 
-    def reply(self, think: bool = True, answer: int | None = None) -> str:
-        """The assistant turn: worked thinking, then the answer line (another answer: a wrong reply)."""
+    def reply(self, think: bool = True, answer: int | None = None,
+              stated: int | None = None) -> str:
+        """The assistant turn: worked thinking with result `answer`, then the answer line
+        stating `stated` (defaults: the right answer, and the worked result)."""
         value = self.answer if answer is None else answer
-        line = f"The answer is {value}." if self.lang == "en" else f"答案是 {value}。"
+        stated = value if stated is None else stated
+        line = f"The answer is {stated}." if self.lang == "en" else f"答案是 {stated}。"
         if not think:
             return line
         work = f"{self.a} {self.op} {self.b} = {value}"
@@ -60,7 +63,7 @@ def split_of(op: str, a: int, b: int, test_share: float = 0.2) -> str:
     return "test" if h / 0xFFFFFFFF < test_share else "train"
 
 
-def make_problem(rng: random.Random, max_value: int = 30) -> Problem:
+def make_problem(rng: random.Random, max_value: int = 20) -> Problem:
     op = rng.choice("++--*")
     if op == "+":
         a, b = rng.randint(1, max_value), rng.randint(1, max_value)
@@ -70,7 +73,8 @@ def make_problem(rng: random.Random, max_value: int = 30) -> Problem:
         b = rng.randint(1, a - 1)
         answer = a - b
     else:
-        a, b = rng.randint(2, 9), rng.randint(2, 9)
+        top = max(2, min(9, max_value // 2))
+        a, b = rng.randint(2, top), rng.randint(2, top)
         answer = a * b
     lang = rng.choice(["en", "en", "zh"])
     names, items = (NAMES_EN, ITEMS_EN) if lang == "en" else (NAMES_ZH, ITEMS_ZH)
@@ -78,7 +82,7 @@ def make_problem(rng: random.Random, max_value: int = 30) -> Problem:
     return Problem(question, answer, op, a, b, lang)
 
 
-def problems(n: int, split: str, seed: int = 0, max_value: int = 30) -> list[Problem]:
+def problems(n: int, split: str, seed: int = 0, max_value: int = 20) -> list[Problem]:
     """n problems of one split ("train" or "test"), distinct questions, seeded."""
     rng = random.Random(f"{seed}-{split}")
     out, seen = [], set()
@@ -103,8 +107,26 @@ def format_ok(completion: str) -> bool:
     return FORMAT_RE.fullmatch(completion) is not None
 
 
-def reward(completion: str, answer: int, format_weight: float = 0.1) -> float:
-    return float(parse_answer(completion) == answer) + format_weight * float(format_ok(completion))
+WORK_RE = re.compile(r"(-?\d+)\s*[-+*]\s*(-?\d+)\s*=\s*(-?\d+)")
+
+
+def consistent(completion: str) -> bool:
+    """The answer line repeats the result of the worked line in the thinking."""
+    thinking = completion.split(THINK_CLOSE)[0]
+    work = WORK_RE.findall(thinking)
+    return bool(work) and parse_answer(completion) == int(work[-1][2])
+
+
+def reward(completion: str, answer: int, format_weight: float = 0.1,
+           consistency_weight: float = 0.0) -> float:
+    """Exact answer (1) + format + consistency between the thinking's result and the answer.
+
+    Why a consistency term: without it, in a group where one sample is right, the tokens that
+    copy a wrong result into the answer line are pushed down in the wrong samples, and a small
+    model unlearns copying; rewarding consistency keeps that credit where it belongs.
+    """
+    return (float(parse_answer(completion) == answer) + format_weight * float(format_ok(completion))
+            + consistency_weight * float(consistent(completion)))
 
 
 # ---- records for each stage (formats in docs/scratch.md)
@@ -119,14 +141,26 @@ def prompt_record(p: Problem) -> dict:
             "domain": "arithmetic", "source": "generated"}
 
 
-def preference_record(p: Problem, rng: random.Random) -> dict:
-    """Chosen: the right answer; rejected: the same reply with a near-miss number."""
+PREFERENCE_KINDS = ("wrong-number", "inconsistent", "language")
+
+
+def preference_record(p: Problem, rng: random.Random, kind: str = "wrong-number") -> dict:
+    """A chosen/rejected pair. chosen is always the right worked reply; rejected is
+    wrong-number:  the same reply with a near-miss number (needs the arithmetic to tell apart),
+    inconsistent:  right working, but an answer line that does not repeat its result,
+    language:      right answer, but the answer line in the other language than the question."""
     wrong = p.answer + rng.choice([-3, -2, -1, 1, 2, 3, 10, -10])
     if wrong < 0:
         wrong = p.answer + 1
-    return {"messages": [{"role": "user", "content": p.question}],
-            "chosen": p.reply(True), "rejected": p.reply(True, answer=wrong),
-            "domain": "arithmetic", "source": "generated"}
+    if kind == "wrong-number":
+        rejected = p.reply(True, answer=wrong)
+    elif kind == "inconsistent":
+        rejected = p.reply(True, stated=wrong)
+    else:
+        other = Problem(p.question, p.answer, p.op, p.a, p.b, "zh" if p.lang == "en" else "en")
+        rejected = other.reply(True)
+    return {"messages": [{"role": "user", "content": p.question}], "chosen": p.reply(True),
+            "rejected": rejected, "kind": kind, "domain": "arithmetic", "source": "generated"}
 
 
 def problem_from_record(record: dict) -> tuple[list[dict], int]:

@@ -125,13 +125,16 @@ def build_stage_data(out_dir: str | os.PathLike, fetch, *, seed: int = 0,
     sft_val = sft_val + [arithmetic.sft_record(p) for p in test_problems[:60]]
     random.Random(seed).shuffle(sft_train)
 
+    kinds = arithmetic.PREFERENCE_KINDS
     files = {
         "pretrain/train.jsonl": pre_train, "pretrain/val.jsonl": pre_val,
         "sft/train.jsonl": sft_train, "sft/val.jsonl": sft_val,
         "reasoning/train.jsonl": [arithmetic.sft_record(p, think=True) for p in train_problems[:3000]],
         "reasoning/val.jsonl": [arithmetic.sft_record(p, think=True) for p in test_problems[:100]],
-        "dpo/train.jsonl": [arithmetic.preference_record(p, rng) for p in train_problems[3000:]],
-        "dpo/val.jsonl": [arithmetic.preference_record(p, rng) for p in test_problems[100:300]],
+        "dpo/train.jsonl": [arithmetic.preference_record(p, rng, kinds[i % 3])
+                            for i, p in enumerate(train_problems[3000:])],
+        "dpo/val.jsonl": [arithmetic.preference_record(p, rng, kinds[i % 3])
+                          for i, p in enumerate(test_problems[100:300])],
         "grpo/train.jsonl": [arithmetic.prompt_record(p) for p in train_problems],
         "grpo/test.jsonl": [arithmetic.prompt_record(p) for p in test_problems],
     }

@@ -33,7 +33,7 @@ def pair_examples(tokenizer, records: list[dict], max_len: int) -> list[dict]:
         enc = [encode_chat(tokenizer, r["messages"] + [{"role": "assistant", "content": r[k]}], max_len)
                for k in ("chosen", "rejected")]
         if all(enc):
-            out.append({"chosen": enc[0], "rejected": enc[1]})
+            out.append({"chosen": enc[0], "rejected": enc[1], "kind": r.get("kind", "all")})
     if not out:
         raise DataError("no preference pairs left after encoding (too long for seq_len?)")
     return out
@@ -74,6 +74,14 @@ def preference_share(model, pairs: list[dict], pad_id: int) -> float:
     return sum(c > r for c, r in lps) / len(lps)
 
 
+def preference_by_kind(model, pairs: list[dict], pad_id: int) -> dict[str, float]:
+    """preference_share overall ("all") and per pair kind, when the records name one."""
+    out = {"all": preference_share(model, pairs, pad_id)}
+    for kind in sorted({p["kind"] for p in pairs} - {"all"}):
+        out[kind] = preference_share(model, [p for p in pairs if p["kind"] == kind], pad_id)
+    return out
+
+
 def dpo_loss(beta: float):
     def loss_fn(model, batch):
         lp = sequence_logps(model, batch) - batch["ref"]
@@ -97,7 +105,7 @@ def dpo(model_dir: str | os.PathLike, records: list[dict], val_records: list[dic
     val = pair_examples(tokenizer, val_records, settings.seq_len)
     for p, ref in zip(pairs, pair_logps(model, pairs, pad)):
         p["ref"] = ref
-    before = preference_share(model, val, pad)
+    before = preference_by_kind(model, val, pad)
     trainable = None
     if lora:
         model, trainable = wrap_lora(model, lora), lora_trainable
@@ -105,9 +113,10 @@ def dpo(model_dir: str | os.PathLike, records: list[dict], val_records: list[dic
     result = train(model, PairBatches(pairs, settings.batch_size, pad, settings.seed), settings,
                    trainable=trainable, loss_fn=dpo_loss(beta), checkpoint_dir=ckpt,
                    resume=resume, on_step=on_step)
-    after = preference_share(model, val, pad)
-    info = summary("dpo", result, settings, beta=beta, val_preference_before=before,
-                   val_preference_after=after, val_pairs=len(val), source=str(model_dir),
+    after = preference_by_kind(model, val, pad)
+    info = summary("dpo", result, settings, beta=beta, val_preference_before=before["all"],
+                   val_preference_after=after["all"], val_preference_by_kind={"before": before, "after": after},
+                   val_pairs=len(val), source=str(model_dir),
                    lora=bool(lora))
     if lora:
         finish_lora(model, tokenizer, out_dir, info, overwrite)

@@ -46,6 +46,7 @@ class RLSettings:
     clip: float = 0.2                # GRPO token ratio clip
     gspo_clip: tuple[float, float] = (3e-4, 4e-4)   # GSPO sequence ratio clip (low, high)
     format_weight: float = 0.1
+    consistency_weight: float = 0.5
 
     def validate(self) -> "RLSettings":
         if self.algo not in ("grpo", "gspo"):
@@ -86,7 +87,8 @@ class RolloutBatches:
         for i, completion in enumerate(completions):
             record, prompt = chosen[i // self.rl.group_size], prompts[i // self.rl.group_size]
             text = self.tokenizer.decode(completion, skip_special_tokens=True)
-            rewards.append(arithmetic.reward(text, int(record["answer"]), self.rl.format_weight))
+            rewards.append(arithmetic.reward(text, int(record["answer"]), self.rl.format_weight,
+                                             self.rl.consistency_weight))
             correct.append(float(arithmetic.parse_answer(text) == int(record["answer"])))
             rows.append({"input_ids": prompt + completion,
                          "labels": [IGNORE_INDEX] * len(prompt) + completion})
@@ -104,8 +106,10 @@ class RolloutBatches:
 
 def group_advantages(rewards: list[float], group_size: int) -> torch.Tensor:
     """(r - group mean) / (group std + eps): all-equal groups carry no signal."""
-    r = torch.tensor(rewards, dtype=torch.float32).view(-1, group_size)
-    return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
+    r = torch.tensor(rewards, dtype=torch.float64).view(-1, group_size)
+    centred = r - r.mean(1, keepdim=True)
+    centred[centred.abs() < 1e-9] = 0.0          # float noise in all-equal groups is no signal
+    return (centred / (r.std(1, keepdim=True) + 1e-4)).view(-1).float()
 
 
 def policy_loss(rl: RLSettings):
