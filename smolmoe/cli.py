@@ -281,6 +281,7 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
 @click.option("--batch-size", default=8, type=click.IntRange(1))
 @click.option("--seq-len", default=256, type=click.IntRange(8))
 @click.option("--alpha", default=0.01, type=click.FloatRange(0, 100), help="Weight of the load-balancing loss.")
+@click.option("--beta", default=0.0, type=click.FloatRange(0, 100), help="Weight of router supervision: CE of each router against the example's domain expert.")
 @click.option("--per-domain", default=400, type=click.IntRange(1), help="Training conversations per domain.")
 @click.option("--precision", default="no", type=click.Choice(["no", "bf16", "fp16"]))
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory (small GPUs).")
@@ -289,9 +290,10 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
 @click.option("--resume", is_flag=True)
 @click.option("--overwrite", is_flag=True)
 @one_line_errors
-def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, per_domain,
+def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, beta, per_domain,
                      precision, grad_checkpointing, save_every, seed, resume, overwrite):
-    """Train only the routers: assistant-token LM loss + alpha * load-balancing loss."""
+    """Train only the routers: assistant-token LM loss + alpha * load-balancing loss
+    (+ beta * routing cross-entropy against each example's domain expert)."""
     from .config import TrainSettings
     from .progress import step_progress
     from .router import train_router
@@ -302,8 +304,8 @@ def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len,
                              grad_checkpointing=grad_checkpointing, save_every=save_every,
                              seed=seed).validate()
     main_process = process_state().is_main_process
-    with step_progress(steps, "routers", keys=("loss", "balance", "max_load")) as on_step:
-        s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha,
+    with step_progress(steps, "routers", keys=("loss", "balance", "route_ce", "max_load")) as on_step:
+        s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha, beta=beta,
                          out_dir=Path(out_dir) if out_dir else None, per_domain=per_domain,
                          resume=resume, overwrite=overwrite,
                          on_step=on_step if main_process else None)

@@ -149,7 +149,10 @@ def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
         ids[i, :k] = torch.tensor(e["input_ids"])
         labels[i, :k] = torch.tensor(e["labels"])
         mask[i, :k] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    if all("route" in e for e in examples):  # the expert each example should go to
+        batch["route"] = torch.tensor([e["route"] for e in examples])
+    return batch
 
 
 @dataclass

@@ -81,6 +81,37 @@ def mean_loss(per_domain: dict) -> float:
     return sum(v["loss"] * v["tokens"] for v in per_domain.values()) / tokens
 
 
+def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[str], *,
+                max_len: int = 384, on_progress: Callable[[str, str], None] | None = None) -> dict:
+    """The MoE's loss per domain and how it routed: top-1 shares per domain on assistant
+    tokens (domain i's own expert is expert i), and each expert's share of all top-k choices."""
+    from .hooks import capture_routing
+
+    num, k = model.config.num_local_experts, model.config.num_experts_per_tok
+    top1 = {d: torch.zeros(num) for d in domains}
+    topk = torch.zeros(num)
+    losses = {}
+    with capture_routing(model) as rec:
+        for d in domains:
+            def on_batch(batch, d=d):
+                assistant = (batch["labels"] != -100).flatten()
+                real = batch["attention_mask"].flatten().bool()
+                for logits in rec.logits.values():
+                    top1[d] += torch.bincount(logits[-1][assistant].argmax(-1), minlength=num).float()
+                    topk.add_(torch.bincount(logits[-1][real].topk(k, -1).indices.flatten(),
+                                             minlength=num).float())
+                rec.clear()
+            losses[d] = loss_on_records(model, tokenizer, records[d], max_len=max_len,
+                                        on_batch=on_batch)
+            if on_progress:
+                on_progress("moe", d)
+    accuracy = sum(top1[d][i] for i, d in enumerate(domains)) / sum(top1[d].sum() for d in domains)
+    return {"losses": losses,
+            "routing_matrix": {d: (top1[d] / top1[d].sum().clamp(min=1)).tolist() for d in domains},
+            "routing_accuracy": float(accuracy),
+            "load_share": (topk / topk.sum()).tolist()}
+
+
 def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                  split: str = "test", limit: int | None = 100, max_len: int = 384,
                  on_progress: Callable[[str, str], None] | None = None) -> dict:
@@ -89,7 +120,7 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     Expert j is scored as the MoE with every router forced to j: the parity check at assemble
     time proved this equal to dense expert j, and it needs no expert directories.
     """
-    from .hooks import capture_routing, force_expert
+    from .hooks import force_expert
     from .surgery import read_meta
 
     meta = read_meta(moe_dir)
@@ -99,11 +130,10 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     t0 = time.perf_counter()
     results: dict[str, dict] = {}
 
-    def score(label, model, tokenizer, **kw):
+    def score(label, model, tokenizer):
         results[label] = {}
         for d in domains:
-            results[label][d] = loss_on_records(model, tokenizer, records[d], max_len=max_len,
-                                                **({"on_batch": kw["hook"](d)} if "hook" in kw else {}))
+            results[label][d] = loss_on_records(model, tokenizer, records[d], max_len=max_len)
             if on_progress:
                 on_progress(label, d)
 
@@ -113,35 +143,13 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     for j, name in enumerate(names):
         with force_expert(model, j):
             score(name, model, tokenizer)
-    num = len(names)
-    k = model.config.num_experts_per_tok
-    top1_counts = {d: torch.zeros(num) for d in domains}
-    topk_counts = torch.zeros(num)
-
-    def routing_hook(domain):
-        def on_batch(batch):
-            assistant = (batch["labels"] != -100).flatten()
-            real = batch["attention_mask"].flatten().bool()
-            for logits in rec.logits.values():
-                top1_counts[domain] += torch.bincount(logits[-1][assistant].argmax(-1),
-                                                      minlength=num).float()
-                topk_counts.add_(torch.bincount(logits[-1][real].topk(k, -1).indices.flatten(),
-                                                minlength=num).float())
-            rec.clear()
-        return on_batch
-
-    with capture_routing(model) as rec:
-        score("moe", model, tokenizer, hook=routing_hook)
-    oracle = {d: results[names[domains.index(d)]][d] for d in domains}
-    results["oracle"] = oracle
-    matrix = {d: (top1_counts[d] / top1_counts[d].sum().clamp(min=1)).tolist() for d in domains}
-    accuracy = sum(top1_counts[d][i] for i, d in enumerate(domains)) / sum(
-        top1_counts[d].sum() for d in domains)
+    routing = moe_routing(model, tokenizer, records, domains, max_len=max_len,
+                          on_progress=on_progress)
+    results["moe"] = routing.pop("losses")
+    results["oracle"] = {d: results[names[domains.index(d)]][d] for d in domains}
     return {
         "results": results, "experts": names, "domains": domains,
-        "routing_matrix": matrix,          # domain -> share of top-1 choices per expert
-        "routing_accuracy": float(accuracy),  # top-1 = the domain's own expert (assistant tokens)
-        "load_share": (topk_counts / topk_counts.sum()).tolist(),  # top-k choices, all tokens
+        **routing,  # routing_matrix: domain -> top-1 shares; routing_accuracy; load_share
         "moe_dir": str(moe_dir),
         "settings": {"split": split, "limit": limit, "max_len": max_len, "data_dir": str(data_dir),
                      "seconds": round(time.perf_counter() - t0, 1), "torch": torch.__version__,

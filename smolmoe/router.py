@@ -66,20 +66,28 @@ def gather_router_inputs(model, tokenizer, examples: list[dict], expert: int,
 
 def fit_linear_router(x: torch.Tensor, y: torch.Tensor, num_experts: int,
                       weight_decay: float = 1e-4, max_iter: int = 100) -> tuple[torch.Tensor, float]:
-    """Bias-free softmax regression (a Mixtral router has no bias) by L-BFGS; returns W, accuracy."""
+    """Bias-free softmax regression (a Mixtral router has no bias) by L-BFGS; returns W and
+    the class-balanced training accuracy.
+
+    Classes are weighted by inverse token count: domains with long conversations (dialogue,
+    articles) would otherwise outvote those with short answers and pull their tokens over.
+    """
     x = x.float()
+    counts = torch.bincount(y, minlength=num_experts).float()
+    weight = counts.sum() / (num_experts * counts.clamp(min=1))
     w = torch.zeros(num_experts, x.shape[1], requires_grad=True)
     opt = torch.optim.LBFGS([w], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = F.cross_entropy(x @ w.T, y) + weight_decay * (w ** 2).sum()
+        loss = F.cross_entropy(x @ w.T, y, weight=weight) + weight_decay * (w ** 2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
     with torch.no_grad():
-        acc = float(((x @ w.T).argmax(-1) == y).float().mean())
+        hit = ((x @ w.T).argmax(-1) == y).float()
+        acc = float(torch.stack([hit[y == c].mean() for c in range(num_experts) if counts[c] > 0]).mean())
     return w.detach(), acc
 
 
@@ -169,31 +177,48 @@ def balance_loss(router_logits, num_experts: int, top_k: int, attention_mask) ->
     return load_balancing_loss_func(tuple(router_logits), num_experts, top_k, attention_mask)
 
 
-def router_loss_fn(num_experts: int, top_k: int, alpha: float):
+def routing_ce(router_logits, route: torch.Tensor, attention_mask, skip: int) -> torch.Tensor:
+    """Cross-entropy of every router (each layer, each token after the shared prefix) against
+    the expert of the example's domain: router supervision with the labels the data has."""
+    keep = attention_mask.bool().clone()
+    keep[:, :skip] = False
+    target = route[:, None].expand_as(keep)[keep]
+    return torch.stack([F.cross_entropy(l[keep.flatten()].float(), target)
+                        for l in router_logits]).mean()
+
+
+def router_loss_fn(num_experts: int, top_k: int, alpha: float, beta: float = 0.0, skip: int = 0):
+    """LM loss + alpha * load balance (+ beta * routing CE when examples carry a route)."""
     def loss_fn(model, batch):
         loss_sum, n, out = assistant_ce(model, batch, output_router_logits=True)
         lm = loss_sum / max(n, 1)
         bal = balance_loss(out.router_logits, num_experts, top_k, batch["attention_mask"])
+        total = lm + alpha * bal
+        metrics = {"loss": lm.detach(), "balance": bal.detach()}
+        if beta > 0 and "route" in batch:
+            ce = routing_ce(out.router_logits, batch["route"], batch["attention_mask"], skip)
+            total = total + beta * ce
+            metrics["route_ce"] = ce.detach()
         with torch.no_grad():
             top1 = torch.cat([l.argmax(-1) for l in out.router_logits])
             mask = batch["attention_mask"].reshape(-1).bool().repeat(len(out.router_logits))
             load = torch.bincount(top1[mask], minlength=num_experts).float()
-            load = load / load.sum()
-        return lm + alpha * bal, {"loss": lm.detach(), "balance": bal.detach(),
-                                  "max_load": load.max()}
+            metrics["max_load"] = (load / load.sum()).max()
+        return total, metrics
     return loss_fn
 
 
 def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alpha: float = 0.01,
-                 out_dir: Path | None = None, per_domain: int = 400, resume: bool = False,
+                 beta: float = 0.0, out_dir: Path | None = None, per_domain: int = 400, resume: bool = False,
                  overwrite: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
     """Train only the routers on a shuffled mix of every domain's train split."""
     from .io import check_writable_target
     from .surgery import read_meta, save_moe
     from .train import process_state, train
 
-    if not 0 <= alpha <= 100:
-        raise ConfigError(f"alpha must be between 0 and 100, got {alpha}")
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        if not 0 <= value <= 100:
+            raise ConfigError(f"{name} must be between 0 and 100, got {value}")
     moe_dir = Path(moe_dir)
     in_place = out_dir is None or Path(out_dir).resolve() == moe_dir.resolve()
     out_dir = moe_dir if in_place else Path(out_dir)
@@ -209,6 +234,8 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
         recs = random.Random(settings.seed).sample(recs, min(per_domain, len(recs)))
         per[d] = encode_records(tokenizer, recs, settings.seq_len)
     examples = mixed_examples(per, seed=settings.seed)
+    for e in examples:
+        e["route"] = domains.index(e["domain"])
     batches = StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed)
     expected = cfg.num_hidden_layers * cfg.num_local_experts * cfg.hidden_size
     trainable = sum(p.numel() for p in router_params(model).values())
@@ -216,12 +243,15 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
         raise SmolMoEError(f"router parameter count {trainable} != layers*experts*hidden {expected}")
     ckpt = out_dir.parent / f".{out_dir.name}.router-checkpoint"
     result = train(model, batches, settings, trainable=is_router,
-                   loss_fn=router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, alpha),
+                   loss_fn=router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, alpha,
+                                          beta, skip=_common_prefix(examples)),
                    checkpoint_dir=ckpt, resume=resume, on_step=on_step)
     assert result.trainable_params == expected
-    summary = {"trainable_params": result.trainable_params, "alpha": alpha,
+    summary = {"trainable_params": result.trainable_params, "alpha": alpha, "beta": beta,
                "balance_formula": "E * sum_i f_i * P_i (Switch Transformer; transformers' "
                                   "load_balancing_loss_func)",
+               "routing_ce": "mean over layers of CE(router logits, the domain's expert) on "
+                             "tokens after the shared prefix, weighted by beta",
                "settings": asdict(settings), "examples": len(examples),
                "final": result.history[-1], "tokens_per_second": round(result.tokens_per_second, 1),
                "seconds": round(result.seconds, 1)}

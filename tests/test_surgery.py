@@ -152,3 +152,19 @@ def test_inspect_shows_layers_usage_and_tokens(trained, tmp_path):
     assert all(not b.gate._forward_hooks for b in moe_blocks(model))
     bad = CliRunner().invoke(main, ["inspect", "hi", "--moe", str(moe), "--layer", "9"])
     assert bad.exit_code == 1 and "--layer must be between 0 and 1" in bad.output
+
+
+def test_router_supervision_lowers_routing_ce(trained, tmp_path):
+    from smolmoe.router import train_router
+    moe = tmp_path / "moe"
+    _merge(trained, moe, router_init="random")
+    s = train_router(moe, trained / "data", TrainSettings(steps=15, lr=5e-2, seq_len=64, batch_size=8,
+                                                          warmup_steps=0), alpha=0.0, beta=1.0,
+                     out_dir=tmp_path / "supervised")
+    assert s["beta"] == 1.0 and "route_ce" in s["final"]
+    from smolmoe.base import load_model, load_tokenizer
+    from smolmoe.data import load_records, split_path
+    from smolmoe.evaluate import moe_routing
+    model, tok = load_model(tmp_path / "supervised"), load_tokenizer(tmp_path / "supervised")
+    records = {d: load_records(split_path(trained / "data", d, "test")) for d in DOMAINS}
+    assert moe_routing(model, tok, records, list(DOMAINS))["routing_accuracy"] > 0.9
