@@ -8,12 +8,10 @@ MoE per-token cost <= 1.6x dense; prefill >= 70% of the fp32 matmul peak; train-
 """
 from __future__ import annotations
 
-import json
 import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 

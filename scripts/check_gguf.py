@@ -12,7 +12,6 @@ fine-tuned experts, so routing changes the output), built under --out.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path

@@ -11,7 +11,6 @@ which data.encode_chat needs to find assistant tokens.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError, DataError
