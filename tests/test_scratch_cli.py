@@ -92,7 +92,7 @@ class FakeFetch:
 
 
 def test_run_chains_tokenizer_pretrain_sft_and_reports_losses(tmp_path, monkeypatch):
-    import smolmoe.cli as cli
+    import smolmoe.scratch.cli as cli
     from smolmoe.scratch import corpus
     monkeypatch.setattr(cli, "_fetcher", lambda: FakeFetch())
     monkeypatch.setattr(corpus, "stdlib_docstrings", lambda limit=0: ["Return the sum of two numbers."] * 50)

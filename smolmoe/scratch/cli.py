@@ -65,7 +65,7 @@ def _fetcher():
 @one_line_errors
 def scratch_presets(step_preset):
     """Print total and active parameter counts of the presets (built on the meta device)."""
-    from .scratch.presets import PRESETS, describe, one_training_step
+    from .presets import PRESETS, describe, one_training_step
     for name in PRESETS:
         d = describe(name)
         click.echo(f"{name:8} total {d['total']:>13,}  active {d['active']:>13,}  "
@@ -85,7 +85,7 @@ def scratch_presets(step_preset):
 @one_line_errors
 def scratch_data(out_dir, seed, overwrite):
     """Fetch the offline sources and write every stage's JSONL (see docs/scratch.md)."""
-    from .scratch.corpus import build_stage_data
+    from .corpus import build_stage_data
     for name, n in build_stage_data(out_dir, _fetcher(), seed=seed, overwrite=overwrite).items():
         click.echo(f"{name:24} {n:>7,}")
 
@@ -98,8 +98,8 @@ def scratch_data(out_dir, seed, overwrite):
 @one_line_errors
 def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
     """Train a byte-level BPE tokenizer with chat and thinking tokens."""
-    from .scratch.corpus import load_texts
-    from .scratch.tokenizer import train_tokenizer
+    from .corpus import load_texts
+    from .tokenizer import train_tokenizer
     tok = train_tokenizer(load_texts(data_file), out_dir, vocab_size, overwrite)
     click.echo(f"vocabulary {len(tok):,} -> {out_dir}")
 
@@ -115,7 +115,7 @@ def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
 @one_line_errors
 def scratch_init(preset, tokenizer_dir, out_dir, layers, hidden_size, seed, overwrite):
     """Save a freshly initialised preset model with the scratch tokenizer."""
-    from .scratch.pretrain import init_model
+    from .pretrain import init_model
     quiet_transformers()
     c = init_model(preset, tokenizer_dir, out_dir, seed, overwrite, layers=layers, hidden_size=hidden_size)
     click.echo(f"total {c['total']:,}  active {c['active']:,} -> {out_dir}")
@@ -135,10 +135,10 @@ def _stage_io(fn):
 @one_line_errors
 def scratch_pretrain(model_dir, data_file, val_file, out_dir, resume, overwrite, **kw):
     """Next-token pretraining on packed text (warmup + cosine, checkpoints, resume)."""
-    from .progress import step_progress
-    from .scratch.corpus import load_texts
-    from .scratch.pipeline import RUN_SETTINGS
-    from .scratch.pretrain import pretrain
+    from ..progress import step_progress
+    from .corpus import load_texts
+    from .pipeline import RUN_SETTINGS
+    from .pretrain import pretrain
     quiet_transformers()
     settings = _settings(RUN_SETTINGS["tiny"]["pretrain"], **kw)
     with step_progress(settings.steps, "pretrain") as on_step:
@@ -154,10 +154,10 @@ def scratch_pretrain(model_dir, data_file, val_file, out_dir, resume, overwrite,
 @one_line_errors
 def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, **kw):
     """Context extension: YaRN rope scaling in the config, then training on longer rows."""
-    from .config import TrainSettings
-    from .progress import step_progress
-    from .scratch.corpus import load_texts
-    from .scratch.pretrain import extend_context
+    from ..config import TrainSettings
+    from ..progress import step_progress
+    from .corpus import load_texts
+    from .pretrain import extend_context
     quiet_transformers()
     settings = _settings(TrainSettings(steps=100, lr=1e-3, batch_size=4, seq_len=1024,
                                        warmup_steps=10), **kw)
@@ -175,11 +175,11 @@ def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, *
 @one_line_errors
 def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwrite, **kw):
     """SFT (or reasoning SFT) with loss on assistant tokens only; optionally LoRA."""
-    from .data import load_records
-    from .progress import step_progress
-    from .scratch.lora import LoraSettings
-    from .scratch.pipeline import RUN_SETTINGS
-    from .scratch.sft import sft
+    from ..data import load_records
+    from ..progress import step_progress
+    from .lora import LoraSettings
+    from .pipeline import RUN_SETTINGS
+    from .sft import sft
     quiet_transformers()
     settings = _settings(RUN_SETTINGS["tiny"]["sft"], **kw)
     lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
@@ -197,11 +197,11 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
 @one_line_errors
 def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite, **kw):
     """DPO on {messages, chosen, rejected} pairs; reports the held-out preference share."""
-    from .config import TrainSettings
-    from .progress import step_progress
-    from .scratch.corpus import load_prompt_records
-    from .scratch.dpo import dpo
-    from .scratch.lora import LoraSettings
+    from ..config import TrainSettings
+    from ..progress import step_progress
+    from .corpus import load_prompt_records
+    from .dpo import dpo
+    from .lora import LoraSettings
     quiet_transformers()
     settings = _settings(TrainSettings(steps=100, lr=5e-5, batch_size=8, seq_len=192, warmup_steps=5), **kw)
     lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
@@ -229,10 +229,10 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
 def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iterations,
                  max_new_tokens, temperature, test_limit, overwrite, **kw):
     """GRPO / GSPO with the exact-answer + format reward; accuracy on the held-out problems."""
-    from .config import TrainSettings
-    from .progress import step_progress
-    from .scratch.corpus import load_prompt_records
-    from .scratch.grpo import RLSettings, rl_train
+    from ..config import TrainSettings
+    from ..progress import step_progress
+    from .corpus import load_prompt_records
+    from .grpo import RLSettings, rl_train
     quiet_transformers()
     settings = _settings(TrainSettings(steps=120, lr=5e-4, batch_size=8, seq_len=256,
                                        warmup_steps=5, min_lr_ratio=0.5), **kw)
@@ -255,10 +255,10 @@ def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iter
 @one_line_errors
 def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temperature, overwrite, **kw):
     """Distil MODEL_DIR (the student) from --teacher's logits (KL), same tokenizer."""
-    from .config import TrainSettings
-    from .progress import step_progress
-    from .scratch.corpus import load_texts
-    from .scratch.distill import distill
+    from ..config import TrainSettings
+    from ..progress import step_progress
+    from .corpus import load_texts
+    from .distill import distill
     quiet_transformers()
     settings = _settings(TrainSettings(steps=200, lr=3e-3, batch_size=16, seq_len=256, warmup_steps=10), **kw)
     with step_progress(settings.steps, "distill") as on_step:
@@ -275,8 +275,8 @@ def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temper
 @one_line_errors
 def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
     """Merge a saved LoRA adapter into the model it was trained on; save a plain HF dir."""
-    from .base import load_tokenizer
-    from .scratch.lora import merge_adapter
+    from ..base import load_tokenizer
+    from .lora import merge_adapter
     quiet_transformers()
     merge_adapter(model_dir, adapter_dir, out_dir, load_tokenizer(model_dir), overwrite)
     click.echo(f"merged -> {out_dir}")
@@ -291,8 +291,8 @@ def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
 @one_line_errors
 def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
     """Answer prompts greedily, showing thinking (within the budget) and the answer."""
-    from .base import load_model, load_tokenizer
-    from .scratch.thinking import chat
+    from ..base import load_model, load_tokenizer
+    from .thinking import chat
     quiet_transformers()
     model, tok = load_model(model_dir), load_tokenizer(model_dir)
     for p, r in zip(prompts, chat(model, tok, [[{"role": "user", "content": p}] for p in prompts],
@@ -308,9 +308,9 @@ def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
 @one_line_errors
 def scratch_budget_check(model_dir, data_file, budgets, limit):
     """Over LIMIT prompts: the most thinking tokens seen per budget, and how many got an answer."""
-    from .base import load_model, load_tokenizer
-    from .scratch.corpus import load_prompt_records
-    from .scratch.thinking import budget_report
+    from ..base import load_model, load_tokenizer
+    from .corpus import load_prompt_records
+    from .thinking import budget_report
     quiet_transformers()
     model, tok = load_model(model_dir), load_tokenizer(model_dir)
     records = load_prompt_records(data_file)[:limit]
@@ -329,8 +329,8 @@ def scratch_budget_check(model_dir, data_file, budgets, limit):
 @one_line_errors
 def scratch_run(preset, out_dir, pretrain_steps, sft_steps, overwrite):
     """data -> tokenizer -> pretrain -> SFT in one go; held-out losses before/after each stage."""
-    from .progress import console, step_progress
-    from .scratch.pipeline import run
+    from ..progress import console, step_progress
+    from .pipeline import run
     quiet_transformers()
     report = run(preset, out_dir, _fetcher(), pretrain_steps=pretrain_steps, sft_steps=sft_steps,
                  overwrite=overwrite, on_stage=lambda s: console.log(f"stage {s}"),
