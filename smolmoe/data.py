@@ -9,7 +9,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 
@@ -54,12 +54,12 @@ def normalize_record(obj, where: str) -> dict:
     return record
 
 
-def load_records(path: str | Path, limit: int | None = None) -> list[dict]:
-    """Read a JSONL file of records, failing with one line that names file and line."""
+def iter_jsonl(path: str | Path) -> Iterator[tuple[str, object]]:
+    """(where, object) for each non-blank line of a JSONL file, where = "path:line"; a missing
+    file, bad UTF-8 or bad JSON is a DataError naming file and line."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
-    records = []
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             where = f"{path}:{lineno}"
@@ -70,12 +70,18 @@ def load_records(path: str | Path, limit: int | None = None) -> list[dict]:
             if not line:
                 continue
             try:
-                obj = json.loads(line)
+                yield where, json.loads(line)
             except json.JSONDecodeError as e:
                 raise DataError(f"{where}: not valid JSON ({e.msg})") from None
-            records.append(normalize_record(obj, where))
-            if limit is not None and len(records) >= limit:
-                break
+
+
+def load_records(path: str | Path, limit: int | None = None) -> list[dict]:
+    """Read a JSONL file of records, failing with one line that names file and line."""
+    records = []
+    for where, obj in iter_jsonl(path):
+        records.append(normalize_record(obj, where))
+        if limit is not None and len(records) >= limit:
+            break
     if not records:
         raise DataError(f"{path}: no records (empty file)")
     return records

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ..data import ROLES
+from ..data import ROLES, iter_jsonl
 from ..errors import DataError
 from ..io import atomic_dir
 from . import arithmetic
@@ -148,23 +148,13 @@ def build_stage_data(out_dir: str | os.PathLike, fetch, *, seed: int = 0,
 
 def load_texts(path: str | os.PathLike, limit: int | None = None) -> list[str]:
     """The "text" field of each line of a pretraining JSONL file (one-line errors)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
     texts = []
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise DataError(f"{path}:{lineno}: not a valid UTF-8 JSON line") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                raise DataError(f"{path}:{lineno}: expected an object with a string 'text'")
-            texts.append(obj["text"])
-            if limit and len(texts) >= limit:
-                break
+    for where, obj in iter_jsonl(path):
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise DataError(f"{where}: expected an object with a string 'text'")
+        texts.append(obj["text"])
+        if limit and len(texts) >= limit:
+            break
     if not texts:
         raise DataError(f"{path}: no texts (empty file)")
     return texts
@@ -172,18 +162,8 @@ def load_texts(path: str | os.PathLike, limit: int | None = None) -> list[str]:
 
 def load_prompt_records(path: str | os.PathLike, extra: tuple[str, ...] = ()) -> list[dict]:
     """Records whose "messages" end before the reply (DPO pairs, GRPO prompts), with `extra` keys."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
     records = []
-    for lineno, raw in enumerate(path.read_bytes().splitlines(), 1):
-        if not raw.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise DataError(f"{where}: not a valid UTF-8 JSON line") from None
+    for where, obj in iter_jsonl(path):
         messages = obj.get("messages") if isinstance(obj, dict) else None
         if not isinstance(messages, list) or not messages or not all(
                 isinstance(m, dict) and m.get("role") in ROLES and isinstance(m.get("content"), str)
