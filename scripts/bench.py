@@ -8,6 +8,7 @@ MoE per-token cost <= 1.6x dense; prefill >= 70% of the fp32 matmul peak; train-
 """
 from __future__ import annotations
 
+import json
 import platform
 import resource
 import subprocess
@@ -77,6 +78,63 @@ def train_rate(model, batches, trainable, loss_fn=None, steps: int = 3) -> float
     return result.tokens_per_second
 
 
+PROMPT = [{"role": "user", "content": "Tell me about the sea."}]
+
+
+def chat_path_rate(moe_dir: Path, new_tokens: int = 48) -> float:
+    """Generation tokens/s through smolmoe's own chat/serve path (streaming, routing capture)."""
+    from smolmoe.generate import ChatModel, GenerationSettings
+    chat = ChatModel.load(moe_dir)
+    settings = GenerationSettings(max_new_tokens=new_tokens)
+
+    def run():
+        return sum(1 for e in chat.stream(PROMPT, settings) if e.token_id is not None)
+    run()
+    t0 = time.perf_counter()
+    n = run()
+    return n / (time.perf_counter() - t0)
+
+
+def llama_cpp_rate(gguf: Path, tokenizer, new_tokens: int = 48) -> float | None:
+    """Generation tokens/s of the exported GGUF in llama.cpp, same prompt, greedy, batch 1."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    llm = Llama(model_path=str(gguf), n_ctx=512, n_threads=torch.get_num_threads(), verbose=False)
+    ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True)
+    ids = ids["input_ids"] if isinstance(ids, dict) else ids
+
+    def run():
+        llm.reset()
+        n = 0
+        for _ in llm.generate(ids, temp=0.0, top_k=1, reset=True):
+            n += 1
+            if n >= new_tokens:
+                break
+        return n
+    run()
+    t0 = time.perf_counter()
+    n = run()
+    return n / (time.perf_counter() - t0)
+
+
+def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16) -> dict:
+    """batched_mm gathers each token's expert weights (~21 MB per token for SmolLM2 top-2):
+    a 4x256 batch wants ~21 GB, so try it in a child process with a memory cap."""
+    code = (f"import resource, json, sys; resource.setrlimit(resource.RLIMIT_AS, ({limit_gb << 30}, {limit_gb << 30}))\n"
+            f"sys.path.insert(0, 'scripts'); import torch; from bench import prefill_rate\n"
+            f"from smolmoe.base import load_model\n"
+            f"m = load_model({str(moe_dir)!r}, experts_implementation='batched_mm')\n"
+            f"ids = torch.randint(100, 49000, ({batch}, {seq}))\n"
+            f"print(json.dumps({{'forward_tok_s': prefill_rate(m, ids)}}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["killed"])[-1][:160]
+        return {"error": f"did not fit in {limit_gb} GB at batch {batch}x{seq}: {last}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
     """train-router in a fresh process; its peak resident memory (CPU) in GB."""
     code = (f"from pathlib import Path; from smolmoe.config import TrainSettings; "
@@ -92,10 +150,11 @@ def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
 @click.option("--moe", "moe_dir", default="runs/demo/moe", type=click.Path())
 @click.option("--data", "data_dir", default="runs/demo/data", type=click.Path())
 @click.option("--out", "out_file", default="runs/bench.json", type=click.Path(dir_okay=False))
+@click.option("--gguf", "gguf_file", default="runs/check_gguf/moe-f32.gguf", type=click.Path(), help="Exported GGUF of the MoE for the llama.cpp comparison.")
 @click.option("--batch", default=4, type=click.IntRange(1))
 @click.option("--seq", default=256, type=click.IntRange(8))
 @one_line_errors
-def main(moe_dir, data_dir, out_file, batch, seq):
+def main(moe_dir, data_dir, gguf_file, out_file, batch, seq):
     quiet_transformers()
     moe_dir, data_dir = Path(moe_dir), Path(data_dir)
     meta = read_meta(moe_dir)
@@ -113,14 +172,14 @@ def main(moe_dir, data_dir, out_file, batch, seq):
     r["dense_forward_tok_s"] = prefill_rate(dense, ids)
     r["dense_generate_tok_s"] = generation_rate(dense, tokenizer)
     impls = {}
-    for impl in ("grouped_mm", "eager", "batched_mm"):
-        try:
-            moe = load_model(moe_dir, experts_implementation=impl)
-            impls[impl] = {"forward_tok_s": prefill_rate(moe, ids),
-                           "generate_tok_s": generation_rate(moe, tokenizer)}
-        except (RuntimeError, MemoryError) as e:  # batched_mm gathers weights per token
-            impls[impl] = {"error": f"{type(e).__name__}: {str(e)[:120]}"}
+    for impl in ("grouped_mm", "eager"):
+        moe = load_model(moe_dir, experts_implementation=impl)
+        impls[impl] = {"forward_tok_s": prefill_rate(moe, ids),
+                       "generate_tok_s": generation_rate(moe, tokenizer)}
         console.print(f"  {impl}: {impls[impl]}")
+        del moe
+    impls["batched_mm"] = batched_mm_in_child(moe_dir, batch, seq)
+    console.print(f"  batched_mm: {impls['batched_mm']}")
     r["moe_experts_implementations"] = impls
     best = max((v for v in impls.values() if "forward_tok_s" in v), key=lambda v: v["forward_tok_s"])
     moe = load_model(moe_dir)  # default implementation
@@ -151,6 +210,17 @@ def main(moe_dir, data_dir, out_file, batch, seq):
     init_routers(moe, tokenizer, "fit", names=names, domains=domains, data_dir=data_dir, samples=12)
     r["fit_init_seconds"] = time.perf_counter() - t0
 
+    console.print("generation: smolmoe chat path vs llama.cpp on the exported GGUF...")
+    del moe, dense
+    r["chat_path_generate_tok_s"] = chat_path_rate(moe_dir)
+    gguf = Path(gguf_file)
+    rate = llama_cpp_rate(gguf, tokenizer) if gguf.is_file() else None
+    if rate is None:
+        r["llama_cpp_note"] = f"skipped: llama_cpp not importable or {gguf} missing (scripts/check_gguf.py makes it)"
+    else:
+        r["llama_cpp_generate_tok_s"] = rate
+        r["chat_path_vs_llama_cpp"] = r["chat_path_generate_tok_s"] / rate
+
     console.print("train-router peak memory (fresh process)...")
     r["train_router_peak_rss_gb"] = router_peak_rss_gb(moe_dir, data_dir, 8, seq)
 
@@ -159,6 +229,7 @@ def main(moe_dir, data_dir, out_file, batch, seq):
         "moe_prefill_share_of_peak": (">=", 0.70),
         "train_router_vs_dense_finetune": (">=", 1.0),
         "fit_init_seconds": ("<=", 60.0),
+        "chat_path_vs_llama_cpp": (">=", 0.5),
     }
     from rich.table import Table
     table = Table(title="smolmoe bench")
