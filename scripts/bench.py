@@ -102,8 +102,7 @@ def llama_cpp_rate(gguf: Path, tokenizer, new_tokens: int = 48) -> float | None:
     except ImportError:
         return None
     llm = Llama(model_path=str(gguf), n_ctx=512, n_threads=torch.get_num_threads(), verbose=False)
-    ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True)
-    ids = ids["input_ids"] if isinstance(ids, dict) else ids
+    ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
 
     def run():
         llm.reset()

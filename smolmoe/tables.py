@@ -22,7 +22,7 @@ def loss_table(report: dict, domains: list[str]) -> Table:
     table.add_column("model")
     for d in domains:
         table.add_column(d, justify="right")
-    table.add_column("mean", justify="right")
+    table.add_column("mean (mixed)", justify="right")
     best = {d: min((r[d]["loss"] for r in results.values() if d in r), default=None) for d in domains}
     for name, per_domain in results.items():
         cells = []
@@ -78,17 +78,9 @@ def token_line(view: dict) -> str:
 
 def moe_eval_tables(report: dict) -> list[Table]:
     """Loss table (base, experts, oracle, MoE), routing matrix and load share."""
-    from .evaluate import mean_loss
     domains, names = report["domains"], report["experts"]
     results = report["results"]
-    losses = Table(title=f"assistant-token loss ({report['settings']['split']} split)")
-    losses.add_column("model")
-    for d in domains:
-        losses.add_column(d, justify="right")
-    losses.add_column("mixed", justify="right")
-    for label, per in results.items():
-        losses.add_row(f"[bold]{label}[/bold]" if label in ("oracle", "moe") else label,
-                       *[f"{per[d]['loss']:.3f}" for d in domains], f"{mean_loss(per):.3f}")
+    losses = loss_table(report, domains)  # its "mean" column is the mixed test set's loss
     ratio = Table(title="MoE / oracle loss")
     for d in domains:
         ratio.add_column(d, justify="right")
