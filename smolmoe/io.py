@@ -52,8 +52,10 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
         old = target.parent / f".{target.name}.old-{os.getpid()}"
         os.replace(target, old)
     os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    if old is not None and old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old is not None:
+        old.unlink()
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
