@@ -12,7 +12,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -233,7 +233,3 @@ def train(model: torch.nn.Module, batches: StepBatches, settings: TrainSettings,
     model.eval()
     return TrainResult(steps=settings.steps, trainable_params=sum(p.numel() for p in params.values()),
                        tokens=tokens, seconds=time.perf_counter() - t0, history=history)
-
-
-def settings_dict(settings: TrainSettings) -> dict:
-    return asdict(settings)
