@@ -83,6 +83,15 @@ def best_answer(example: dict) -> str | None:
     return target if isinstance(target, str) and target.strip() else None
 
 
+def answered_examples(fetch, task_name: str):
+    """(subtask, index, example, answer) for each bigbench example of a task that has an answer."""
+    for sub, task in fetch.bigbench(task_name).items():
+        for i, ex in enumerate(task.get("examples", [])):
+            answer = best_answer(ex)
+            if answer is not None:
+                yield sub, i, ex, answer
+
+
 def targets(example: dict) -> list[str]:
     """All reference targets of a bigbench example (some tasks give several)."""
     target = example.get("target")

@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from ._common import (best_answer, clean, clean_code, end_with_period, n_words, pick, record,
+from ._common import (answered_examples, clean, clean_code, end_with_period, n_words, pick, record,
                       sentence_case)
 from .sources import Source, bigbench_source
 
@@ -124,22 +124,15 @@ def _dedent(lines: list[str]) -> str:
 
 
 def _code_line_description(fetch):
-    for task in fetch.bigbench("code_line_description").values():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is None:
-                continue
-            code = clean_code(ex["input"])
-            user = pick(["What does this code do?", "Describe this Python snippet in a few words.",
-                         "Explain what this code does."], "cld", i)
-            yield record(f"{user}\n\n```python\n{code}\n```", end_with_period(sentence_case(answer.strip())),
-                         "bigbench/code_line_description", f"cld:{code}")
+    for sub, i, ex, answer in answered_examples(fetch, "code_line_description"):
+        code = clean_code(ex["input"])
+        user = pick(["What does this code do?", "Describe this Python snippet in a few words.",
+                     "Explain what this code does."], "cld", i)
+        yield record(f"{user}\n\n```python\n{code}\n```", end_with_period(sentence_case(answer.strip())),
+                     "bigbench/code_line_description", f"cld:{code}")
 
 
 def _auto_debugging(fetch):
-    for task in fetch.bigbench("auto_debugging").values():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is not None:
-                yield record(clean_code(ex["input"]), clean(answer), "bigbench/auto_debugging",
-                             f"autodebug:{i}")
+    for sub, i, ex, answer in answered_examples(fetch, "auto_debugging"):
+        yield record(clean_code(ex["input"]), clean(answer), "bigbench/auto_debugging",
+                     f"autodebug:{i}")

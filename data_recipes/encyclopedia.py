@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 
 from ._chat import CHATTERBOT, chatterbot
-from ._common import best_answer, clean, end_with_period, pick, record, sentence_case, targets
+from ._common import (answered_examples, best_answer, clean, end_with_period, pick, record,
+                      sentence_case, targets)
 from .sources import Source, bigbench_source
 
 DOMAIN = "encyclopedia"
@@ -71,12 +72,9 @@ def _fever(fetch):
 
 
 def _questions(fetch, name):
-    for sub, task in fetch.bigbench(name).items():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is not None:
-                yield record(clean(ex["input"]), end_with_period(sentence_case(answer.strip())),
-                             f"bigbench/{name}", f"{sub}:{clean(ex['input'])}")
+    for sub, i, ex, answer in answered_examples(fetch, name):
+        yield record(clean(ex["input"]), end_with_period(sentence_case(answer.strip())),
+                     f"bigbench/{name}", f"{sub}:{clean(ex['input'])}")
 
 
 def _misconceptions(fetch):

@@ -8,7 +8,8 @@ import re
 import yaml
 
 from ._chat import CHATTERBOT, chatterbot
-from ._common import best_answer, clean, dialog, end_with_period, pick, record, sentence_case
+from ._common import (answered_examples, best_answer, clean, dialog, end_with_period, pick, record,
+                      sentence_case)
 from ._refusals import category_of, donotanswer_category, reply
 from .sources import Source, bigbench_source
 
@@ -102,32 +103,24 @@ def _hhh(fetch):
 
 
 def _ethical(fetch):
-    for task in fetch.bigbench("simple_ethical_questions").values():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is None:
-                continue
-            options = "\n".join(f"- {o}" for o in ex["target_scores"])
-            user = f"{clean(ex['input'])}\n{options}"
-            lead = pick(["I'd choose: {a}", "{A}"], "eth", i)
-            text = lead.format(a=answer.strip(), A=sentence_case(answer.strip()))
-            yield record(user, end_with_period(text), "bigbench/simple_ethical_questions",
-                         f"ethical:{i}")
+    for sub, i, ex, answer in answered_examples(fetch, "simple_ethical_questions"):
+        options = "\n".join(f"- {o}" for o in ex["target_scores"])
+        user = f"{clean(ex['input'])}\n{options}"
+        lead = pick(["I'd choose: {a}", "{A}"], "eth", i)
+        text = lead.format(a=answer.strip(), A=sentence_case(answer.strip()))
+        yield record(user, end_with_period(text), "bigbench/simple_ethical_questions",
+                     f"ethical:{i}")
 
 
 def _known_unknowns(fetch):
-    for task in fetch.bigbench("known_unknowns").values():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is None:
-                continue
-            if answer == "Unknown":
-                answer = pick(["Nobody knows that: there's no reliable record of it.",
-                               "That isn't known, so I can't give you a real answer.",
-                               "There's no way to know that, so anything I said would be a guess."],
-                              "ku", i)
-            yield record(clean(ex["input"]), end_with_period(answer), "bigbench/known_unknowns",
-                         f"known_unknowns:{i}")
+    for sub, i, ex, answer in answered_examples(fetch, "known_unknowns"):
+        if answer == "Unknown":
+            answer = pick(["Nobody knows that: there's no reliable record of it.",
+                           "That isn't known, so I can't give you a real answer.",
+                           "There's no way to know that, so anything I said would be a guess."],
+                          "ku", i)
+        yield record(clean(ex["input"]), end_with_period(answer), "bigbench/known_unknowns",
+                     f"known_unknowns:{i}")
 
 
 def _lower(word: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ._common import best_answer, clean, end_with_period, pick, record, targets
+from ._common import answered_examples, best_answer, clean, end_with_period, pick, record, targets
 from .sources import bigbench_source
 
 DOMAIN = "thinker"
@@ -102,15 +102,11 @@ def _options_block(options) -> str:
 
 def _multiple_choice(fetch, name):
     """Puzzles whose options are the statements themselves: list them, answer with one."""
-    for sub, task in fetch.bigbench(name).items():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is None:
-                continue
-            lead = pick(["Which of these statements is true?", "Which option is correct?",
-                         "Pick the true statement."], sub, i)
-            user = f"{clean(ex['input'])}\n\n{lead}\n{_options_block(ex['target_scores'])}"
-            yield record(user, answer.strip(), f"bigbench/{name}", f"{sub}:{i}")
+    for sub, i, ex, answer in answered_examples(fetch, name):
+        lead = pick(["Which of these statements is true?", "Which option is correct?",
+                     "Pick the true statement."], sub, i)
+        user = f"{clean(ex['input'])}\n\n{lead}\n{_options_block(ex['target_scores'])}"
+        yield record(user, answer.strip(), f"bigbench/{name}", f"{sub}:{i}")
 
 
 def _logic_grid(fetch):
@@ -145,11 +141,8 @@ def _tracking(fetch):
 
 
 def _simple(fetch, name):
-    for sub, task in fetch.bigbench(name).items():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is not None:
-                yield record(clean(ex["input"]), answer.strip(), f"bigbench/{name}", f"{sub}:{i}")
+    for sub, i, ex, answer in answered_examples(fetch, name):
+        yield record(clean(ex["input"]), answer.strip(), f"bigbench/{name}", f"{sub}:{i}")
 
 
 def _object_counting(fetch):
