@@ -7,6 +7,11 @@ import sys
 
 import pytest
 
+from smolmoe.config import MergeConfig
+from smolmoe.surgery import assemble, read_meta
+
+from conftest import DOMAINS
+
 pytestmark = pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate CLI not on PATH")
 
 
@@ -27,3 +32,24 @@ def test_two_processes_match_one(tiny_dir, tiny_data, experts_dir, tmp_path):
     assert one["tokens"] == two["tokens"]  # the same examples were seen
     # Per-process means of token-weighted losses differ slightly from one global mean.
     assert abs(one["final_loss"] - two["final_loss"]) / one["final_loss"] < 0.02
+    print(f"train-expert final loss: one process {one['final_loss']:.5f}, two {two['final_loss']:.5f}")
+
+
+def test_train_router_two_processes_match_one(trained, tmp_path):
+    moe = tmp_path / "moe"
+    assemble(MergeConfig(experts=list(DOMAINS), output=str(moe), base=str(trained / "base"),
+                         router_init="random"), experts_root=trained / "experts")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    common = ["train-router", str(moe), "--data", str(trained / "data"), "--steps", "6",
+              "--lr", "0.05", "--seq-len", "64", "--per-domain", "24", "--alpha", "0.01"]
+    _train([sys.executable, "-m", "smolmoe.cli", *common, "--batch-size", "8",
+            "--out", str(tmp_path / "one")], tmp_path, env)
+    _train(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", "29518",
+            "-m", "smolmoe.cli", *common, "--batch-size", "4", "--out", str(tmp_path / "two")], tmp_path, env)
+    one = read_meta(tmp_path / "one")["router_training"]
+    two = read_meta(tmp_path / "two")["router_training"]
+    assert one["trainable_params"] == two["trainable_params"] == 2 * 2 * 32
+    # The two processes split each global batch of 8; their gradients are averaged, so the
+    # routers follow the same path and end at nearly the same loss.
+    assert abs(one["final"]["loss"] - two["final"]["loss"]) / one["final"]["loss"] < 0.02
+    print(f"train-router final loss: one process {one['final']['loss']:.5f}, two {two['final']['loss']:.5f}")
