@@ -24,6 +24,7 @@ from smolmoe.base import load_model, load_tokenizer, resolve_base
 from smolmoe.cli import one_line_errors, quiet_transformers
 from smolmoe.config import TrainSettings
 from smolmoe.data import StepBatches, encode_records, load_records, mixed_examples, split_path
+from smolmoe.errors import SmolMoEError
 from smolmoe.io import write_json
 from smolmoe.progress import console, out
 from smolmoe.router import init_routers, is_router, router_loss_fn
@@ -147,7 +148,7 @@ def server_load(moe_dir: Path, requests: int = 200, clients: int = 8, max_tokens
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start")
+                    raise SmolMoEError(f"smolmoe serve {moe_dir} did not start")
                 time.sleep(0.5)
 
         def one(i: int) -> tuple[float, bool]:
@@ -159,7 +160,7 @@ def server_load(moe_dir: Path, requests: int = 200, clients: int = 8, max_tokens
             try:
                 with urllib.request.urlopen(req, timeout=600) as r:
                     ok = r.status == 200 and bool(json.loads(r.read())["choices"][0]["message"]["content"])
-            except OSError:
+            except (OSError, ValueError, KeyError, IndexError):  # refused, HTTP error, bad body
                 ok = False
             return time.perf_counter() - t0, ok
         t0 = time.perf_counter()
