@@ -32,10 +32,11 @@ from smolmoe.surgery import read_meta
 from smolmoe.train import train
 
 
-def timed(fn, repeat: int = 3) -> float:
+def timed(fn, repeat: int = 3, warm_up: bool = True) -> float:
     """Best (smallest) wall time of `repeat` calls after a warm-up: on a shared 2-core VM the
     mean drifts with whatever else the host runs, the best time much less."""
-    fn()  # warm-up: first calls allocate and pick kernels
+    if warm_up:
+        fn()  # first calls allocate and pick kernels
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -103,8 +104,8 @@ def chat_path_rate(moe_dir: Path, new_tokens: int = 48) -> float:
 
     def run():
         return sum(1 for e in chat.stream(PROMPT, settings) if e.token_id is not None)
-    n = run()  # greedy: every run makes the same tokens
-    return n / timed(run, 3)
+    n = run()  # the warm-up; greedy, so every run makes the same tokens
+    return n / timed(run, 3, warm_up=False)
 
 
 def llama_cpp_rate(gguf: Path, tokenizer, new_tokens: int = 48) -> float | None:
@@ -124,8 +125,8 @@ def llama_cpp_rate(gguf: Path, tokenizer, new_tokens: int = 48) -> float | None:
             if n >= new_tokens:
                 break
         return n
-    n = run()
-    return n / timed(run, 3)
+    n = run()  # the warm-up
+    return n / timed(run, 3, warm_up=False)
 
 
 def server_load(moe_dir: Path, requests: int = 200, clients: int = 8, max_tokens: int = 8) -> dict:

@@ -172,7 +172,8 @@ def _init_hidden(model, tokenizer, routers, names, manifests) -> dict:
 def balance_loss(router_logits, num_experts: int, top_k: int, attention_mask) -> torch.Tensor:
     """Switch-Transformer load-balancing loss, as transformers computes it for Mixtral:
     E * sum_i f_i * P_i, with f_i the share of top-k assignments to expert i and P_i its mean
-    router probability (over layers and non-padding tokens). Equals top_k (2.0 for top-2) when perfectly balanced."""
+    router probability (over layers and non-padding tokens). Equals top_k (2.0 for top-2)
+    when perfectly balanced."""
     from transformers.models.mixtral.modeling_mixtral import load_balancing_loss_func
     return load_balancing_loss_func(tuple(router_logits), num_experts, top_k, attention_mask)
 

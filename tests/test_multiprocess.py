@@ -20,13 +20,20 @@ def _train(args, cwd, env):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
+def _one_and_two(args, global_batch, port, cwd, env):
+    """Run the CLI command once in one process and once under two (each half the batch)."""
+    _train([sys.executable, "-m", "smolmoe.cli", *args, "--batch-size", str(global_batch),
+            "--out", str(cwd / "one")], cwd, env)
+    _train(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", str(port),
+            "-m", "smolmoe.cli", *args, "--batch-size", str(global_batch // 2), "--out", str(cwd / "two")],
+           cwd, env)
+
+
 def test_two_processes_match_one(tiny_dir, tiny_data, experts_dir, tmp_path):
     env = {**os.environ, "SMOLMOE_EXPERTS": str(experts_dir), "OMP_NUM_THREADS": "1"}
     common = ["train-expert", "math", "--base", str(tiny_dir), "--data", str(tiny_data)]
-    _train([sys.executable, "-m", "smolmoe.cli", *common, "--out", str(tmp_path / "one")], tmp_path, env)
     # Each of the two processes takes half of the global batch of 4.
-    _train(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", "29517",
-            "-m", "smolmoe.cli", *common, "--batch-size", "2", "--out", str(tmp_path / "two")], tmp_path, env)
+    _one_and_two(common, 4, 29517, tmp_path, env)
     one = json.loads((tmp_path / "one" / "math" / "smolmoe_expert.json").read_text())
     two = json.loads((tmp_path / "two" / "math" / "smolmoe_expert.json").read_text())
     assert one["tokens"] == two["tokens"]  # the same examples were seen
@@ -42,10 +49,7 @@ def test_train_router_two_processes_match_one(trained, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     common = ["train-router", str(moe), "--data", str(trained / "data"), "--steps", "6",
               "--lr", "0.05", "--seq-len", "64", "--per-domain", "24", "--alpha", "0.01"]
-    _train([sys.executable, "-m", "smolmoe.cli", *common, "--batch-size", "8",
-            "--out", str(tmp_path / "one")], tmp_path, env)
-    _train(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--main_process_port", "29518",
-            "-m", "smolmoe.cli", *common, "--batch-size", "4", "--out", str(tmp_path / "two")], tmp_path, env)
+    _one_and_two(common, 8, 29518, tmp_path, env)
     one = read_meta(tmp_path / "one")["router_training"]
     two = read_meta(tmp_path / "two")["router_training"]
     assert one["trainable_params"] == two["trainable_params"] == 2 * 2 * 32
