@@ -16,12 +16,15 @@ from typing import Callable
 
 import torch
 
-from .base import check_model_dir, load_tokenizer
+from .base import check_built, check_model_dir, check_weights_fit, load_tokenizer, read_config
 from .config import MergeConfig
 from .errors import ModelError
 from .io import atomic_dir, check_writable_target
 
 MOE_META = "smolmoe.json"
+# Forced routing to expert j reproduces dense expert j to float rounding when the experts are
+# MLP-only fine-tunes of one base; anything larger means they are not.
+PARITY_TOLERANCE = 1e-3
 # Config fields that must agree between experts for their FFNs to share one model.
 MUST_MATCH = ("model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
               "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size",
@@ -39,15 +42,9 @@ def resolve_experts(experts: list[str], experts_root: Path) -> dict[str, Path]:
             path = experts_root / e
         if not path.exists():
             raise ModelError(f"expert '{e}' not found (looked for {path} and {experts_root / e})")
-        out[path.name] = check_model_dir(path)
+        check_weights_fit(check_model_dir(path))  # its config.json describes its weights
+        out[path.name] = path
     return out
-
-
-def _config(path: Path) -> dict:
-    try:
-        return json.loads((path / "config.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{path}/config.json is not valid JSON") from None
 
 
 def _tokenizer_fingerprint(path: Path) -> str:
@@ -58,7 +55,7 @@ def _tokenizer_fingerprint(path: Path) -> str:
 
 def check_compatible(dirs: dict[str, Path]) -> dict:
     """Refuse experts that cannot share one MoE, naming the first difference found."""
-    configs = {n: _config(p) for n, p in dirs.items()}
+    configs = {n: read_config(p) for n, p in dirs.items()}
     first, ref = next(iter(configs.items()))
     if ref.get("model_type") not in SUPPORTED:
         raise ModelError(f"expert {first} is a {ref.get('model_type')!r} model; "
@@ -183,9 +180,16 @@ def parity_check(model, dirs: dict[str, Path], input_ids: torch.Tensor) -> dict[
 
 def expert_domain(path: Path) -> str:
     meta = path / "smolmoe_expert.json"
-    if meta.is_file():
-        return json.loads(meta.read_text()).get("domain", path.name)
-    return path.name
+    if not meta.is_file():
+        return path.name
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelError(f"{meta} is not valid JSON") from None
+    domain = info.get("domain", path.name) if isinstance(info, dict) else None
+    if not isinstance(domain, str):
+        raise ModelError(f"{meta} is malformed: 'domain' must be a string")
+    return domain
 
 
 def weights_sha256(path: Path) -> str:
@@ -220,13 +224,15 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     out_dir = check_writable_target(Path(merge.output), overwrite)
     dirs = resolve_experts(merge.experts, experts_root)
     dense = check_compatible(dirs)
+    names = list(dirs)
+    domains = [expert_domain(p) for p in dirs.values()]
+    if merge.router_init == "fit":   # bad records fail now, not after the MoE is built
+        router.check_fit_data(merge.data, domains)
     t0 = time.perf_counter()
     say("building the MoE")
     model, shared = build_moe(dirs, dense, top_k=merge.top_k, non_ffn=merge.non_ffn,
                               base=Path(merge.base) if merge.base else None)
     tokenizer = load_tokenizer(next(iter(dirs.values())))
-    names = list(dirs)
-    domains = [expert_domain(p) for p in dirs.values()]
     say(f"router init: {merge.router_init}")
     init_report = router.init_routers(model, tokenizer, merge.router_init, names=names,
                                       domains=domains, data_dir=merge.data,
@@ -252,8 +258,32 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     return meta
 
 
+def parity_warning(meta: dict) -> str | None:
+    """A loud explanation when forced routing does not reproduce the dense experts."""
+    parity = meta["parity_max_abs_logit_diff"]
+    off = {n: d for n, d in parity.items() if not d <= PARITY_TOLERANCE}
+    if not off:
+        return None
+    worst = max(off, key=off.get)
+    return (f"WARNING: parity failed for {len(off)}/{len(parity)} experts (worst {worst}: max "
+            f"|logit diff| {off[worst]:.3g} > {PARITY_TOLERANCE:g}). The experts are not MLP-only "
+            f"fine-tunes of one base (their attention, norms or embeddings differ), so the MoE "
+            f"forced to expert j is not expert j: each expert's skill is only approximated.")
+
+
 def read_meta(moe_dir: Path) -> dict:
-    f = Path(moe_dir) / MOE_META
+    """smolmoe.json of an MoE directory, checked enough that its readers cannot trip."""
+    f = check_built(Path(moe_dir)) / MOE_META
     if not f.is_file():
         raise ModelError(f"{moe_dir} has no {MOE_META}: not a smolmoe MoE directory")
-    return json.loads(f.read_text())
+    try:
+        meta = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelError(f"{f} is not valid JSON (re-run `smolmoe assemble`)") from None
+    experts = meta.get("experts") if isinstance(meta, dict) else None
+    if not (isinstance(experts, list) and experts and all(
+            isinstance(e, dict) and isinstance(e.get("name"), str)
+            and isinstance(e.get("domain"), str) for e in experts)):
+        raise ModelError(f"{f} is malformed: it needs an 'experts' list of {{name, domain}} "
+                         f"(re-run `smolmoe assemble`)")
+    return meta

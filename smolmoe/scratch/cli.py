@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..clikit import CONTEXT, one_line_errors, quiet_transformers
-from ..config import smolmoe_home
+from ..clikit import CONTEXT, Finite, home_default, one_line_errors, quiet_transformers
 
 @click.group(context_settings=CONTEXT)
 @click.option("--threads", type=click.IntRange(1), envvar="SMOLMOE_THREADS", default=None,
@@ -21,7 +20,7 @@ def _train_options(fn):
     """Options shared by every training stage; they override the stage's default settings."""
     options = [
         click.option("--steps", type=click.IntRange(1), help="Optimizer steps."),
-        click.option("--lr", type=click.FloatRange(0, 1, min_open=True), help="Peak learning rate."),
+        click.option("--lr", type=Finite(0, 1, min_open=True), help="Peak learning rate."),
         click.option("--batch-size", type=click.IntRange(1), help="Sequences (or prompts) per micro-batch."),
         click.option("--grad-accum", type=click.IntRange(1), help="Micro-batches per optimizer step."),
         click.option("--seq-len", type=click.IntRange(8), help="Tokens per row."),
@@ -150,7 +149,7 @@ def scratch_pretrain(model_dir, data_file, val_file, out_dir, resume, overwrite,
 @scratch.command("extend-context", context_settings=CONTEXT)
 @_stage_io
 @_train_options
-@click.option("--factor", default=4.0, type=click.FloatRange(1, min_open=True), help="YaRN scaling factor.")
+@click.option("--factor", default=4.0, type=Finite(1, min_open=True), help="YaRN scaling factor.")
 @one_line_errors
 def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, **kw):
     """Context extension: YaRN rope scaling in the config, then training on longer rows."""
@@ -193,7 +192,7 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
 @_stage_io
 @_train_options
 @_lora_option
-@click.option("--beta", default=0.5, type=click.FloatRange(0, min_open=True))
+@click.option("--beta", default=0.5, type=Finite(0, min_open=True))
 @one_line_errors
 def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite, **kw):
     """DPO on {messages, chosen, rejected} pairs; reports the held-out preference share."""
@@ -223,7 +222,7 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
 @click.option("--group-size", default=8, type=click.IntRange(2))
 @click.option("--iterations", default=2, type=click.IntRange(1), help="Optimizer steps per rollout.")
 @click.option("--max-new-tokens", default=40, type=click.IntRange(1))
-@click.option("--temperature", default=1.0, type=click.FloatRange(0, min_open=True), help="Sampling temperature of rollouts.")
+@click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Sampling temperature of rollouts.")
 @click.option("--test-limit", default=200, type=click.IntRange(1))
 @one_line_errors
 def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iterations,
@@ -251,7 +250,7 @@ def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iter
 @_stage_io
 @_train_options
 @click.option("--teacher", "teacher_dir", required=True, type=click.Path())
-@click.option("--temperature", default=1.0, type=click.FloatRange(0, min_open=True))
+@click.option("--temperature", default=1.0, type=Finite(0, min_open=True))
 @one_line_errors
 def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temperature, overwrite, **kw):
     """Distil MODEL_DIR (the student) from --teacher's logits (KL), same tokenizer."""
@@ -321,8 +320,7 @@ def scratch_budget_check(model_dir, data_file, budgets, limit):
 
 @scratch.command("run", context_settings=CONTEXT)
 @click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]))
-@click.option("--out", "out_dir", default=lambda: str(smolmoe_home() / "scratch"),
-              show_default="$SMOLMOE_HOME/scratch", type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", **home_default("scratch"), type=click.Path(file_okay=False))
 @click.option("--pretrain-steps", type=click.IntRange(1))
 @click.option("--sft-steps", type=click.IntRange(1))
 @click.option("--overwrite", is_flag=True)

@@ -3,13 +3,21 @@
 // top-1 expert at every layer; the colour is that of one chosen layer or the majority.
 "use strict";
 
-const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-                 "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const $ = (id) => document.getElementById(id);
 
 const state = { info: null, history: [], lastRouting: [], busy: false };
 
-function colour(expert) { return PALETTE[expert % PALETTE.length]; }
+// The palette comes from the server (smolmoe/palette.py), shared with the terminal chat.
+function colour(expert) {
+  const palette = state.info.palette;
+  return palette[expert % palette.length];
+}
+
+// A hex colour at the given opacity, e.g. for heat-map cells.
+function tint(hex, alpha) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha.toFixed(3)})`;
+}
 
 // The expert a token is coloured by: at the selected layer, or the most frequent over layers.
 function expertOf(experts) {
@@ -57,7 +65,7 @@ function renderLegend() {
 }
 
 // Rows are layers, columns experts: the share of the last reply's tokens whose top-1 expert
-// at that layer was that expert.
+// at that layer was that expert, drawn in that expert's colour (stronger = larger share).
 function renderHeatmap(routing) {
   const box = $("heatmap");
   if (!state.info.experts || routing.length === 0) return;
@@ -69,6 +77,7 @@ function renderHeatmap(routing) {
     const th = document.createElement("th");
     th.className = "expert";
     th.textContent = name;
+    th.style.borderBottom = `4px solid ${colour(names.indexOf(name))}`;
     head.append(th);
   }
   for (let l = 0; l < state.info.layers; l++) {
@@ -81,8 +90,8 @@ function renderHeatmap(routing) {
     counts.forEach((c, e) => {
       const share = c / routing.length;
       const cell = row.insertCell();
-      cell.style.background = `rgba(31, 111, 235, ${share.toFixed(3)})`;
-      cell.style.color = share > 0.5 ? "white" : "#1f2328";
+      cell.style.background = tint(colour(e), share);
+      cell.style.color = "#1f2328";
       cell.textContent = share > 0 ? Math.round(share * 100) : "";
       cell.title = `layer ${l}, ${names[e]}: ${(share * 100).toFixed(0)}% of tokens`;
     });
@@ -195,6 +204,7 @@ async function init() {
   const kind = state.info.experts ? `MoE: ${state.info.experts.length} experts, ` : "dense, ";
   $("model-name").textContent = `${state.info.model} (${kind}${state.info.layers} layers)`;
   $("max-tokens").max = state.info.max_tokens;
+  $("max-tokens").value = state.info.default_max_tokens;   // the same default as the CLI and API
   $("thinking").hidden = !state.info.thinking;
   renderLegend();
   $("layer").addEventListener("change", () => {
