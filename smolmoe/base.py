@@ -143,8 +143,6 @@ def resolve_base(spec: str | None = None, home: Path | None = None) -> Path:
 
 def describe(path: Path) -> dict:
     """Architecture and parameter count read from config and safetensors headers (no load)."""
-    from safetensors import safe_open
-
     path = check_model_dir(Path(path))
     config = read_config(path)
     params = sum(math.prod(shape) for shape in weight_shapes(path).values())

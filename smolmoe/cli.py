@@ -350,7 +350,7 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
     with console.status(f"loading {model_dir}..."):
         chat_model = ChatModel.load(model_dir)
     if interactive:
-        kind = f"MoE of {len(chat_model.experts)} experts" if chat_model.is_moe else "dense model"
+        kind = f"MoE of {', '.join(chat_model.experts)}" if chat_model.is_moe else "dense model"
         click.echo(f"{chat_model.name}: {kind}. /help for commands, Ctrl-D to quit.", err=True)
         if chat_model.is_moe:
             click.echo(legend(chat_model.experts), err=True)

@@ -241,8 +241,9 @@ class ChatModel:
                 # Grad mode is per thread and this generator may resume on another thread,
                 # so each forward gets its own no_grad.
                 with torch.no_grad():
-                    out = self.model(input_ids=feed, past_key_values=cache, use_cache=True)
-                cache = out.past_key_values
+                    # `cache`, not the deprecated `past_key_values` (a FutureWarning in chat).
+                    out = self.model(input_ids=feed, cache=cache, use_cache=True)
+                cache = out.cache
                 experts = None
                 if record is not None:
                     # The routing of the position that chose this token (as `inspect` reports).

@@ -76,9 +76,9 @@ def _broken_model(tiny_dir, tmp_path, how):
 
 
 @pytest.mark.parametrize("how, fragment", [
-    ("truncated", "cannot load model"),
+    ("truncated", "corrupt weights file"),
     ("missing weights", "no .safetensors"),
-    ("config mismatch", "cannot load model"),
+    ("config mismatch", "config.json does not match its weights"),
     ("config not json", "config.json is not valid JSON"),
 ])
 def test_broken_base_models(tiny_dir, tiny_data, experts_dir, tmp_path, how, fragment):

@@ -184,10 +184,11 @@ def test_chat_interactively_in_a_terminal(tiny_moe):
     try:
         banner = _read_until(master, b">>> ", 60)
         assert b"MoE of math, code, story" in banner and b">>> " in banner
+        assert b"loading " in banner and b"token colours" in banner   # status, then the legend
         os.write(master, b"add 3 plus 4\r")
-        reply = _read_until(master, b"tokens)", 30)
+        reply = _read_until(master, b"tokens/s)", 30)
         assert b"\033[3" in reply or b"\033[9" in reply   # ANSI colour per expert
-        assert b"experts: " in reply
+        assert b"experts: " in reply and b"6 tokens in " in reply
         os.write(master, b"/reset\r")
         after = _read_until(master, b"reset)", 10)
         assert b"(conversation reset)" in after
@@ -196,6 +197,7 @@ def test_chat_interactively_in_a_terminal(tiny_moe):
             _read_until(master, b">>> ", 10)
         os.write(master, b"\x04")   # Ctrl-D at the prompt ends the chat
         assert proc.wait(timeout=20) == 0
+        assert _read_until(master, b"\n", 5).endswith(b"\n")   # the shell's prompt starts clean
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -78,9 +78,9 @@ def scratch_presets(step_preset):
 
 
 @scratch.command("data", context_settings=CONTEXT)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--seed", default=0, type=int)
-@click.option("--overwrite", is_flag=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--seed", default=0, type=int, help="Seed of the split and the sampling.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_data(out_dir, seed, overwrite):
     """Fetch the offline sources and write every stage's JSONL (see docs/scratch.md)."""
@@ -91,9 +91,9 @@ def scratch_data(out_dir, seed, overwrite):
 
 @scratch.command("tokenizer", context_settings=CONTEXT)
 @click.option("--data", "data_file", required=True, type=click.Path(), help="Pretraining JSONL ({\"text\"}).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--vocab-size", default=4096, type=click.IntRange(262))
-@click.option("--overwrite", is_flag=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--vocab-size", default=4096, type=click.IntRange(262), help="Tokens in the vocabulary (at least the 256 bytes + specials).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
     """Train a byte-level BPE tokenizer with chat and thinking tokens."""
@@ -104,13 +104,13 @@ def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
 
 
 @scratch.command("init", context_settings=CONTEXT)
-@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]))
-@click.option("--tokenizer", "tokenizer_dir", required=True, type=click.Path())
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]), help="Model size preset (see `smolmoe scratch presets`).")
+@click.option("--tokenizer", "tokenizer_dir", required=True, type=click.Path(), help="Directory made by `smolmoe scratch tokenizer`.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--layers", type=click.IntRange(2), help="Override the preset's layer count.")
 @click.option("--hidden-size", type=click.IntRange(8), help="Override the preset's hidden size.")
-@click.option("--seed", default=0, type=int)
-@click.option("--overwrite", is_flag=True)
+@click.option("--seed", default=0, type=int, help="Seed of the initial weights.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_init(preset, tokenizer_dir, out_dir, layers, hidden_size, seed, overwrite):
     """Save a freshly initialised preset model with the scratch tokenizer."""
@@ -121,7 +121,8 @@ def scratch_init(preset, tokenizer_dir, out_dir, layers, hidden_size, seed, over
 
 
 def _stage_io(fn):
-    fn = click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))(fn)
+    fn = click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+                      help="Output model directory.")(fn)
     fn = click.option("--val", "val_file", required=True, type=click.Path(), help="Held-out JSONL.")(fn)
     fn = click.option("--data", "data_file", required=True, type=click.Path(), help="Training JSONL.")(fn)
     return click.argument("model_dir", type=click.Path())(fn)
@@ -170,7 +171,7 @@ def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, *
 @_stage_io
 @_train_options
 @_lora_option
-@click.option("--resume", is_flag=True)
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @one_line_errors
 def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwrite, **kw):
     """SFT (or reasoning SFT) with loss on assistant tokens only; optionally LoRA."""
@@ -192,7 +193,7 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
 @_stage_io
 @_train_options
 @_lora_option
-@click.option("--beta", default=0.5, type=Finite(0, min_open=True))
+@click.option("--beta", default=0.5, type=Finite(0, min_open=True), help="DPO temperature: how far the policy may move from the reference.")
 @one_line_errors
 def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite, **kw):
     """DPO on {messages, chosen, rejected} pairs; reports the held-out preference share."""
@@ -218,12 +219,12 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
 @scratch.command("grpo", context_settings=CONTEXT)
 @_stage_io
 @_train_options
-@click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]))
-@click.option("--group-size", default=8, type=click.IntRange(2))
+@click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]), help="Token-level (grpo) or sequence-level (gspo) importance ratios.")
+@click.option("--group-size", default=8, type=click.IntRange(2), help="Rollouts per prompt (advantages are relative within a group).")
 @click.option("--iterations", default=2, type=click.IntRange(1), help="Optimizer steps per rollout.")
-@click.option("--max-new-tokens", default=40, type=click.IntRange(1))
+@click.option("--max-new-tokens", default=40, type=click.IntRange(1), help="Longest rollout in tokens.")
 @click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Sampling temperature of rollouts.")
-@click.option("--test-limit", default=200, type=click.IntRange(1))
+@click.option("--test-limit", default=200, type=click.IntRange(1), help="Held-out problems scored before and after.")
 @one_line_errors
 def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iterations,
                  max_new_tokens, temperature, test_limit, overwrite, **kw):
@@ -249,8 +250,8 @@ def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iter
 @scratch.command("distill", context_settings=CONTEXT)
 @_stage_io
 @_train_options
-@click.option("--teacher", "teacher_dir", required=True, type=click.Path())
-@click.option("--temperature", default=1.0, type=Finite(0, min_open=True))
+@click.option("--teacher", "teacher_dir", required=True, type=click.Path(), help="Teacher model directory (same tokenizer).")
+@click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Softens both distributions in the KL.")
 @one_line_errors
 def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temperature, overwrite, **kw):
     """Distil MODEL_DIR (the student) from --teacher's logits (KL), same tokenizer."""
@@ -269,8 +270,8 @@ def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temper
 @scratch.command("merge-lora", context_settings=CONTEXT)
 @click.argument("model_dir", type=click.Path())
 @click.argument("adapter_dir", type=click.Path())
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--overwrite", is_flag=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output model directory.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
     """Merge a saved LoRA adapter into the model it was trained on; save a plain HF dir."""
@@ -286,7 +287,7 @@ def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
 @click.argument("prompts", nargs=-1, required=True)
 @click.option("--think/--no-think", default=True, help="Open a thinking block, or skip it.")
 @click.option("--budget", type=click.IntRange(0), default=None, help="At most this many thinking tokens.")
-@click.option("--max-new-tokens", default=96, type=click.IntRange(1))
+@click.option("--max-new-tokens", default=96, type=click.IntRange(1), help="Longest reply in tokens.")
 @one_line_errors
 def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
     """Answer prompts greedily, showing thinking (within the budget) and the answer."""
@@ -302,8 +303,8 @@ def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
 @scratch.command("budget-check", context_settings=CONTEXT)
 @click.argument("model_dir", type=click.Path())
 @click.option("--data", "data_file", required=True, type=click.Path(), help="Prompt JSONL (e.g. grpo/test.jsonl).")
-@click.option("--budget", "budgets", multiple=True, type=click.IntRange(0), default=(0, 2, 4, 8))
-@click.option("--limit", default=50, type=click.IntRange(1))
+@click.option("--budget", "budgets", multiple=True, type=click.IntRange(0), default=(0, 2, 4, 8), help="Thinking budget to try (repeatable).")
+@click.option("--limit", default=50, type=click.IntRange(1), help="Prompts to run.")
 @one_line_errors
 def scratch_budget_check(model_dir, data_file, budgets, limit):
     """Over LIMIT prompts: the most thinking tokens seen per budget, and how many got an answer."""
@@ -319,11 +320,11 @@ def scratch_budget_check(model_dir, data_file, budgets, limit):
 
 
 @scratch.command("run", context_settings=CONTEXT)
-@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]))
-@click.option("--out", "out_dir", **home_default("scratch"), type=click.Path(file_okay=False))
-@click.option("--pretrain-steps", type=click.IntRange(1))
-@click.option("--sft-steps", type=click.IntRange(1))
-@click.option("--overwrite", is_flag=True)
+@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]), help="Model size preset (see `smolmoe scratch presets`).")
+@click.option("--out", "out_dir", **home_default("scratch"), type=click.Path(file_okay=False), help="Where every stage writes.")
+@click.option("--pretrain-steps", type=click.IntRange(1), help="Override the preset's pretraining steps.")
+@click.option("--sft-steps", type=click.IntRange(1), help="Override the preset's SFT steps.")
+@click.option("--overwrite", is_flag=True, help="Replace existing stage outputs.")
 @one_line_errors
 def scratch_run(preset, out_dir, pretrain_steps, sft_steps, overwrite):
     """data -> tokenizer -> pretrain -> SFT in one go; held-out losses before/after each stage."""
