@@ -80,17 +80,22 @@ function renderHeatmap(routing) {
     th.style.borderBottom = `4px solid ${colour(names.indexOf(name))}`;
     head.append(th);
   }
+  const counts = [];
   for (let l = 0; l < state.info.layers; l++) {
-    const counts = new Array(names.length).fill(0);
-    for (const experts of routing) counts[experts[l]] += 1;
+    counts.push(new Array(names.length).fill(0));
+    for (const experts of routing) counts[l][experts[l]] += 1;
+  }
+  // Opacity relative to the largest share, so that near-uniform routing still shows contrast.
+  const top = Math.max(...counts.flat()) / routing.length;
+  for (let l = 0; l < state.info.layers; l++) {
     const row = table.insertRow();
     const th = document.createElement("th");
     th.textContent = String(l);
     row.append(th);
-    counts.forEach((c, e) => {
+    counts[l].forEach((c, e) => {
       const share = c / routing.length;
       const cell = row.insertCell();
-      cell.style.background = tint(colour(e), share);
+      cell.style.background = tint(colour(e), 0.85 * share / top);
       cell.style.color = "#1f2328";
       cell.textContent = share > 0 ? Math.round(share * 100) : "";
       cell.title = `layer ${l}, ${names[e]}: ${(share * 100).toFixed(0)}% of tokens`;
