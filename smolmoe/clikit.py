@@ -68,8 +68,7 @@ class _NoticeHandler(logging.Handler):
 def show_notices() -> None:
     logger = logging.getLogger("smolmoe")
     if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
-        logger.addHandler(_NoticeHandler())
-        logger.propagate = False
+        logger.addHandler(_NoticeHandler())   # found first, so logging's own fallback stays quiet
 
 
 def one_line_errors(fn):

@@ -144,6 +144,14 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def read_json(path: str | os.PathLike, error: type[SmolMoEError] = SmolMoEError, hint: str = ""):
+    """A JSON file's content, or `error` naming the file (and `hint`, e.g. what to re-run)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise error(f"{path} is not valid JSON{hint}") from None
+
+
 def write_json(path: str | os.PathLike, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 

@@ -19,7 +19,7 @@ import torch
 from .base import check_built, check_model_dir, check_weights_fit, load_tokenizer, read_config
 from .config import MergeConfig
 from .errors import ModelError
-from .io import atomic_dir, check_writable_target
+from .io import atomic_dir, check_writable_target, read_json
 
 MOE_META = "smolmoe.json"
 # Forced routing to expert j reproduces dense expert j to float rounding when the experts are
@@ -182,10 +182,7 @@ def expert_domain(path: Path) -> str:
     meta = path / "smolmoe_expert.json"
     if not meta.is_file():
         return path.name
-    try:
-        info = json.loads(meta.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{meta} is not valid JSON") from None
+    info = read_json(meta, ModelError)
     domain = info.get("domain", path.name) if isinstance(info, dict) else None
     if not isinstance(domain, str):
         raise ModelError(f"{meta} is malformed: 'domain' must be a string")
@@ -276,10 +273,7 @@ def read_meta(moe_dir: Path) -> dict:
     f = check_built(Path(moe_dir)) / MOE_META
     if not f.is_file():
         raise ModelError(f"{moe_dir} has no {MOE_META}: not a smolmoe MoE directory")
-    try:
-        meta = json.loads(f.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{f} is not valid JSON (re-run `smolmoe assemble`)") from None
+    meta = read_json(f, ModelError, " (re-run `smolmoe assemble`)")
     experts = meta.get("experts") if isinstance(meta, dict) else None
     if not (isinstance(experts, list) and experts and all(
             isinstance(e, dict) and isinstance(e.get("name"), str)

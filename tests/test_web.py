@@ -48,6 +48,16 @@ def wait(driver, condition, seconds=30):
     return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
 
 
+def send(browser, text: str, max_tokens: int) -> None:
+    """Type a message with this max-tokens setting, send it, wait for the reply's heat map."""
+    field = browser.find_element(By.ID, "max-tokens")
+    field.clear()
+    field.send_keys(str(max_tokens))
+    browser.find_element(By.ID, "input").send_keys(text)
+    browser.find_element(By.ID, "send").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#heatmap table"))
+
+
 def test_chat_streams_coloured_tokens_with_legend_and_heatmap(browser, tiny_moe, tmp_path):
     chat = ChatModel.load(tiny_moe)
     with live_server(create_app(chat, ServerLimits(max_tokens=400))) as url:
@@ -57,12 +67,7 @@ def test_chat_streams_coloured_tokens_with_legend_and_heatmap(browser, tiny_moe,
         assert legend == list(EXPERTS)
         assert not browser.find_element(By.ID, "thinking").is_displayed()  # no <think> here
         browser.execute_script(WATCH_TOKENS)
-        max_tokens = browser.find_element(By.ID, "max-tokens")
-        max_tokens.clear()
-        max_tokens.send_keys("300")
-        browser.find_element(By.ID, "input").send_keys("add 3 plus 4")
-        browser.find_element(By.ID, "send").click()
-        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#heatmap table"))
+        send(browser, "add 3 plus 4", max_tokens=300)
         tokens = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant .token")
         batches = browser.execute_script("return window.__batches")
         # Streamed: the reply's tokens arrived in several separate batches, not all at once.
@@ -132,12 +137,7 @@ def test_eight_experts_thirty_layers_colour_blind_palette_and_whole_heatmap(brow
         swatches = [s.value_of_css_property("background-color")
                     for s in browser.find_elements(By.CSS_SELECTOR, "#legend .swatch")]
         assert swatches == [f"rgba({_rgb(c)}, 1)" for c in EXPERT_COLOURS]
-        max_tokens = browser.find_element(By.ID, "max-tokens")
-        max_tokens.clear()
-        max_tokens.send_keys("12")
-        browser.find_element(By.ID, "input").send_keys("write a story of the dragon")
-        browser.find_element(By.ID, "send").click()
-        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#heatmap table"))
+        send(browser, "write a story of the dragon", max_tokens=12)
         rows = browser.find_elements(By.CSS_SELECTOR, "#heatmap tr")
         assert len(rows) == 31
         bottom = browser.execute_script("return arguments[0].getBoundingClientRect().bottom", rows[-1])
