@@ -172,14 +172,22 @@ def weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory a new allocation can still get (MemAvailable), None where unknown."""
+    """Bytes of memory a new allocation can still get: the machine's MemAvailable, or less
+    when a container's cgroup limit is closer; None where neither can be read."""
+    found = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    try:   # cgroup v2; "max" means no limit
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
 
 
 def check_weights_fit(path: Path, dtype=None) -> int:

@@ -202,3 +202,28 @@ def test_chat_interactively_in_a_terminal(tiny_moe):
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+@pytest.mark.parametrize("key", [KeyboardInterrupt, EOFError])
+def test_ctrl_c_or_d_at_an_empty_prompt_ends_the_line(monkeypatch, capsys, key):
+    from smolmoe.chat import terminal_lines
+    typed = iter(["hello"])
+
+    def fake_input(_prompt):
+        try:
+            return next(typed)
+        except StopIteration:
+            raise key from None
+    monkeypatch.setattr("builtins.input", fake_input)
+    assert list(terminal_lines()) == ["hello"]
+    assert capsys.readouterr().err == "\n"   # the shell's prompt starts on a new line
+
+
+def test_chat_legend_names_every_expert_in_its_colour():
+    from smolmoe.chat import legend, speed_line
+    from smolmoe.palette import ansi_colour
+    text = legend(["coder", "writer", "guardian"])
+    for i, name in enumerate(["coder", "writer", "guardian"]):
+        assert f"{ansi_colour(i)}{name}\033[0m" in text
+    assert len({ansi_colour(i) for i in range(8)}) == 8
+    assert speed_line(30, 2.0) == "30 tokens in 2.0 s (15.0 tokens/s)"
