@@ -67,12 +67,16 @@ def remove_stale_temps(target: Path) -> list[Path]:
 
 
 def write_failure(e: BaseException) -> bool:
-    """Whether `e` says the disk refused a write (safetensors reports these as its own type)."""
+    """Whether `e` says the disk refused a write. safetensors and torch.save report it as
+    their own errors: SafetensorError("... I/O error ..."), and RuntimeErrors from torch's zip
+    writer (PytorchStreamWriter / inline_container.cc / "iostream error")."""
     if isinstance(e, OSError):
         return e.errno in WRITE_FAILURES
     text = str(e)
-    return type(e).__name__ == "SafetensorError" and (
-        "IoError" in text or "No space" in text or "too large" in text)
+    if type(e).__name__ == "SafetensorError":
+        return any(s in text for s in ("I/O error", "IoError", "No space", "too large"))
+    return isinstance(e, RuntimeError) and any(
+        s in text for s in ("PytorchStreamWriter", "inline_container.cc", "iostream error"))
 
 
 def check_writable_target(target: str | os.PathLike, overwrite: bool = False) -> Path:

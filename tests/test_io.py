@@ -95,3 +95,32 @@ def test_the_cli_says_it_removed_stale_temp_dirs(tmp_path):
     lines = r.output.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("note: removed 1 temp dir(s)"), r.output
     assert lines[1].startswith("error: expert 'ghost1' not found")
+
+
+@pytest.mark.parametrize("save", [
+    "from safetensors.torch import save_file; save_file({'x': torch.zeros(100_000)}, str(tmp / 'w.safetensors'))",
+    "torch.save({'x': torch.zeros(100_000)}, tmp / 'state.pt')",
+    "(tmp / 'big.txt').write_bytes(b'x' * 100_000)",
+])
+def test_a_full_disk_during_a_save_is_one_error_and_leaves_nothing(tmp_path, save):
+    """Every way we write weights, when the disk refuses (the file-size limit fails writes as
+    a full disk does): a WriteError naming the target, and no temp dir left behind."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+    code = ("import sys, torch\n"
+            "from smolmoe.io import WriteError, atomic_dir\n"
+            "try:\n"
+            "    with atomic_dir(sys.argv[1]) as tmp:\n"
+            f"        {save}\n"
+            "except WriteError as e:\n"
+            "    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True,
+                       text=True, preexec_fn=small_files, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith(f"could not write {tmp_path / 'out'}"), r.stderr
+    assert list(tmp_path.iterdir()) == []
