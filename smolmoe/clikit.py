@@ -42,7 +42,7 @@ def home_argument(name: str, kind: str):
 
 class Finite(click.FloatRange):
     """A FloatRange that also refuses nan and inf (nan passes every range comparison)."""
-    name = "finite float range"
+    name = "float range"   # the metavar users know; the message says "finite"
 
     def convert(self, value, param, ctx):
         value = super().convert(value, param, ctx)
