@@ -12,6 +12,7 @@ import click
 from .clikit import CONTEXT, OneLineGroup, one_line_errors, quiet_transformers  # noqa: F401
 from .config import smolmoe_home
 from .errors import SmolMoEError
+from .precision import CHOICES as PRECISIONS
 
 
 @click.group(cls=OneLineGroup, context_settings=CONTEXT)
@@ -95,7 +96,7 @@ def data_check(files):
 @click.option("--batch-size", type=click.IntRange(1), help="Override the batch size.")
 @click.option("--seq-len", type=click.IntRange(8), help="Override the sequence length.")
 @click.option("--save-every", type=click.IntRange(0), help="Checkpoint every N steps.")
-@click.option("--precision", type=click.Choice(["no", "bf16", "fp16"]), help="Mixed precision (GPU).")
+@click.option("--precision", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
 @click.option("--optimizer", type=click.Choice(["adamw", "adamw8bit"]), help="adamw8bit needs bitsandbytes.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace existing expert directories.")
@@ -237,7 +238,7 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
 @click.option("--alpha", default=0.01, type=click.FloatRange(0, 100), help="Weight of the load-balancing loss.")
 @click.option("--beta", default=0.0, type=click.FloatRange(0, 100), help="Weight of router supervision: CE of each router against the example's domain expert.")
 @click.option("--per-domain", default=400, type=click.IntRange(1), help="Training conversations per domain.")
-@click.option("--precision", default="no", type=click.Choice(["no", "bf16", "fp16"]))
+@click.option("--precision", default="auto", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory (small GPUs).")
 @click.option("--save-every", default=0, type=click.IntRange(0))
 @click.option("--seed", default=0, type=int)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .precision import CHOICES as PRECISIONS
 
 
 def smolmoe_home() -> Path:
@@ -44,7 +45,7 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     seed: int = 0
     save_every: int = 0            # checkpoint every N steps (0: only at the end)
-    precision: str = "no"          # accelerate mixed precision: no | bf16 | fp16
+    precision: str = "auto"        # mixed precision: auto | no | bf16 | fp16 (see precision.py)
     optimizer: str = "adamw"       # adamw | adamw8bit (bitsandbytes, for small GPUs)
     grad_checkpointing: bool = False
 
@@ -59,8 +60,8 @@ class TrainSettings:
         _check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         _check_range("max_grad_norm", self.max_grad_norm, 0.0)
         _check_range("save_every", self.save_every, 0, kind=int)
-        if self.precision not in ("no", "bf16", "fp16"):
-            raise ConfigError(f"precision must be no, bf16 or fp16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.optimizer not in ("adamw", "adamw8bit"):
             raise ConfigError(f"optimizer must be adamw or adamw8bit, got {self.optimizer!r}")
         return self

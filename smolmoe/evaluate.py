@@ -12,6 +12,7 @@ import torch
 from .base import load_model, load_tokenizer
 from .data import collate, encode_records, load_records, split_path
 from .losses import assistant_ce
+from .precision import autocast
 
 
 def eval_batches(tokenizer, records: list[dict], max_len: int, batch_size: int):
@@ -24,15 +25,18 @@ def eval_batches(tokenizer, records: list[dict], max_len: int, batch_size: int):
 
 @torch.no_grad()
 def loss_on_records(model, tokenizer, records: list[dict], *, max_len: int = 384,
-                    batch_size: int = 8, on_batch: Callable | None = None) -> dict:
+                    batch_size: int = 8, on_batch: Callable | None = None,
+                    precision: str = "auto") -> dict:
     """Mean loss over all assistant tokens of the records (token-weighted), and the count.
 
-    on_batch(batch) runs after each forward pass (e.g. to read captured routing).
+    on_batch(batch) runs after each forward pass (e.g. to read captured routing). The
+    products run in `precision` (precision.py: bf16 where the hardware is fast at it).
     """
     model.eval()
     total, count, n_records = 0.0, 0, 0
     for batch in eval_batches(tokenizer, records, max_len, batch_size):
-        loss_sum, n, _ = assistant_ce(model, batch)
+        with autocast(precision, model.device):
+            loss_sum, n, _ = assistant_ce(model, batch)
         total += float(loss_sum)
         count += n
         n_records += batch["input_ids"].shape[0]

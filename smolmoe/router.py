@@ -19,6 +19,7 @@ from .data import StepBatches, collate, encode_records, load_records, mixed_exam
 from .errors import ConfigError, SmolMoEError
 from .hooks import capture_router_inputs, force_expert, moe_blocks
 from .losses import assistant_ce
+from .precision import autocast
 
 
 def router_params(model) -> dict[str, torch.nn.Parameter]:
@@ -57,10 +58,10 @@ def gather_router_inputs(model, tokenizer, examples: list[dict], expert: int,
         batch = collate(examples[i:i + batch_size], tokenizer.pad_token_id)
         keep = batch["attention_mask"].bool().clone()
         keep[:, :skip] = False
-        with force_expert(model, expert), capture_router_inputs(model) as inputs:
+        with force_expert(model, expert), capture_router_inputs(model) as inputs, autocast("auto"):
             model.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         for layer, chunks in inputs.items():
-            per_layer.setdefault(layer, []).append(chunks[0][keep.flatten()])
+            per_layer.setdefault(layer, []).append(chunks[0][keep.flatten()].float())
     return {l: torch.cat(v) for l, v in per_layer.items()}
 
 

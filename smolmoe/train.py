@@ -23,6 +23,7 @@ from .data import StepBatches
 from .errors import SmolMoEError
 from .io import atomic_dir
 from .losses import lm_loss
+from .precision import resolve as resolve_precision
 
 LossFn = Callable[[torch.nn.Module, dict], tuple[torch.Tensor, dict]]
 Trainable = Callable[[str, torch.nn.Parameter], bool]
@@ -168,7 +169,7 @@ def train(model: torch.nn.Module, batches: StepBatches, settings: TrainSettings,
         # drop the graph, so make the embeddings' output require grad.
         model.enable_input_require_grads()
     process_state()  # fixes the CPU/GPU choice before the Accelerator reads it
-    accelerator = accelerator or Accelerator(mixed_precision=settings.precision,
+    accelerator = accelerator or Accelerator(mixed_precision=resolve_precision(settings.precision),
                                              cpu=not torch.cuda.is_available())
     optimizer = make_optimizer(list(params.values()), settings)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings))
