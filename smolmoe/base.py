@@ -147,7 +147,7 @@ def describe(path: Path) -> dict:
         "hidden_size": config.get("hidden_size"),
         "intermediate_size": config.get("intermediate_size"),
         "vocab_size": config.get("vocab_size"),
-        "experts": config.get("num_local_experts"),
+        "experts": config.get("num_local_experts") or config.get("num_experts"),
     }
 
 

@@ -90,8 +90,9 @@ def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[
     """The MoE's loss per domain and how it routed: top-1 shares per domain on assistant
     tokens (domain i's own expert is expert i), and each expert's share of all top-k choices."""
     from .hooks import capture_routing
+    from .moe_formats import experts_and_top_k
 
-    num, k = model.config.num_local_experts, model.config.num_experts_per_tok
+    num, k = experts_and_top_k(model.config)
     top1 = {d: torch.zeros(num) for d in domains}
     topk = torch.zeros(num)
     losses = {}

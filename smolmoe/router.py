@@ -19,6 +19,7 @@ from .data import StepBatches, collate, encode_records, load_records, mixed_exam
 from .errors import ConfigError, SmolMoEError
 from .hooks import capture_router_inputs, force_expert, moe_blocks
 from .losses import assistant_ce
+from .moe_formats import experts_and_top_k
 from .precision import autocast
 
 
@@ -239,13 +240,14 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     for e in examples:
         e["route"] = domains.index(e["domain"])
     batches = StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed)
-    expected = cfg.num_hidden_layers * cfg.num_local_experts * cfg.hidden_size
+    num_experts, top_k = experts_and_top_k(cfg)
+    expected = cfg.num_hidden_layers * num_experts * cfg.hidden_size
     trainable = sum(p.numel() for p in router_params(model).values())
     if trainable != expected:
         raise SmolMoEError(f"router parameter count {trainable} != layers*experts*hidden {expected}")
     ckpt = out_dir.parent / f".{out_dir.name}.router-checkpoint"
     result = train(model, batches, settings, trainable=is_router,
-                   loss_fn=router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, alpha,
+                   loss_fn=router_loss_fn(num_experts, top_k, alpha,
                                           beta, skip=_common_prefix(examples)),
                    checkpoint_dir=ckpt, resume=resume, on_step=on_step)
     assert result.trainable_params == expected

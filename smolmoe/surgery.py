@@ -1,8 +1,9 @@
-"""assemble: dense experts -> one transformers Mixtral MoE.
+"""assemble: dense experts -> one stock transformers MoE.
 
-Each Llama layer's MLP becomes a MixtralSparseMoeBlock whose expert i is expert i's FFN
+Each layer's MLP becomes a sparse MoE block whose expert i is expert i's FFN
 (gate_proj/up_proj/down_proj); attention, norms and embeddings come from the base (or the
-average of the experts). The result is a stock Mixtral checkpoint: AutoModelForCausalLM loads it
+average of the experts). The output class follows the experts' family (moe_formats.py: Llama and
+Mistral -> Mixtral, Qwen2 -> Qwen2-MoE, Qwen3 -> Qwen3-MoE): AutoModelForCausalLM loads it
 without trust_remote_code, and so do llama.cpp's converter and vLLM.
 """
 from __future__ import annotations
@@ -20,13 +21,9 @@ from .base import check_model_dir, load_tokenizer
 from .config import MergeConfig
 from .errors import ModelError
 from .io import atomic_dir, check_writable_target
+from .moe_formats import COMMON_MUST_MATCH, format_for
 
 MOE_META = "smolmoe.json"
-# Config fields that must agree between experts for their FFNs to share one model.
-MUST_MATCH = ("model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
-              "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size",
-              "hidden_act", "rms_norm_eps", "tie_word_embeddings", "attention_bias", "mlp_bias")
-SUPPORTED = ("llama", "mistral")
 MLP_PARTS = ("gate_proj", "up_proj", "down_proj")
 
 
@@ -60,11 +57,9 @@ def check_compatible(dirs: dict[str, Path]) -> dict:
     """Refuse experts that cannot share one MoE, naming the first difference found."""
     configs = {n: _config(p) for n, p in dirs.items()}
     first, ref = next(iter(configs.items()))
-    if ref.get("model_type") not in SUPPORTED:
-        raise ModelError(f"expert {first} is a {ref.get('model_type')!r} model; "
-                         f"assemble supports {', '.join(SUPPORTED)}")
+    fmt = format_for(ref.get("model_type"))
     for name, cfg in configs.items():
-        for key in MUST_MATCH:
+        for key in COMMON_MUST_MATCH + fmt.must_match:
             if cfg.get(key) != ref.get(key):
                 raise ModelError(f"experts {first} and {name} differ in {key} "
                                  f"({ref.get(key)} vs {cfg.get(key)})")
@@ -74,27 +69,6 @@ def check_compatible(dirs: dict[str, Path]) -> dict:
             raise ModelError(f"experts {first} and {name} have different tokenizers "
                              f"(vocabulary or chat template)")
     return ref
-
-
-def mixtral_config(dense: dict, num_experts: int, top_k: int):
-    from transformers import MixtralConfig
-
-    rope = dense.get("rope_parameters") or {"rope_type": "default",
-                                            "rope_theta": dense.get("rope_theta", 10000.0)}
-    head_dim = dense.get("head_dim") or dense["hidden_size"] // dense["num_attention_heads"]
-    return MixtralConfig(
-        vocab_size=dense["vocab_size"], hidden_size=dense["hidden_size"],
-        intermediate_size=dense["intermediate_size"], num_hidden_layers=dense["num_hidden_layers"],
-        num_attention_heads=dense["num_attention_heads"],
-        num_key_value_heads=dense["num_key_value_heads"], head_dim=head_dim,
-        hidden_act=dense.get("hidden_act", "silu"),
-        max_position_embeddings=dense.get("max_position_embeddings", 2048),
-        rms_norm_eps=dense.get("rms_norm_eps", 1e-5), rope_parameters=rope,
-        tie_word_embeddings=dense.get("tie_word_embeddings", False),
-        bos_token_id=dense.get("bos_token_id"), eos_token_id=dense.get("eos_token_id"),
-        pad_token_id=dense.get("pad_token_id"), sliding_window=None,
-        num_local_experts=num_experts, num_experts_per_tok=top_k,
-        router_aux_loss_coef=0.01, output_router_logits=False)
 
 
 class WeightReader:
@@ -127,8 +101,8 @@ def _is_mlp(key: str) -> bool:
 
 def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
               base: Path | None = None):
-    """The Mixtral model holding every expert's FFN, and a report of the non-FFN weights."""
-    from transformers import MixtralForCausalLM
+    """The MoE model holding every expert's FFN, and a report of the non-FFN weights."""
+    from transformers import AutoModelForCausalLM
     from transformers.initialization import no_init_weights
 
     readers = {n: WeightReader(p) for n, p in dirs.items()}
@@ -142,14 +116,16 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
             raise ModelError(f"tensor {key} has different shapes across experts")
         max_diff = max([max_diff] + [float((o - ref).abs().max()) for o in others])
         state[key] = torch.stack(others).mean(0) if non_ffn == "average" else ref
-    config = mixtral_config(dense, len(dirs), top_k)
+    fmt = format_for(dense.get("model_type"))
+    config = fmt.config(dense, len(dirs), top_k)
     with no_init_weights():  # every tensor is overwritten below; random init would cost seconds
-        model = MixtralForCausalLM(config)
+        model = AutoModelForCausalLM.from_config(config)
+    state.update(fmt.extra_tensors(config))
     for layer in range(config.num_hidden_layers):
         parts = {p: [r.get(f"model.layers.{layer}.mlp.{p}.weight") for r in readers.values()]
                  for p in MLP_PARTS}
         prefix = f"model.layers.{layer}.mlp"
-        # Fused layout of transformers' Mixtral experts: gate_up_proj[e] = [gate; up].
+        # Fused layout of transformers' MoE experts: gate_up_proj[e] = [gate; up].
         state[f"{prefix}.experts.gate_up_proj"] = torch.stack(
             [torch.cat([g, u], dim=0) for g, u in zip(parts["gate_proj"], parts["up_proj"])])
         state[f"{prefix}.experts.down_proj"] = torch.stack(parts["down_proj"])

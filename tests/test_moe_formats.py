@@ -1,0 +1,99 @@
+"""Assembling experts of other families into their natural MoE class (issue #14 must-show 3):
+tiny random dense models from transformers' own configs, MLP-only experts made from them,
+forced-routing parity, and stock loading without trust_remote_code."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import make_tokenizer, write_domain
+from smolmoe.config import MergeConfig, TrainSettings
+from smolmoe.errors import ModelError
+from smolmoe.moe_formats import experts_and_top_k, format_for
+from smolmoe.surgery import assemble
+
+SIZES = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True)
+FAMILIES = {  # dense model_type -> (extra config, expected MoE model_type, its class)
+    "llama": ({}, "mixtral", "MixtralForCausalLM"),
+    "mistral": ({"sliding_window": None}, "mixtral", "MixtralForCausalLM"),
+    "qwen2": ({}, "qwen2_moe", "Qwen2MoeForCausalLM"),
+    "qwen3": ({"head_dim": 8}, "qwen3_moe", "Qwen3MoeForCausalLM"),
+}
+
+
+def make_family_experts(root, family: str, n: int = 3):
+    """A tiny random dense `family` model and n experts that differ from it only in MLPs."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tok = make_tokenizer(root / "base")
+    extra = FAMILIES[family][0]
+    config = AutoConfig.for_model(family, vocab_size=len(tok), **SIZES, **extra,
+                                  bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                  pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_config(config)
+    with torch.no_grad():  # random biases/norms, so a format that dropped them would show
+        for name, p in base.named_parameters():
+            if name.endswith(("bias", "norm.weight")):
+                p.add_(0.5 * torch.randn_like(p))
+    base.save_pretrained(root / "base")
+    dirs = []
+    for i in range(n):
+        model = AutoModelForCausalLM.from_pretrained(root / "base")
+        torch.manual_seed(100 + i)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if ".mlp." in name:
+                    p.add_(0.3 * torch.randn_like(p))
+        model.save_pretrained(root / f"e{i}")
+        tok.save_pretrained(root / f"e{i}")
+        dirs.append(root / f"e{i}")
+    return dirs
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_assembles_into_its_moe_class_with_exact_parity(tmp_path, family):
+    from transformers import AutoModelForCausalLM
+
+    dirs = make_family_experts(tmp_path, family)
+    out = tmp_path / "moe"
+    meta = assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=2,
+                                router_init="random", base=str(tmp_path / "base")),
+                    experts_root=tmp_path)
+    _, moe_type, cls = FAMILIES[family]
+    assert json.loads((out / "config.json").read_text())["model_type"] == moe_type
+    assert max(meta["parity_max_abs_logit_diff"].values()) <= 1e-4
+    model = AutoModelForCausalLM.from_pretrained(out)  # stock loader, no trust_remote_code
+    assert type(model).__name__ == cls
+    assert experts_and_top_k(model.config) == (3, 2)
+    ids = torch.tensor([[1, 5, 9, 12, 7]])
+    with torch.no_grad():
+        assert torch.isfinite(model(input_ids=ids).logits).all()
+
+
+def test_qwen2_moe_shared_expert_is_zero_and_stays_out_of_router_training(tmp_path):
+    from smolmoe.router import train_router
+    from safetensors.torch import load_file
+
+    dirs = make_family_experts(tmp_path, "qwen2", n=2)
+    data = tmp_path / "data"
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(data, d, n_train=16, seed=i)
+    out = tmp_path / "moe"
+    assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
+                         router_init="random", base=str(tmp_path / "base")), experts_root=tmp_path)
+    before = {k: v.clone() for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    assert all(float(v.abs().max()) == 0 for k, v in before.items() if "shared_expert" in k)
+    train_router(out, data, TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
+                                          warmup_steps=0, precision="no"))
+    after = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.endswith("mlp.gate.weight") for k in changed)
+
+
+def test_unsupported_family_is_one_line(tmp_path):
+    with pytest.raises(ModelError, match="cannot be assembled.*llama/mistral -> mixtral"):
+        format_for("gpt2")
