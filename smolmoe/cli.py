@@ -184,7 +184,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
 @click.option("--base", default=None, help="Non-FFN weights from here (default: the first expert).")
 @click.option("--top-k", type=click.IntRange(1), default=None, help="Experts per token [default: 2].")
 @click.option("--router-init", type=click.Choice(["random", "hidden", "fit"]), default=None, help="[default: fit]")
-@click.option("--non-ffn", type=click.Choice(["base", "average"]), default=None, help="[default: base]")
+@click.option("--non-ffn", default=None, metavar="base|average|NAME", help="Attention, norms and embeddings from the base, the experts' average, or the named expert [default: base].")
 @click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data", type=click.Path(), help="Data for router_init=fit.")
 @click.option("--fit-samples", type=click.IntRange(1), default=None, help="Conversations per domain for the fit init [default: 16].")
 @click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
@@ -217,8 +217,10 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
                             overwrite=overwrite, manifests=manifests,
                             on_progress=lambda msg: status.update(msg))
     click.echo(f"experts (in order): {', '.join(e['name'] for e in meta['experts'])}")
-    click.echo(f"non-FFN from {meta['non_ffn']}: largest difference across experts "
-               f"{meta['non_ffn_max_abs_diff']:.3g}")
+    click.echo(f"non-FFN weights from {meta['non_ffn']} ({meta['non_ffn_source']}); each expert's "
+               f"own non-FFN weights differ from them by:")
+    for name, d in meta["non_ffn_distance"].items():
+        click.echo(f"  {name:14} max |diff| {d['max_abs']:.3g}, relative L2 {d['relative_l2']:.3g}")
     for name, diff in meta["parity_max_abs_logit_diff"].items():
         click.echo(f"parity {name:14} max |logit diff| {diff:.2e}")
     acc = meta["router_init_report"].get("train_accuracy_per_layer")

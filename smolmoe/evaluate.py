@@ -122,11 +122,13 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                  on_progress: Callable[[str, str], None] | None = None) -> dict:
     """Base, every expert, the oracle and the MoE on each expert's domain, plus routing.
 
-    Expert j is scored as the MoE with every router forced to j: the parity check at assemble
-    time proved this equal to dense expert j, and it needs no expert directories.
+    Expert j is scored as the MoE with every router forced to j where assemble's parity check
+    proved that equal to dense expert j (MLP-only fine-tunes: no expert directories needed);
+    otherwise (full fine-tunes) from its own dense directory, so the oracle is the true one.
+    `expert_scoring` says which way each expert was scored.
     """
     from .hooks import force_expert
-    from .surgery import read_meta
+    from .surgery import forced_routing_is_exact, read_meta
 
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
@@ -134,6 +136,7 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     records = {d: load_records(split_path(data_dir, d, split), limit=limit) for d in domains}
     t0 = time.perf_counter()
     results: dict[str, dict] = {}
+    scoring: dict[str, str] = {}
 
     def score(label, model, tokenizer):
         results[label] = {}
@@ -145,15 +148,22 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     if base is not None:
         score("base", load_model(base), load_tokenizer(base))
     model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
-    for j, name in enumerate(names):
-        with force_expert(model, j):
-            score(name, model, tokenizer)
+    for j, expert in enumerate(meta["experts"]):
+        name, source = expert["name"], Path(expert.get("source", ""))
+        exact = forced_routing_is_exact(meta, name)
+        if exact or not (source / "config.json").is_file():
+            scoring[name] = "forced" if exact else "forced (not exact: dense dir missing)"
+            with force_expert(model, j):
+                score(name, model, tokenizer)
+        else:
+            scoring[name] = f"dense {source}"
+            score(name, load_model(source), load_tokenizer(source))
     routing = moe_routing(model, tokenizer, records, domains, max_len=max_len,
                           on_progress=on_progress)
     results["moe"] = routing.pop("losses")
     results["oracle"] = {d: results[names[domains.index(d)]][d] for d in domains}
     return {
-        "results": results, "experts": names, "domains": domains,
+        "results": results, "experts": names, "domains": domains, "expert_scoring": scoring,
         **routing,  # routing_matrix: domain -> top-1 shares; routing_accuracy; load_share
         "moe_dir": str(moe_dir),
         "settings": {"split": split, "limit": limit, "max_len": max_len, "data_dir": str(data_dir),

@@ -24,6 +24,9 @@ from .io import atomic_dir, check_writable_target
 from .moe_formats import COMMON_MUST_MATCH, format_for
 
 MOE_META = "smolmoe.json"
+# Forced routing reproduces an MLP-only expert to float32 rounding (~1e-5 here); a larger
+# difference means the expert changed shared weights too, so "MoE forced to j" is not expert j.
+PARITY_TOLERANCE = 1e-3
 MLP_PARTS = ("gate_proj", "up_proj", "down_proj")
 
 
@@ -101,21 +104,38 @@ def _is_mlp(key: str) -> bool:
 
 def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
               base: Path | None = None):
-    """The MoE model holding every expert's FFN, and a report of the non-FFN weights."""
+    """The MoE model holding every expert's FFN, and a report of the non-FFN weights.
+
+    non_ffn picks where attention, norms and embeddings come from: `base` (the base dir, or
+    the first expert), `average` (the experts' mean) or an expert's name. The report gives,
+    per expert, how far its own non-FFN tensors are from the chosen ones: zero for MLP-only
+    fine-tunes; for full fine-tunes it says how much each expert loses in the merge.
+    """
     from transformers import AutoModelForCausalLM
     from transformers.initialization import no_init_weights
 
     readers = {n: WeightReader(p) for n, p in dirs.items()}
-    source = WeightReader(check_model_dir(base)) if base else next(iter(readers.values()))
+    if non_ffn in readers:
+        source_name, source = non_ffn, readers[non_ffn]
+    else:
+        source_name = str(base or next(iter(dirs.values())))
+        source = WeightReader(check_model_dir(base)) if base else next(iter(readers.values()))
     shared_keys = [k for k in source.keys() if not _is_mlp(k)]
-    state, max_diff = {}, 0.0
+    state = {}
+    diff = {n: 0.0 for n in readers}        # max |expert - chosen| over the shared tensors
+    sq_diff = {n: 0.0 for n in readers}     # and the relative L2 distance
+    sq_ref = 0.0
     for key in shared_keys:
+        others = {n: r.get(key) for n, r in readers.items()}
         ref = source.get(key)
-        others = [r.get(key) for r in readers.values()]
-        if any(o.shape != ref.shape for o in others):
+        if any(o.shape != ref.shape for o in others.values()):
             raise ModelError(f"tensor {key} has different shapes across experts")
-        max_diff = max([max_diff] + [float((o - ref).abs().max()) for o in others])
-        state[key] = torch.stack(others).mean(0) if non_ffn == "average" else ref
+        chosen = torch.stack(list(others.values())).mean(0) if non_ffn == "average" else ref
+        state[key] = chosen
+        sq_ref += float(chosen.pow(2).sum())
+        for n, o in others.items():
+            diff[n] = max(diff[n], float((o - chosen).abs().max()))
+            sq_diff[n] += float((o - chosen).pow(2).sum())
     fmt = format_for(dense.get("model_type"))
     config = fmt.config(dense, len(dirs), top_k)
     with no_init_weights():  # every tensor is overwritten below; random init would cost seconds
@@ -136,8 +156,10 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
         raise ModelError(f"cannot place weights: missing {missing[:3]}, unexpected {unexpected[:3]}")
     model.tie_weights()
     model.eval()
-    return model, {"non_ffn": non_ffn, "non_ffn_source": str(base or next(iter(dirs.values()))),
-                   "non_ffn_max_abs_diff": max_diff}
+    distance = {n: {"max_abs": diff[n], "relative_l2": (sq_diff[n] / max(sq_ref, 1e-30)) ** 0.5}
+                for n in readers}
+    return model, {"non_ffn": non_ffn, "non_ffn_source": source_name,
+                   "non_ffn_max_abs_diff": max(diff.values()), "non_ffn_distance": distance}
 
 
 @torch.no_grad()
@@ -226,6 +248,12 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     say("saving")
     save_moe(model, tokenizer, out_dir, meta, overwrite)
     return meta
+
+
+def forced_routing_is_exact(meta: dict, name: str) -> bool:
+    """Whether the MoE forced to expert `name` computes that dense expert (assemble's check)."""
+    diff = meta.get("parity_max_abs_logit_diff", {}).get(name)
+    return diff is not None and diff <= PARITY_TOLERANCE
 
 
 def read_meta(moe_dir: Path) -> dict:

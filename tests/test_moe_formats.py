@@ -97,3 +97,42 @@ def test_qwen2_moe_shared_expert_is_zero_and_stays_out_of_router_training(tmp_pa
 def test_unsupported_family_is_one_line(tmp_path):
     with pytest.raises(ModelError, match="cannot be assembled.*llama/mistral -> mixtral"):
         format_for("gpt2")
+
+
+def test_full_finetunes_name_their_non_ffn_source_and_are_scored_as_dense(tmp_path):
+    """Experts that changed attention too: the report says how far each is from the chosen
+    non-FFN weights, and eval --moe scores the real dense expert where forcing is not exact."""
+    from transformers import AutoModelForCausalLM
+
+    from smolmoe.evaluate import evaluate, moe_evaluate
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    model = AutoModelForCausalLM.from_pretrained(dirs[1])  # e1: a "full" fine-tune
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "self_attn" in name:
+                p.add_(0.2 * torch.randn_like(p))
+    model.save_pretrained(dirs[1])
+    data = tmp_path / "data"
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(data, d, n_train=8, seed=i)
+    out = tmp_path / "moe"
+    meta = assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
+                                router_init="random", non_ffn="e0"), experts_root=tmp_path)
+    assert meta["non_ffn_source"] == "e0"
+    assert meta["non_ffn_distance"]["e0"]["max_abs"] == 0
+    assert meta["non_ffn_distance"]["e1"]["relative_l2"] > 0.01
+    assert meta["parity_max_abs_logit_diff"]["e0"] <= 1e-4
+    assert meta["parity_max_abs_logit_diff"]["e1"] > 1e-3
+
+    report = moe_evaluate(out, data, limit=4)
+    assert report["expert_scoring"]["e0"] == "forced"
+    assert report["expert_scoring"]["e1"].startswith("dense")
+    dense = evaluate({"e1": dirs[1]}, data, ["e1"], limit=4)["results"]["e1"]["e1"]["loss"]
+    assert report["results"]["oracle"]["e1"]["loss"] == pytest.approx(dense, rel=1e-6)
+
+
+def test_non_ffn_must_name_an_expert():
+    from smolmoe.errors import ConfigError
+    with pytest.raises(ConfigError, match="non_ffn must be base, average or one of the experts"):
+        MergeConfig(experts=["a", "b"], non_ffn="c").validate()
