@@ -1,7 +1,6 @@
 """The `smolmoe` command line: parses options and calls one library function per command."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -143,6 +142,7 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
 @one_line_errors
 def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base):
     """Per-domain assistant-token loss of model directories (or --moe: the full MoE report)."""
+    from .data import data_domains
     from .evaluate import evaluate, moe_evaluate
     from .io import write_json
     from .progress import out, task_progress
@@ -164,7 +164,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
         return
     if not model_dirs:
         raise SmolMoEError("give at least one model directory (or --moe DIR)")
-    names = list(domains) or available_domains(Path(data_dir))
+    names = list(domains) or data_domains(Path(data_dir))
     models = {Path(d).name: Path(d) for d in model_dirs}
     with task_progress(len(models) * len(names), "evaluating") as advance:
         report = evaluate(models, Path(data_dir), names, split=split, limit=limit,
@@ -227,6 +227,23 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
     if acc:
         click.echo("fit accuracy per layer: " + " ".join(f"{a:.2f}" for a in acc))
     click.echo(f"wrote {merge.output}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("moe_dir", type=click.Path())
+@click.option("--names", required=True, help="Comma-separated expert names, in the MoE's expert order.")
+@click.option("--domains", default=None, help="Comma-separated data domain each expert serves (default: its name).")
+@one_line_errors
+def adopt(moe_dir, names, domains):
+    """Name the experts of an MoE made elsewhere (e.g. mergekit-moe): writes smolmoe.json.
+
+    Without it every command still works, with experts called expert_0, expert_1, ...
+    """
+    from .surgery import adopt as adopt_moe
+
+    split = lambda text: [x.strip() for x in text.split(",")] if text else None  # noqa: E731
+    meta = adopt_moe(Path(moe_dir), split(names), split(domains))
+    click.echo("experts: " + ", ".join(f"{e['name']} ({e['domain']})" for e in meta["experts"]))
 
 
 @main.command("train-router", context_settings=CONTEXT)
@@ -405,18 +422,6 @@ def export(model_dir, fmt, gguf_type, out, check, overwrite):
         result = check_gguf(out, source)
     click.echo(f"llama.cpp vs transformers next-token argmax: {result['agree']}/{result['positions']} "
                f"positions agree ({result['agreement']:.2%}), max |logit diff| {result['max_abs_logit_diff']:.3g}")
-
-
-def available_domains(data_dir: Path) -> list[str]:
-    if not data_dir.is_dir():
-        raise SmolMoEError(f"data directory not found: {data_dir} (run `smolmoe data build`)")
-    manifest = data_dir / "manifest.json"
-    if manifest.is_file():
-        return list(json.loads(manifest.read_text())["domains"])
-    found = sorted(p.name for p in data_dir.iterdir() if (p / "test.jsonl").is_file())
-    if not found:
-        raise SmolMoEError(f"no domains with test.jsonl in {data_dir}")
-    return found
 
 
 # ---------------------------------------------------------------- scratch (from-scratch stages)

@@ -11,6 +11,7 @@ import torch
 
 from .base import load_model, load_tokenizer
 from .data import collate, encode_records, load_records, split_path
+from .errors import DataError
 from .losses import assistant_ce
 from .precision import autocast
 
@@ -133,6 +134,10 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
     domains = [e["domain"] for e in meta["experts"]]
+    if not any(split_path(data_dir, d, split).is_file() for d in domains):
+        raise DataError(f"none of the MoE's expert domains ({', '.join(domains)}) has a {split} "
+                        f"split in {data_dir}; name the experts for data domains with "
+                        f"`smolmoe adopt {moe_dir} --names ...`")
     records = {d: load_records(split_path(data_dir, d, split), limit=limit) for d in domains}
     t0 = time.perf_counter()
     results: dict[str, dict] = {}

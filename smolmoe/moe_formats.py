@@ -80,6 +80,9 @@ FORMATS = (
 )
 
 
+MOE_TYPES = tuple(f.moe_type for f in FORMATS)
+
+
 def format_for(model_type: str | None) -> MoeFormat:
     """The MoE format for experts of this dense model_type, or a one-line error."""
     for fmt in FORMATS:

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from .base import load_model, load_tokenizer
 from .config import TrainSettings
-from .data import StepBatches, collate, encode_records, load_records, mixed_examples, split_path
+from .data import (StepBatches, collate, data_domains, encode_records, load_records,
+                   mixed_examples, split_path)
 from .errors import ConfigError, SmolMoEError
 from .hooks import capture_router_inputs, force_expert, moe_blocks
 from .losses import assistant_ce
@@ -211,6 +212,19 @@ def router_loss_fn(num_experts: int, top_k: int, alpha: float, beta: float = 0.0
     return loss_fn
 
 
+def training_domains(expert_domains: list[str], data_dir: Path, beta: float) -> list[str]:
+    """The data domains routers train on: each expert's own, where the data has it; for an MoE
+    whose experts are not named for domains (made elsewhere), every domain of the data dir,
+    without routing supervision (nothing says which expert a domain belongs to)."""
+    own = [d for d in expert_domains if split_path(data_dir, d, "train").is_file()]
+    if own:
+        return own
+    if beta > 0:
+        raise ConfigError("--beta needs experts named for data domains (`smolmoe adopt MOE_DIR "
+                          "--names ...`); none of " + ", ".join(expert_domains) + f" is in {data_dir}")
+    return data_domains(data_dir)
+
+
 def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alpha: float = 0.01,
                  beta: float = 0.0, out_dir: Path | None = None, per_domain: int = 400, resume: bool = False,
                  overwrite: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
@@ -230,7 +244,8 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     meta = read_meta(moe_dir)
     model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
     cfg = model.config
-    domains = [e["domain"] for e in meta["experts"]]
+    experts = [e["domain"] for e in meta["experts"]]
+    domains = training_domains(experts, data_dir, beta)
     per = {}
     for d in domains:  # the same examples in every process: StepBatches shards them by rank
         recs = load_records(split_path(data_dir, d, "train"))
@@ -238,7 +253,7 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
         per[d] = encode_records(tokenizer, recs, settings.seq_len)
     examples = mixed_examples(per, seed=settings.seed)
     for e in examples:
-        e["route"] = domains.index(e["domain"])
+        e["route"] = experts.index(e["domain"]) if e["domain"] in experts else -1
     batches = StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed)
     num_experts, top_k = experts_and_top_k(cfg)
     expected = cfg.num_hidden_layers * num_experts * cfg.hidden_size

@@ -20,8 +20,8 @@ import torch
 from .base import check_model_dir, load_tokenizer
 from .config import MergeConfig
 from .errors import ModelError
-from .io import atomic_dir, check_writable_target
-from .moe_formats import COMMON_MUST_MATCH, format_for
+from .io import atomic_dir, check_writable_target, write_json
+from .moe_formats import COMMON_MUST_MATCH, MOE_TYPES, format_for
 
 MOE_META = "smolmoe.json"
 # Forced routing reproduces an MLP-only expert to float32 rounding (~1e-5 here); a larger
@@ -257,7 +257,39 @@ def forced_routing_is_exact(meta: dict, name: str) -> bool:
 
 
 def read_meta(moe_dir: Path) -> dict:
-    f = Path(moe_dir) / MOE_META
-    if not f.is_file():
-        raise ModelError(f"{moe_dir} has no {MOE_META}: not a smolmoe MoE directory")
-    return json.loads(f.read_text())
+    """smolmoe.json of an MoE directory; for an MoE made elsewhere (a Mixtral, Qwen2-MoE or
+    Qwen3-MoE dir without it, e.g. from mergekit-moe) the same shape read from its config,
+    with experts named expert_0, expert_1, ... (`smolmoe adopt` gives them names)."""
+    moe_dir = Path(moe_dir)
+    f = moe_dir / MOE_META
+    if f.is_file():
+        try:
+            return json.loads(f.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ModelError(f"{f} is not valid JSON") from None
+    config = _config(moe_dir) if (moe_dir / "config.json").is_file() else {}
+    if config.get("model_type") not in MOE_TYPES:
+        raise ModelError(f"{moe_dir} is not an MoE directory (no {MOE_META}, and its config is "
+                         f"not one of {', '.join(MOE_TYPES)})")
+    num = config.get("num_local_experts") or config.get("num_experts")
+    return {"format": "external", "top_k": config.get("num_experts_per_tok"),
+            "experts": [{"name": f"expert_{i}", "domain": f"expert_{i}"} for i in range(num)]}
+
+
+def adopt(moe_dir: Path, names: list[str] | None = None, domains: list[str] | None = None) -> dict:
+    """Write smolmoe.json into an MoE made elsewhere: expert names (and the data domain each
+    serves, default its name), so every command shows names and eval finds each one's domain."""
+    moe_dir = Path(moe_dir)
+    meta = read_meta(moe_dir)
+    n = len(meta["experts"])
+    names = names or [e["name"] for e in meta["experts"]]
+    domains = domains or names
+    for what, values in (("names", names), ("domains", domains)):
+        if len(values) != n:
+            raise ModelError(f"{moe_dir} has {n} experts but {len(values)} {what} were given")
+    if len(set(names)) != n:
+        raise ModelError("expert names must be different from each other")
+    meta["experts"] = [{**e, "name": a, "domain": d}
+                       for e, a, d in zip(meta["experts"], names, domains)]
+    write_json(moe_dir / MOE_META, meta)
+    return meta

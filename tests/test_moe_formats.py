@@ -88,7 +88,7 @@ def test_qwen2_moe_shared_expert_is_zero_and_stays_out_of_router_training(tmp_pa
     before = {k: v.clone() for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
     assert all(float(v.abs().max()) == 0 for k, v in before.items() if "shared_expert" in k)
     train_router(out, data, TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
-                                          warmup_steps=0, precision="no"))
+                                          warmup_steps=0))
     after = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.endswith("mlp.gate.weight") for k in changed)
