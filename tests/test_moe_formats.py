@@ -136,3 +136,37 @@ def test_non_ffn_must_name_an_expert():
     from smolmoe.errors import ConfigError
     with pytest.raises(ConfigError, match="non_ffn must be base, average or one of the experts"):
         MergeConfig(experts=["a", "b"], non_ffn="c").validate()
+
+
+def test_sharded_bf16_experts_assemble_exactly(tmp_path):
+    """Weights as people save them: several safetensors shards with an index, in bfloat16."""
+    from transformers import AutoModelForCausalLM
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    for d in dirs:
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.bfloat16)
+        for f in d.glob("model*.safetensors"):
+            f.unlink()
+        model.save_pretrained(d, max_shard_size="20KB")
+        assert len(list(d.glob("*.safetensors"))) > 1 and (d / "model.safetensors.index.json").is_file()
+    meta = assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(tmp_path / "moe"),
+                                top_k=1, router_init="random"), experts_root=tmp_path)
+    assert max(meta["parity_max_abs_logit_diff"].values()) <= 1e-4
+
+
+def test_pickle_only_weights_are_refused_unread(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from smolmoe.cli import main
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    for f in dirs[1].glob("*.safetensors"):
+        f.unlink()
+    (dirs[1] / "pytorch_model.bin").write_bytes(b"not to be unpickled")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load was called"))
+    r = CliRunner().invoke(main, ["assemble", str(dirs[0]), str(dirs[1]), "--router-init", "random",
+                                  "--out", str(tmp_path / "moe")])
+    assert r.exit_code != 0
+    lines = [l for l in r.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and "only pickle files (pytorch_model.bin)" in lines[0], r.output
+    assert not (tmp_path / "moe").exists()
