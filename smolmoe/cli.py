@@ -256,6 +256,7 @@ def adopt(moe_dir, names, domains):
 @click.option("--seq-len", default=256, type=click.IntRange(8))
 @click.option("--alpha", default=0.01, type=click.FloatRange(0, 100), help="Weight of the load-balancing loss.")
 @click.option("--beta", default=0.0, type=click.FloatRange(0, 100), help="Weight of router supervision: CE of each router against the example's domain expert.")
+@click.option("--heal", default="none", type=click.Choice(["none", "norms", "lora"]), help="Also train the shared weights lightly (after merging full fine-tunes): every RMSNorm, or LoRA on attention (merged back).")
 @click.option("--per-domain", default=400, type=click.IntRange(1), help="Training conversations per domain.")
 @click.option("--precision", default="auto", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory (small GPUs).")
@@ -264,8 +265,8 @@ def adopt(moe_dir, names, domains):
 @click.option("--resume", is_flag=True)
 @click.option("--overwrite", is_flag=True)
 @one_line_errors
-def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, beta, per_domain,
-                     precision, grad_checkpointing, save_every, seed, resume, overwrite):
+def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, beta, heal,
+                     per_domain, precision, grad_checkpointing, save_every, seed, resume, overwrite):
     """Train only the routers: assistant-token LM loss + alpha * load-balancing loss
     (+ beta * routing cross-entropy against each example's domain expert)."""
     from .config import TrainSettings
@@ -279,13 +280,15 @@ def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len,
                              seed=seed).validate()
     main_process = process_state().is_main_process
     with step_progress(steps, "routers", keys=("loss", "balance", "route_ce", "max_load")) as on_step:
-        s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha, beta=beta,
+        s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha, beta=beta, heal=heal,
                          out_dir=Path(out_dir) if out_dir else None, per_domain=per_domain,
                          resume=resume, overwrite=overwrite,
                          on_step=on_step if main_process else None)
     if not main_process:
         return
-    click.echo(f"trainable parameters: {s['trainable_params']:,} (routers only)")
+    healed = s["trainable_params"] - s["router_params"]
+    click.echo(f"trainable parameters: {s['trainable_params']:,} (routers {s['router_params']:,}"
+               + (f", healing {heal} {healed:,})" if healed else " only)"))
     f = s["final"]
     click.echo(f"final LM loss {f['loss']:.4f}, balance {f['balance']:.4f}, "
                f"{s['tokens_per_second']} tok/s -> {out_dir or moe_dir}")

@@ -225,10 +225,35 @@ def training_domains(expert_domains: list[str], data_dir: Path, beta: float) -> 
     return data_domains(data_dir)
 
 
+HEALS = ("none", "norms", "lora")
+HEAL_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+def healing(model, heal: str):
+    """(model, trainable predicate) for router training that also heals the shared weights.
+
+    After a merge of full fine-tunes the shared attention/norms fit no expert exactly (BTX
+    fine-tunes the whole merged model for this). Lightly: `norms` also trains every RMSNorm
+    weight; `lora` adds rank-8 LoRA adapters on the attention projections (merged back into
+    the weights before saving, so the output stays a stock checkpoint). Experts stay frozen.
+    """
+    if heal not in HEALS:
+        raise ConfigError(f"heal must be one of {', '.join(HEALS)}, got {heal!r}")
+    if heal == "norms":
+        return model, lambda name, _p: is_router(name) or name.endswith("norm.weight")
+    if heal == "lora":
+        from .scratch.lora import LoraSettings, wrap_lora
+        model = wrap_lora(model, LoraSettings(target_modules=HEAL_LORA_TARGETS))
+        return model, lambda name, _p: is_router(name) or "lora_" in name
+    return model, is_router
+
+
 def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alpha: float = 0.01,
-                 beta: float = 0.0, out_dir: Path | None = None, per_domain: int = 400, resume: bool = False,
-                 overwrite: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
-    """Train only the routers on a shuffled mix of every domain's train split."""
+                 beta: float = 0.0, heal: str = "none", out_dir: Path | None = None,
+                 per_domain: int = 400, resume: bool = False, overwrite: bool = False,
+                 on_step: Callable[[dict], None] | None = None) -> dict:
+    """Train the routers (and, with `heal`, lightly the shared weights) on a shuffled mix of
+    every domain's train split."""
     from .io import check_writable_target
     from .surgery import read_meta, save_moe
     from .train import process_state, train
@@ -261,12 +286,16 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     if trainable != expected:
         raise SmolMoEError(f"router parameter count {trainable} != layers*experts*hidden {expected}")
     ckpt = out_dir.parent / f".{out_dir.name}.router-checkpoint"
-    result = train(model, batches, settings, trainable=is_router,
+    model, trainable = healing(model, heal)
+    result = train(model, batches, settings, trainable=trainable,
                    loss_fn=router_loss_fn(num_experts, top_k, alpha,
                                           beta, skip=_common_prefix(examples)),
                    checkpoint_dir=ckpt, resume=resume, on_step=on_step)
-    assert result.trainable_params == expected
-    summary = {"trainable_params": result.trainable_params, "alpha": alpha, "beta": beta,
+    if heal == "lora":
+        model = model.merge_and_unload()
+    assert heal != "none" or result.trainable_params == expected
+    summary = {"trainable_params": result.trainable_params, "router_params": expected,
+               "heal": heal, "alpha": alpha, "beta": beta,
                "balance_formula": "E * sum_i f_i * P_i (Switch Transformer; transformers' "
                                   "load_balancing_loss_func)",
                "routing_ce": "mean over layers of CE(router logits, the domain's expert) on "

@@ -170,3 +170,30 @@ def test_pickle_only_weights_are_refused_unread(tmp_path, monkeypatch):
     lines = [l for l in r.output.splitlines() if l.strip()]
     assert len(lines) == 1 and "only pickle files (pytorch_model.bin)" in lines[0], r.output
     assert not (tmp_path / "moe").exists()
+
+
+@pytest.mark.parametrize("heal,allowed", [("norms", ("gate.weight", "norm.weight")),
+                                          ("lora", ("gate.weight", "_proj.weight"))])
+def test_healing_trains_routers_and_only_the_chosen_shared_weights(tmp_path, heal, allowed):
+    from safetensors.torch import load_file
+
+    from smolmoe.router import train_router
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    data = tmp_path / "data"
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(data, d, n_train=16, seed=i)
+    out = tmp_path / "moe"
+    assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
+                         router_init="random"), experts_root=tmp_path)
+    before = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    s = train_router(out, data, TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
+                                              warmup_steps=0), heal=heal)
+    after = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    assert set(after) == set(before)  # LoRA merged back: a stock checkpoint, no adapter keys
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    # (Mixtral is saved in its per-expert layout: routers are block_sparse_moe.gate.weight.)
+    assert any(k.endswith("gate.weight") for k in changed)
+    assert any(not k.endswith("gate.weight") for k in changed), changed  # something healed
+    assert all(k.endswith(allowed) and ".experts." not in k for k in changed), changed
+    assert s["trainable_params"] > s["router_params"] and s["heal"] == heal
