@@ -158,7 +158,7 @@ class MergeConfig:
     base: str | None = None        # non-FFN weights come from here with non_ffn=base
     top_k: int = 2
     router_init: str = "fit"       # random | hidden | fit
-    non_ffn: str = "base"          # base | average
+    non_ffn: str = "base"          # base | average | the name of one of the experts
     experts_root: str | None = None
     data: str | None = None        # data dir for router_init=fit
     fit_samples: int = 16          # training conversations per domain for the fit init
@@ -174,10 +174,16 @@ class MergeConfig:
             raise ConfigError(f"top_k={self.top_k} is more than the {len(self.experts)} experts")
         if self.router_init not in ROUTER_INITS:
             raise ConfigError(f"router_init must be one of {', '.join(ROUTER_INITS)}, got {self.router_init!r}")
-        if self.non_ffn not in ("base", "average"):
-            raise ConfigError(f"non_ffn must be base or average, got {self.non_ffn!r}")
+        if self.non_ffn not in ("base", "average") and self.non_ffn not in self.expert_names():
+            raise ConfigError(f"non_ffn must be base, average or one of the experts "
+                              f"({', '.join(self.expert_names())}), got {self.non_ffn!r}")
         _check_range("fit_samples", self.fit_samples, 1, kind=int)
         return self
+
+
+    def expert_names(self) -> list[str]:
+        """Experts as assemble names them: the last part of a name or directory."""
+        return [Path(str(e)).name for e in self.experts]
 
 
 def load_merge_config(path: str | os.PathLike, **overrides) -> MergeConfig:
