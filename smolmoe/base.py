@@ -115,6 +115,11 @@ def check_model_dir(path: Path) -> Path:
         raise ModelError(f"not a model directory: {path}")
     read_config(path)
     if not any(path.glob("*.safetensors")):
+        pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
+        if pickles:  # never unpickled: a pickle can run any code when loaded
+            raise ModelError(f"{path} has no .safetensors weights, only pickle files "
+                             f"({', '.join(pickles[:2])}), which smolmoe never loads; convert them "
+                             f"to safetensors with a tool you trust")
         raise ModelError(f"{path} has no .safetensors weights")
     return path
 
@@ -152,7 +157,7 @@ def describe(path: Path) -> dict:
         "hidden_size": config.get("hidden_size"),
         "intermediate_size": config.get("intermediate_size"),
         "vocab_size": config.get("vocab_size"),
-        "experts": config.get("num_local_experts"),
+        "experts": config.get("num_local_experts") or config.get("num_experts"),
     }
 
 

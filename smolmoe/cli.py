@@ -1,7 +1,6 @@
 """The `smolmoe` command line: parses options and calls one library function per command."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from .clikit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, home_argument,  # 
                      home_default, one_line_errors, quiet_transformers)
 from .config import DEFAULT_MAX_TOKENS, home_path
 from .errors import SmolMoEError
+from .precision import CHOICES as PRECISIONS
 
 
 # `eval --moe` given without a directory: the MoE under $SMOLMOE_HOME.
@@ -97,7 +97,7 @@ def data_check(files):
 @click.option("--batch-size", type=click.IntRange(1), help="Override the batch size.")
 @click.option("--seq-len", type=click.IntRange(8), help="Override the sequence length.")
 @click.option("--save-every", type=click.IntRange(0), help="Checkpoint every N steps.")
-@click.option("--precision", type=click.Choice(["no", "bf16", "fp16"]), help="Mixed precision (GPU).")
+@click.option("--precision", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
 @click.option("--optimizer", type=click.Choice(["adamw", "adamw8bit"]), help="adamw8bit needs bitsandbytes.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace existing expert directories.")
@@ -144,6 +144,7 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
 @one_line_errors
 def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base):
     """Per-domain assistant-token loss of model directories (or --moe: the full MoE report)."""
+    from .data import data_domains
     from .evaluate import evaluate, moe_evaluate
     from .io import write_json
     from .progress import out, task_progress
@@ -166,7 +167,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
         return
     if not model_dirs:
         raise SmolMoEError("give at least one model directory (or --moe DIR)")
-    names = list(domains) or available_domains(Path(data_dir))
+    names = list(domains) or data_domains(Path(data_dir))
     models = {Path(d).name: Path(d) for d in model_dirs}
     with task_progress(len(models) * len(names), "evaluating") as advance:
         report = evaluate(models, Path(data_dir), names, split=split, limit=limit,
@@ -187,8 +188,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
 @click.option("--top-k", type=click.IntRange(1), default=None, help="Experts per token [default: 2].")
 @click.option("--router-init", type=click.Choice(["random", "hidden", "fit"]), default=None,
               help="How routers start: random, from prompt hidden states, or fitted on data [default: fit].")
-@click.option("--non-ffn", type=click.Choice(["base", "average"]), default=None,
-              help="Attention, norms and embeddings from --base, or averaged over the experts [default: base].")
+@click.option("--non-ffn", default=None, metavar="base|average|NAME", help="Attention, norms and embeddings from the base, the experts' average, or the named expert [default: base].")
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Data for router_init=fit.")
 @click.option("--fit-samples", type=click.IntRange(1), default=None, help="Conversations per domain for the fit init [default: 16].")
 @click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
@@ -221,8 +221,10 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
                             overwrite=overwrite, manifests=manifests,
                             on_progress=lambda msg: status.update(msg))
     click.echo(f"experts (in order): {', '.join(e['name'] for e in meta['experts'])}")
-    click.echo(f"non-FFN from {meta['non_ffn']}: largest difference across experts "
-               f"{meta['non_ffn_max_abs_diff']:.3g}")
+    click.echo(f"non-FFN weights from {meta['non_ffn']} ({meta['non_ffn_source']}); each expert's "
+               f"own non-FFN weights differ from them by:")
+    for name, d in meta["non_ffn_distance"].items():
+        click.echo(f"  {name:14} max |diff| {d['max_abs']:.3g}, relative L2 {d['relative_l2']:.3g}")
     for name, diff in meta["parity_max_abs_logit_diff"].items():
         click.echo(f"parity {name:14} max |logit diff| {diff:.2e}")
     from .surgery import parity_warning
@@ -235,6 +237,23 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
     click.echo(f"wrote {merge.output}")
 
 
+@main.command(context_settings=CONTEXT)
+@click.argument("moe_dir", type=click.Path())
+@click.option("--names", required=True, help="Comma-separated expert names, in the MoE's expert order.")
+@click.option("--domains", default=None, help="Comma-separated data domain each expert serves (default: its name).")
+@one_line_errors
+def adopt(moe_dir, names, domains):
+    """Name the experts of an MoE made elsewhere (e.g. mergekit-moe): writes smolmoe.json.
+
+    Without it every command still works, with experts called expert_0, expert_1, ...
+    """
+    from .surgery import adopt as adopt_moe
+
+    split = lambda text: [x.strip() for x in text.split(",")] if text else None  # noqa: E731
+    meta = adopt_moe(Path(moe_dir), split(names), split(domains))
+    click.echo("experts: " + ", ".join(f"{e['name']} ({e['domain']})" for e in meta["experts"]))
+
+
 @main.command("train-router", context_settings=CONTEXT)
 @home_argument("moe_dir", "moe")
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Directory made by `smolmoe data build`.")
@@ -245,16 +264,17 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
 @click.option("--seq-len", default=256, type=click.IntRange(8), help="Longest conversation in tokens.")
 @click.option("--alpha", default=0.01, type=Finite(0, 100), help="Weight of the load-balancing loss.")
 @click.option("--beta", default=0.0, type=Finite(0, 100), help="Weight of router supervision: CE of each router against the example's domain expert.")
+@click.option("--heal", default="none", type=click.Choice(["none", "norms", "lora"]), help="Also train the shared weights lightly (after merging full fine-tunes): every RMSNorm, or LoRA on attention (merged back).")
 @click.option("--per-domain", default=400, type=click.IntRange(1), help="Training conversations per domain.")
-@click.option("--precision", default="no", type=click.Choice(["no", "bf16", "fp16"]), help="Mixed precision (GPU).")
+@click.option("--precision", default="auto", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory (small GPUs).")
 @click.option("--save-every", default=0, type=click.IntRange(0), help="Checkpoint every N steps (0: only at the end).")
 @click.option("--seed", default=0, type=int, help="Seed of the data order.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out directory.")
 @one_line_errors
-def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, beta, per_domain,
-                     precision, grad_checkpointing, save_every, seed, resume, overwrite):
+def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, beta, heal,
+                     per_domain, precision, grad_checkpointing, save_every, seed, resume, overwrite):
     """Train only the routers: assistant-token LM loss + alpha * load-balancing loss
     (+ beta * routing cross-entropy against each example's domain expert).
     MOE_DIR defaults to $SMOLMOE_HOME/moe."""
@@ -269,13 +289,15 @@ def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len,
                              seed=seed).validate()
     main_process = process_state().is_main_process
     with step_progress(steps, "routers", keys=("loss", "balance", "route_ce", "max_load")) as on_step:
-        s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha, beta=beta,
+        s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha, beta=beta, heal=heal,
                          out_dir=Path(out_dir) if out_dir else None, per_domain=per_domain,
                          resume=resume, overwrite=overwrite,
                          on_step=on_step if main_process else None)
     if not main_process:
         return
-    click.echo(f"trainable parameters: {s['trainable_params']:,} (routers only)")
+    healed = s["trainable_params"] - s["router_params"]
+    click.echo(f"trainable parameters: {s['trainable_params']:,} (routers {s['router_params']:,}"
+               + (f", healing {heal} {healed:,})" if healed else " only)"))
     f = s["final"]
     click.echo(f"final LM loss {f['loss']:.4f}, balance {f['balance']:.4f}, "
                f"{s['tokens_per_second']} tok/s -> {out_dir or moe_dir}")
@@ -428,18 +450,6 @@ def export(model_dir, fmt, gguf_type, out, check, overwrite):
         result = check_gguf(out, source)
     click.echo(f"llama.cpp vs transformers next-token argmax: {result['agree']}/{result['positions']} "
                f"positions agree ({result['agreement']:.2%}), max |logit diff| {result['max_abs_logit_diff']:.3g}")
-
-
-def available_domains(data_dir: Path) -> list[str]:
-    if not data_dir.is_dir():
-        raise SmolMoEError(f"data directory not found: {data_dir} (run `smolmoe data build`)")
-    manifest = data_dir / "manifest.json"
-    if manifest.is_file():
-        return list(json.loads(manifest.read_text())["domains"])
-    found = sorted(p.name for p in data_dir.iterdir() if (p / "test.jsonl").is_file())
-    if not found:
-        raise SmolMoEError(f"no domains with test.jsonl in {data_dir}")
-    return found
 
 
 # ---------------------------------------------------------------- scratch (from-scratch stages)

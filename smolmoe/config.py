@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .precision import CHOICES as PRECISIONS
 
 
 def smolmoe_home() -> Path:
@@ -67,7 +68,7 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     seed: int = 0
     save_every: int = 0            # checkpoint every N steps (0: only at the end)
-    precision: str = "no"          # accelerate mixed precision: no | bf16 | fp16
+    precision: str = "auto"        # mixed precision: auto | no | bf16 | fp16 (see precision.py)
     optimizer: str = "adamw"       # adamw | adamw8bit (bitsandbytes, for small GPUs)
     grad_checkpointing: bool = False
 
@@ -82,8 +83,8 @@ class TrainSettings:
         _check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         _check_range("max_grad_norm", self.max_grad_norm, 0.0)
         _check_range("save_every", self.save_every, 0, kind=int)
-        if self.precision not in ("no", "bf16", "fp16"):
-            raise ConfigError(f"precision must be no, bf16 or fp16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.optimizer not in ("adamw", "adamw8bit"):
             raise ConfigError(f"optimizer must be adamw or adamw8bit, got {self.optimizer!r}")
         return self
@@ -180,7 +181,7 @@ class MergeConfig:
     base: str | None = None        # non-FFN weights come from here with non_ffn=base
     top_k: int = 2
     router_init: str = "fit"       # random | hidden | fit
-    non_ffn: str = "base"          # base | average
+    non_ffn: str = "base"          # base | average | the name of one of the experts
     experts_root: str | None = None
     data: str | None = None        # data dir for router_init=fit
     fit_samples: int = 16          # training conversations per domain for the fit init
@@ -196,10 +197,16 @@ class MergeConfig:
             raise ConfigError(f"top_k={self.top_k} is more than the {len(self.experts)} experts")
         if self.router_init not in ROUTER_INITS:
             raise ConfigError(f"router_init must be one of {', '.join(ROUTER_INITS)}, got {self.router_init!r}")
-        if self.non_ffn not in ("base", "average"):
-            raise ConfigError(f"non_ffn must be base or average, got {self.non_ffn!r}")
+        if self.non_ffn not in ("base", "average") and self.non_ffn not in self.expert_names():
+            raise ConfigError(f"non_ffn must be base, average or one of the experts "
+                              f"({', '.join(self.expert_names())}), got {self.non_ffn!r}")
         _check_range("fit_samples", self.fit_samples, 1, kind=int)
         return self
+
+
+    def expert_names(self) -> list[str]:
+        """Experts as assemble names them: the last part of a name or directory."""
+        return [Path(str(e)).name for e in self.experts]
 
 
 def load_merge_config(path: str | os.PathLike, **overrides) -> MergeConfig:

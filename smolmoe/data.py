@@ -91,6 +91,23 @@ def split_path(data_dir: str | Path, domain: str, split: str) -> Path:
     return Path(data_dir) / domain / f"{split}.jsonl"
 
 
+def data_domains(data_dir: str | Path) -> list[str]:
+    """The domains of a data directory: its manifest's, or every subdir with a test split."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"data directory not found: {data_dir} (run `smolmoe data build`)")
+    manifest = data_dir / "manifest.json"
+    if manifest.is_file():
+        try:
+            return list(json.loads(manifest.read_text())["domains"])
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            raise DataError(f"{manifest} is not a smolmoe data manifest") from None
+    found = sorted(p.name for p in data_dir.iterdir() if (p / "test.jsonl").is_file())
+    if not found:
+        raise DataError(f"no domains with test.jsonl in {data_dir}")
+    return found
+
+
 def ensure_template(tokenizer):
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = CHATML_TEMPLATE

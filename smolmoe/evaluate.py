@@ -11,7 +11,9 @@ import torch
 
 from .base import load_model, load_tokenizer
 from .data import collate, encode_records, load_records, split_path
+from .errors import DataError
 from .losses import assistant_ce
+from .precision import autocast
 
 
 def eval_batches(tokenizer, records: list[dict], max_len: int, batch_size: int):
@@ -24,15 +26,18 @@ def eval_batches(tokenizer, records: list[dict], max_len: int, batch_size: int):
 
 @torch.no_grad()
 def loss_on_records(model, tokenizer, records: list[dict], *, max_len: int = 384,
-                    batch_size: int = 8, on_batch: Callable | None = None) -> dict:
+                    batch_size: int = 8, on_batch: Callable | None = None,
+                    precision: str = "auto") -> dict:
     """Mean loss over all assistant tokens of the records (token-weighted), and the count.
 
-    on_batch(batch) runs after each forward pass (e.g. to read captured routing).
+    on_batch(batch) runs after each forward pass (e.g. to read captured routing). The
+    products run in `precision` (precision.py: bf16 where the hardware is fast at it).
     """
     model.eval()
     total, count, n_records = 0.0, 0, 0
     for batch in eval_batches(tokenizer, records, max_len, batch_size):
-        loss_sum, n, _ = assistant_ce(model, batch)
+        with autocast(precision, model.device):
+            loss_sum, n, _ = assistant_ce(model, batch)
         total += float(loss_sum)
         count += n
         n_records += batch["input_ids"].shape[0]
@@ -86,8 +91,9 @@ def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[
     """The MoE's loss per domain and how it routed: top-1 shares per domain on assistant
     tokens (domain i's own expert is expert i), and each expert's share of all top-k choices."""
     from .hooks import capture_routing
+    from .moe_formats import experts_and_top_k
 
-    num, k = model.config.num_local_experts, model.config.num_experts_per_tok
+    num, k = experts_and_top_k(model.config)
     top1 = {d: torch.zeros(num) for d in domains}
     topk = torch.zeros(num)
     losses = {}
@@ -117,18 +123,25 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                  on_progress: Callable[[str, str], None] | None = None) -> dict:
     """Base, every expert, the oracle and the MoE on each expert's domain, plus routing.
 
-    Expert j is scored as the MoE with every router forced to j: the parity check at assemble
-    time proved this equal to dense expert j, and it needs no expert directories.
+    Expert j is scored as the MoE with every router forced to j where assemble's parity check
+    proved that equal to dense expert j (MLP-only fine-tunes: no expert directories needed);
+    otherwise (full fine-tunes) from its own dense directory, so the oracle is the true one.
+    `expert_scoring` says which way each expert was scored.
     """
     from .hooks import force_expert
-    from .surgery import read_meta
+    from .surgery import forced_routing_is_exact, read_meta
 
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
     domains = [e["domain"] for e in meta["experts"]]
+    if not any(split_path(data_dir, d, split).is_file() for d in domains):
+        raise DataError(f"none of the MoE's expert domains ({', '.join(domains)}) has a {split} "
+                        f"split in {data_dir}; name the experts for data domains with "
+                        f"`smolmoe adopt {moe_dir} --names ...`")
     records = {d: load_records(split_path(data_dir, d, split), limit=limit) for d in domains}
     t0 = time.perf_counter()
     results: dict[str, dict] = {}
+    scoring: dict[str, str] = {}
 
     def score(label, model, tokenizer):
         results[label] = {}
@@ -140,15 +153,22 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     if base is not None:
         score("base", load_model(base), load_tokenizer(base))
     model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
-    for j, name in enumerate(names):
-        with force_expert(model, j):
-            score(name, model, tokenizer)
+    for j, expert in enumerate(meta["experts"]):
+        name, source = expert["name"], Path(expert.get("source", ""))
+        exact = forced_routing_is_exact(meta, name)
+        if exact or not (source / "config.json").is_file():
+            scoring[name] = "forced" if exact else "forced (not exact: dense dir missing)"
+            with force_expert(model, j):
+                score(name, model, tokenizer)
+        else:
+            scoring[name] = f"dense {source}"
+            score(name, load_model(source), load_tokenizer(source))
     routing = moe_routing(model, tokenizer, records, domains, max_len=max_len,
                           on_progress=on_progress)
     results["moe"] = routing.pop("losses")
     results["oracle"] = {d: results[names[domains.index(d)]][d] for d in domains}
     return {
-        "results": results, "experts": names, "domains": domains,
+        "results": results, "experts": names, "domains": domains, "expert_scoring": scoring,
         **routing,  # routing_matrix: domain -> top-1 shares; routing_accuracy; load_share
         "moe_dir": str(moe_dir),
         "settings": {"split": split, "limit": limit, "max_len": max_len, "data_dir": str(data_dir),

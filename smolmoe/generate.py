@@ -180,12 +180,14 @@ class ChatModel:
     @classmethod
     def load(cls, model_dir: str | Path) -> "ChatModel":
         """A dense model, the base, or an MoE directory (expert names from smolmoe.json)."""
-        from .surgery import MOE_META, read_meta
+        from .moe_formats import MOE_TYPES
+        from .surgery import read_meta
         model_dir = check_model_dir(Path(model_dir))
+        model = load_model(model_dir)
         experts = None
-        if (model_dir / MOE_META).is_file():
+        if model.config.model_type in MOE_TYPES:  # names from smolmoe.json, or expert_0...
             experts = [e["name"] for e in read_meta(model_dir)["experts"]]
-        return cls(load_model(model_dir), load_tokenizer(model_dir), model_dir.name, experts)
+        return cls(model, load_tokenizer(model_dir), model_dir.name, experts)
 
     @property
     def is_moe(self) -> bool:

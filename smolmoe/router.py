@@ -15,10 +15,13 @@ import torch
 import torch.nn.functional as F
 from .base import load_model, load_tokenizer
 from .config import TrainSettings
-from .data import StepBatches, collate, encode_records, load_records, mixed_examples, split_path
+from .data import (StepBatches, collate, data_domains, encode_records, load_records,
+                   mixed_examples, split_path)
 from .errors import ConfigError, SmolMoEError
 from .hooks import capture_router_inputs, force_expert, moe_blocks
 from .losses import assistant_ce
+from .moe_formats import experts_and_top_k
+from .precision import autocast
 
 
 def router_params(model) -> dict[str, torch.nn.Parameter]:
@@ -57,10 +60,10 @@ def gather_router_inputs(model, tokenizer, examples: list[dict], expert: int,
         batch = collate(examples[i:i + batch_size], tokenizer.pad_token_id)
         keep = batch["attention_mask"].bool().clone()
         keep[:, :skip] = False
-        with force_expert(model, expert), capture_router_inputs(model) as inputs:
+        with force_expert(model, expert), capture_router_inputs(model) as inputs, autocast("auto"):
             model.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         for layer, chunks in inputs.items():
-            per_layer.setdefault(layer, []).append(chunks[0][keep.flatten()])
+            per_layer.setdefault(layer, []).append(chunks[0][keep.flatten()].float())
     return {l: torch.cat(v) for l, v in per_layer.items()}
 
 
@@ -217,10 +220,48 @@ def router_loss_fn(num_experts: int, top_k: int, alpha: float, beta: float = 0.0
     return loss_fn
 
 
+def training_domains(expert_domains: list[str], data_dir: Path, beta: float) -> list[str]:
+    """The data domains routers train on: each expert's own, where the data has it; for an MoE
+    whose experts are not named for domains (made elsewhere), every domain of the data dir,
+    without routing supervision (nothing says which expert a domain belongs to)."""
+    own = [d for d in expert_domains if split_path(data_dir, d, "train").is_file()]
+    if own:
+        return own
+    if beta > 0:
+        raise ConfigError("--beta needs experts named for data domains (`smolmoe adopt MOE_DIR "
+                          "--names ...`); none of " + ", ".join(expert_domains) + f" is in {data_dir}")
+    return data_domains(data_dir)
+
+
+HEALS = ("none", "norms", "lora")
+HEAL_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+def healing(model, heal: str):
+    """(model, trainable predicate) for router training that also heals the shared weights.
+
+    After a merge of full fine-tunes the shared attention/norms fit no expert exactly (BTX
+    fine-tunes the whole merged model for this). Lightly: `norms` also trains every RMSNorm
+    weight; `lora` adds rank-8 LoRA adapters on the attention projections (merged back into
+    the weights before saving, so the output stays a stock checkpoint). Experts stay frozen.
+    """
+    if heal not in HEALS:
+        raise ConfigError(f"heal must be one of {', '.join(HEALS)}, got {heal!r}")
+    if heal == "norms":
+        return model, lambda name, _p: is_router(name) or name.endswith("norm.weight")
+    if heal == "lora":
+        from .scratch.lora import LoraSettings, wrap_lora
+        model = wrap_lora(model, LoraSettings(target_modules=HEAL_LORA_TARGETS))
+        return model, lambda name, _p: is_router(name) or "lora_" in name
+    return model, is_router
+
+
 def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alpha: float = 0.01,
-                 beta: float = 0.0, out_dir: Path | None = None, per_domain: int = 400, resume: bool = False,
-                 overwrite: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
-    """Train only the routers on a shuffled mix of every domain's train split."""
+                 beta: float = 0.0, heal: str = "none", out_dir: Path | None = None,
+                 per_domain: int = 400, resume: bool = False, overwrite: bool = False,
+                 on_step: Callable[[dict], None] | None = None) -> dict:
+    """Train the routers (and, with `heal`, lightly the shared weights) on a shuffled mix of
+    every domain's train split."""
     from .io import check_writable_target
     from .surgery import read_meta, save_moe
     from .train import process_state, train
@@ -234,7 +275,8 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     if not in_place:
         check_writable_target(out_dir, overwrite)
     meta = read_meta(moe_dir)
-    domains = [e["domain"] for e in meta["experts"]]
+    experts = [e["domain"] for e in meta["experts"]]
+    domains = training_domains(experts, data_dir, beta)
     # Records first: a bad file fails in a second instead of after loading the MoE.
     records = {d: load_records(split_path(data_dir, d, "train")) for d in domains}
     model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
@@ -245,19 +287,24 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
         per[d] = encode_records(tokenizer, recs, settings.seq_len)
     examples = mixed_examples(per, seed=settings.seed)
     for e in examples:
-        e["route"] = domains.index(e["domain"])
+        e["route"] = experts.index(e["domain"]) if e["domain"] in experts else -1
     batches = StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed)
-    expected = cfg.num_hidden_layers * cfg.num_local_experts * cfg.hidden_size
+    num_experts, top_k = experts_and_top_k(cfg)
+    expected = cfg.num_hidden_layers * num_experts * cfg.hidden_size
     trainable = sum(p.numel() for p in router_params(model).values())
     if trainable != expected:
         raise SmolMoEError(f"router parameter count {trainable} != layers*experts*hidden {expected}")
     ckpt = out_dir.parent / f".{out_dir.name}.router-checkpoint"
-    result = train(model, batches, settings, trainable=is_router,
-                   loss_fn=router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, alpha,
+    model, trainable = healing(model, heal)
+    result = train(model, batches, settings, trainable=trainable,
+                   loss_fn=router_loss_fn(num_experts, top_k, alpha,
                                           beta, skip=_common_prefix(examples)),
                    checkpoint_dir=ckpt, resume=resume, on_step=on_step)
-    assert result.trainable_params == expected
-    summary = {"trainable_params": result.trainable_params, "alpha": alpha, "beta": beta,
+    if heal == "lora":
+        model = model.merge_and_unload()
+    assert heal != "none" or result.trainable_params == expected
+    summary = {"trainable_params": result.trainable_params, "router_params": expected,
+               "heal": heal, "alpha": alpha, "beta": beta,
                "balance_formula": "E * sum_i f_i * P_i (Switch Transformer; transformers' "
                                   "load_balancing_loss_func)",
                "routing_ce": "mean over layers of CE(router logits, the domain's expert) on "

@@ -1,8 +1,9 @@
-"""assemble: dense experts -> one transformers Mixtral MoE.
+"""assemble: dense experts -> one stock transformers MoE.
 
-Each Llama layer's MLP becomes a MixtralSparseMoeBlock whose expert i is expert i's FFN
+Each layer's MLP becomes a sparse MoE block whose expert i is expert i's FFN
 (gate_proj/up_proj/down_proj); attention, norms and embeddings come from the base (or the
-average of the experts). The result is a stock Mixtral checkpoint: AutoModelForCausalLM loads it
+average of the experts). The output class follows the experts' family (moe_formats.py: Llama and
+Mistral -> Mixtral, Qwen2 -> Qwen2-MoE, Qwen3 -> Qwen3-MoE): AutoModelForCausalLM loads it
 without trust_remote_code, and so do llama.cpp's converter and vLLM.
 """
 from __future__ import annotations
@@ -19,17 +20,13 @@ import torch
 from .base import check_built, check_model_dir, check_weights_fit, load_tokenizer, read_config
 from .config import MergeConfig
 from .errors import ModelError
-from .io import atomic_dir, check_writable_target, read_json
+from .io import atomic_dir, check_writable_target, read_json, write_json
+from .moe_formats import COMMON_MUST_MATCH, MOE_TYPES, format_for
 
 MOE_META = "smolmoe.json"
-# Forced routing to expert j reproduces dense expert j to float rounding when the experts are
-# MLP-only fine-tunes of one base; anything larger means they are not.
+# Forced routing reproduces an MLP-only expert to float32 rounding (~1e-5 here); a larger
+# difference means the expert changed shared weights too, so "MoE forced to j" is not expert j.
 PARITY_TOLERANCE = 1e-3
-# Config fields that must agree between experts for their FFNs to share one model.
-MUST_MATCH = ("model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
-              "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size",
-              "hidden_act", "rms_norm_eps", "tie_word_embeddings", "attention_bias", "mlp_bias")
-SUPPORTED = ("llama", "mistral")
 MLP_PARTS = ("gate_proj", "up_proj", "down_proj")
 
 
@@ -57,11 +54,9 @@ def check_compatible(dirs: dict[str, Path]) -> dict:
     """Refuse experts that cannot share one MoE, naming the first difference found."""
     configs = {n: read_config(p) for n, p in dirs.items()}
     first, ref = next(iter(configs.items()))
-    if ref.get("model_type") not in SUPPORTED:
-        raise ModelError(f"expert {first} is a {ref.get('model_type')!r} model; "
-                         f"assemble supports {', '.join(SUPPORTED)}")
+    fmt = format_for(ref.get("model_type"))
     for name, cfg in configs.items():
-        for key in MUST_MATCH:
+        for key in COMMON_MUST_MATCH + fmt.must_match:
             if cfg.get(key) != ref.get(key):
                 raise ModelError(f"experts {first} and {name} differ in {key} "
                                  f"({ref.get(key)} vs {cfg.get(key)})")
@@ -71,27 +66,6 @@ def check_compatible(dirs: dict[str, Path]) -> dict:
             raise ModelError(f"experts {first} and {name} have different tokenizers "
                              f"(vocabulary or chat template)")
     return ref
-
-
-def mixtral_config(dense: dict, num_experts: int, top_k: int):
-    from transformers import MixtralConfig
-
-    rope = dense.get("rope_parameters") or {"rope_type": "default",
-                                            "rope_theta": dense.get("rope_theta", 10000.0)}
-    head_dim = dense.get("head_dim") or dense["hidden_size"] // dense["num_attention_heads"]
-    return MixtralConfig(
-        vocab_size=dense["vocab_size"], hidden_size=dense["hidden_size"],
-        intermediate_size=dense["intermediate_size"], num_hidden_layers=dense["num_hidden_layers"],
-        num_attention_heads=dense["num_attention_heads"],
-        num_key_value_heads=dense["num_key_value_heads"], head_dim=head_dim,
-        hidden_act=dense.get("hidden_act", "silu"),
-        max_position_embeddings=dense.get("max_position_embeddings", 2048),
-        rms_norm_eps=dense.get("rms_norm_eps", 1e-5), rope_parameters=rope,
-        tie_word_embeddings=dense.get("tie_word_embeddings", False),
-        bos_token_id=dense.get("bos_token_id"), eos_token_id=dense.get("eos_token_id"),
-        pad_token_id=dense.get("pad_token_id"), sliding_window=None,
-        num_local_experts=num_experts, num_experts_per_tok=top_k,
-        router_aux_loss_coef=0.01, output_router_logits=False)
 
 
 class WeightReader:
@@ -124,29 +98,48 @@ def _is_mlp(key: str) -> bool:
 
 def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
               base: Path | None = None):
-    """The Mixtral model holding every expert's FFN, and a report of the non-FFN weights."""
-    from transformers import MixtralForCausalLM
+    """The MoE model holding every expert's FFN, and a report of the non-FFN weights.
+
+    non_ffn picks where attention, norms and embeddings come from: `base` (the base dir, or
+    the first expert), `average` (the experts' mean) or an expert's name. The report gives,
+    per expert, how far its own non-FFN tensors are from the chosen ones: zero for MLP-only
+    fine-tunes; for full fine-tunes it says how much each expert loses in the merge.
+    """
+    from transformers import AutoModelForCausalLM
     from transformers.initialization import no_init_weights
 
     readers = {n: WeightReader(p) for n, p in dirs.items()}
-    source = WeightReader(check_model_dir(base)) if base else next(iter(readers.values()))
+    if non_ffn in readers:
+        source_name, source = non_ffn, readers[non_ffn]
+    else:
+        source_name = str(base or next(iter(dirs.values())))
+        source = WeightReader(check_model_dir(base)) if base else next(iter(readers.values()))
     shared_keys = [k for k in source.keys() if not _is_mlp(k)]
-    state, max_diff = {}, 0.0
+    state = {}
+    diff = {n: 0.0 for n in readers}        # max |expert - chosen| over the shared tensors
+    sq_diff = {n: 0.0 for n in readers}     # and the relative L2 distance
+    sq_ref = 0.0
     for key in shared_keys:
+        others = {n: r.get(key) for n, r in readers.items()}
         ref = source.get(key)
-        others = [r.get(key) for r in readers.values()]
-        if any(o.shape != ref.shape for o in others):
+        if any(o.shape != ref.shape for o in others.values()):
             raise ModelError(f"tensor {key} has different shapes across experts")
-        max_diff = max([max_diff] + [float((o - ref).abs().max()) for o in others])
-        state[key] = torch.stack(others).mean(0) if non_ffn == "average" else ref
-    config = mixtral_config(dense, len(dirs), top_k)
+        chosen = torch.stack(list(others.values())).mean(0) if non_ffn == "average" else ref
+        state[key] = chosen
+        sq_ref += float(chosen.pow(2).sum())
+        for n, o in others.items():
+            diff[n] = max(diff[n], float((o - chosen).abs().max()))
+            sq_diff[n] += float((o - chosen).pow(2).sum())
+    fmt = format_for(dense.get("model_type"))
+    config = fmt.config(dense, len(dirs), top_k)
     with no_init_weights():  # every tensor is overwritten below; random init would cost seconds
-        model = MixtralForCausalLM(config)
+        model = AutoModelForCausalLM.from_config(config)
+    state.update(fmt.extra_tensors(config))
     for layer in range(config.num_hidden_layers):
         parts = {p: [r.get(f"model.layers.{layer}.mlp.{p}.weight") for r in readers.values()]
                  for p in MLP_PARTS}
         prefix = f"model.layers.{layer}.mlp"
-        # Fused layout of transformers' Mixtral experts: gate_up_proj[e] = [gate; up].
+        # Fused layout of transformers' MoE experts: gate_up_proj[e] = [gate; up].
         state[f"{prefix}.experts.gate_up_proj"] = torch.stack(
             [torch.cat([g, u], dim=0) for g, u in zip(parts["gate_proj"], parts["up_proj"])])
         state[f"{prefix}.experts.down_proj"] = torch.stack(parts["down_proj"])
@@ -157,8 +150,10 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
         raise ModelError(f"cannot place weights: missing {missing[:3]}, unexpected {unexpected[:3]}")
     model.tie_weights()
     model.eval()
-    return model, {"non_ffn": non_ffn, "non_ffn_source": str(base or next(iter(dirs.values()))),
-                   "non_ffn_max_abs_diff": max_diff}
+    distance = {n: {"max_abs": diff[n], "relative_l2": (sq_diff[n] / max(sq_ref, 1e-30)) ** 0.5}
+                for n in readers}
+    return model, {"non_ffn": non_ffn, "non_ffn_source": source_name,
+                   "non_ffn_max_abs_diff": max(diff.values()), "non_ffn_distance": distance}
 
 
 @torch.no_grad()
@@ -255,10 +250,16 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     return meta
 
 
+def forced_routing_is_exact(meta: dict, name: str) -> bool:
+    """Whether the MoE forced to expert `name` computes that dense expert (assemble's check)."""
+    diff = meta.get("parity_max_abs_logit_diff", {}).get(name)
+    return diff is not None and diff <= PARITY_TOLERANCE
+
+
 def parity_warning(meta: dict) -> str | None:
     """A loud explanation when forced routing does not reproduce the dense experts."""
     parity = meta["parity_max_abs_logit_diff"]
-    off = {n: d for n, d in parity.items() if not d <= PARITY_TOLERANCE}
+    off = {n: d for n, d in parity.items() if not forced_routing_is_exact(meta, n)}
     if not off:
         return None
     worst = max(off, key=off.get)
@@ -269,15 +270,44 @@ def parity_warning(meta: dict) -> str | None:
 
 
 def read_meta(moe_dir: Path) -> dict:
-    """smolmoe.json of an MoE directory, checked enough that its readers cannot trip."""
-    f = check_built(Path(moe_dir)) / MOE_META
-    if not f.is_file():
-        raise ModelError(f"{moe_dir} has no {MOE_META}: not a smolmoe MoE directory")
-    meta = read_json(f, ModelError, " (re-run `smolmoe assemble`)")
-    experts = meta.get("experts") if isinstance(meta, dict) else None
-    if not (isinstance(experts, list) and experts and all(
-            isinstance(e, dict) and isinstance(e.get("name"), str)
-            and isinstance(e.get("domain"), str) for e in experts)):
-        raise ModelError(f"{f} is malformed: it needs an 'experts' list of {{name, domain}} "
-                         f"(re-run `smolmoe assemble`)")
+    """smolmoe.json of an MoE directory, checked enough that its readers cannot trip; for an
+    MoE made elsewhere (a Mixtral, Qwen2-MoE or Qwen3-MoE dir without it, e.g. from
+    mergekit-moe) the same shape read from its config, with experts named expert_0, expert_1,
+    ... (`smolmoe adopt` gives them names)."""
+    moe_dir = check_built(Path(moe_dir))
+    f = moe_dir / MOE_META
+    if f.is_file():
+        meta = read_json(f, ModelError, " (re-run `smolmoe assemble`)")
+        experts = meta.get("experts") if isinstance(meta, dict) else None
+        if not (isinstance(experts, list) and experts and all(
+                isinstance(e, dict) and isinstance(e.get("name"), str)
+                and isinstance(e.get("domain"), str) for e in experts)):
+            raise ModelError(f"{f} is malformed: it needs an 'experts' list of {{name, domain}} "
+                             f"(re-run `smolmoe assemble`)")
+        return meta
+    config = read_config(moe_dir) if (moe_dir / "config.json").is_file() else {}
+    if config.get("model_type") not in MOE_TYPES:
+        raise ModelError(f"{moe_dir} is not an MoE directory (no {MOE_META}, and its config is "
+                         f"not one of {', '.join(MOE_TYPES)})")
+    num = config.get("num_local_experts") or config.get("num_experts")
+    return {"format": "external", "top_k": config.get("num_experts_per_tok"),
+            "experts": [{"name": f"expert_{i}", "domain": f"expert_{i}"} for i in range(num)]}
+
+
+def adopt(moe_dir: Path, names: list[str] | None = None, domains: list[str] | None = None) -> dict:
+    """Write smolmoe.json into an MoE made elsewhere: expert names (and the data domain each
+    serves, default its name), so every command shows names and eval finds each one's domain."""
+    moe_dir = Path(moe_dir)
+    meta = read_meta(moe_dir)
+    n = len(meta["experts"])
+    names = names or [e["name"] for e in meta["experts"]]
+    domains = domains or names
+    for what, values in (("names", names), ("domains", domains)):
+        if len(values) != n:
+            raise ModelError(f"{moe_dir} has {n} experts but {len(values)} {what} were given")
+    if len(set(names)) != n:
+        raise ModelError("expert names must be different from each other")
+    meta["experts"] = [{**e, "name": a, "domain": d}
+                       for e, a, d in zip(meta["experts"], names, domains)]
+    write_json(moe_dir / MOE_META, meta)
     return meta

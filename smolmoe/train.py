@@ -23,6 +23,7 @@ from .data import StepBatches
 from .errors import SmolMoEError
 from .io import atomic_dir
 from .losses import lm_loss
+from .precision import autocast, resolve as resolve_precision
 
 LossFn = Callable[[torch.nn.Module, dict], tuple[torch.Tensor, dict]]
 Trainable = Callable[[str, torch.nn.Parameter], bool]
@@ -168,7 +169,11 @@ def train(model: torch.nn.Module, batches: StepBatches, settings: TrainSettings,
         # drop the graph, so make the embeddings' output require grad.
         model.enable_input_require_grads()
     process_state()  # fixes the CPU/GPU choice before the Accelerator reads it
-    accelerator = accelerator or Accelerator(mixed_precision=settings.precision,
+    # bf16 needs no loss scaling, so it is a plain autocast below; accelerate is asked only for
+    # fp16 (its grad scaler). Accelerate's precision is process-wide state that cannot change
+    # once set, while one process may run stages of different precisions (tests, notebooks).
+    precision = resolve_precision(settings.precision)
+    accelerator = accelerator or Accelerator(mixed_precision="fp16" if precision == "fp16" else "no",
                                              cpu=not torch.cuda.is_available())
     optimizer = make_optimizer(list(params.values()), settings)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings))
@@ -196,7 +201,8 @@ def train(model: torch.nn.Module, batches: StepBatches, settings: TrainSettings,
             batch = {k: v.to(accelerator.device)
                      for k, v in batches.batch(step, micro, settings.grad_accum, rank, world).items()}
             step_tokens += int(batch["attention_mask"].sum())
-            with accelerator.autocast():
+            with accelerator.autocast(), autocast("bf16" if precision == "bf16" else "no",
+                                                  accelerator.device):
                 loss, metrics = loss_fn(model, batch)
             accelerator.backward(loss / settings.grad_accum)
             for k, v in metrics.items():

@@ -163,8 +163,8 @@ def test_bad_merge_config_files(trained, tmp_path, yaml_text, fragment):
 
 def test_moe_commands_on_bad_inputs(trained, tmp_path):
     dense = trained / "experts" / "math"
-    one_line_error(["inspect", "hello", "--moe", dense], "not a smolmoe MoE directory")
-    one_line_error(["train-router", dense, "--data", trained / "data"], "not a smolmoe MoE directory")
+    one_line_error(["inspect", "hello", "--moe", dense], "is not an MoE directory")
+    one_line_error(["train-router", dense, "--data", trained / "data"], "is not an MoE directory")
     one_line_error(["train-router", dense, "--alpha", "-1"], "--alpha", code=2)
     one_line_error(["assemble", "math", "story", "--experts-root", trained / "experts",
                     "--data", tmp_path / "no-data", "--out", tmp_path / "moe"], "not found")

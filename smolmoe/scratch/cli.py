@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..clikit import CONTEXT, Finite, home_default, one_line_errors, quiet_transformers
+from ..precision import CHOICES as PRECISIONS
 
 @click.group(context_settings=CONTEXT)
 @click.option("--threads", type=click.IntRange(1), envvar="SMOLMOE_THREADS", default=None,
@@ -26,7 +27,7 @@ def _train_options(fn):
         click.option("--seq-len", type=click.IntRange(8), help="Tokens per row."),
         click.option("--warmup-steps", type=click.IntRange(0), help="Linear warmup before the cosine decay."),
         click.option("--save-every", type=click.IntRange(0), help="Checkpoint every N steps."),
-        click.option("--precision", type=click.Choice(["no", "bf16", "fp16"]), help="Mixed precision (GPU)."),
+        click.option("--precision", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU is fast at it."),
         click.option("--seed", type=int, help="Seed for data order and sampling."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output directory."),
     ]

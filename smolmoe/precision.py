@@ -1,0 +1,54 @@
+"""The number format matrix products run in: float32, or bfloat16 where the hardware is fast at it.
+
+"auto" (the default everywhere) picks bf16 on a GPU that supports it and on a CPU with AMX or
+AVX512-BF16, and float32 elsewhere. Measured on this project's 2-core Xeon (AMX): a 576x1536
+GEMM ran 6.8x faster in bf16; SmolLM2-135M trained (MLP-only, 4x256 tokens) 4.5x faster and its
+forward ran 3x faster under bf16 autocast. Autocast keeps float32 master weights, so saved
+models stay float32 and the parity checks (run in float32) are unaffected.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+
+CHOICES = ("auto", "no", "bf16", "fp16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_fast_bf16() -> bool:
+    """True on x86 CPUs with AMX-BF16 or AVX512-BF16 (read from /proc/cpuinfo on Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return bool({"amx_bf16", "avx512_bf16"} & flags)
+
+
+def resolve(precision: str, device: str | None = None) -> str:
+    """'auto' -> 'bf16' or 'no' for this device (cuda when available, else cpu); others as given."""
+    import torch
+
+    if precision != "auto":
+        return precision
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "no"
+    return "bf16" if cpu_has_fast_bf16() else "no"
+
+
+def autocast(precision: str, device="cpu"):
+    """A context that runs the model's products in `precision` (a no-op for 'no')."""
+    import torch
+
+    device_type = torch.device(device).type
+    resolved = resolve(precision, device_type)
+    if resolved == "no":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if resolved == "bf16" else torch.float16
+    return torch.autocast(device_type=device_type, dtype=dtype)

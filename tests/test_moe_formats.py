@@ -1,0 +1,199 @@
+"""Assembling experts of other families into their natural MoE class (issue #14 must-show 3):
+tiny random dense models from transformers' own configs, MLP-only experts made from them,
+forced-routing parity, and stock loading without trust_remote_code."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import make_tokenizer, write_domain
+from smolmoe.config import MergeConfig, TrainSettings
+from smolmoe.errors import ModelError
+from smolmoe.moe_formats import experts_and_top_k, format_for
+from smolmoe.surgery import assemble
+
+SIZES = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True)
+FAMILIES = {  # dense model_type -> (extra config, expected MoE model_type, its class)
+    "llama": ({}, "mixtral", "MixtralForCausalLM"),
+    "mistral": ({"sliding_window": None}, "mixtral", "MixtralForCausalLM"),
+    "qwen2": ({}, "qwen2_moe", "Qwen2MoeForCausalLM"),
+    "qwen3": ({"head_dim": 8}, "qwen3_moe", "Qwen3MoeForCausalLM"),
+}
+
+
+def make_family_experts(root, family: str, n: int = 3):
+    """A tiny random dense `family` model and n experts that differ from it only in MLPs."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tok = make_tokenizer(root / "base")
+    extra = FAMILIES[family][0]
+    config = AutoConfig.for_model(family, vocab_size=len(tok), **SIZES, **extra,
+                                  bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                  pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_config(config)
+    with torch.no_grad():  # random biases/norms, so a format that dropped them would show
+        for name, p in base.named_parameters():
+            if name.endswith(("bias", "norm.weight")):
+                p.add_(0.5 * torch.randn_like(p))
+    base.save_pretrained(root / "base")
+    dirs = []
+    for i in range(n):
+        model = AutoModelForCausalLM.from_pretrained(root / "base")
+        torch.manual_seed(100 + i)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if ".mlp." in name:
+                    p.add_(0.3 * torch.randn_like(p))
+        model.save_pretrained(root / f"e{i}")
+        tok.save_pretrained(root / f"e{i}")
+        dirs.append(root / f"e{i}")
+    return dirs
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_assembles_into_its_moe_class_with_exact_parity(tmp_path, family):
+    from transformers import AutoModelForCausalLM
+
+    dirs = make_family_experts(tmp_path, family)
+    out = tmp_path / "moe"
+    meta = assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=2,
+                                router_init="random", base=str(tmp_path / "base")),
+                    experts_root=tmp_path)
+    _, moe_type, cls = FAMILIES[family]
+    assert json.loads((out / "config.json").read_text())["model_type"] == moe_type
+    assert max(meta["parity_max_abs_logit_diff"].values()) <= 1e-4
+    model = AutoModelForCausalLM.from_pretrained(out)  # stock loader, no trust_remote_code
+    assert type(model).__name__ == cls
+    assert experts_and_top_k(model.config) == (3, 2)
+    ids = torch.tensor([[1, 5, 9, 12, 7]])
+    with torch.no_grad():
+        assert torch.isfinite(model(input_ids=ids).logits).all()
+
+
+def test_qwen2_moe_shared_expert_is_zero_and_stays_out_of_router_training(tmp_path):
+    from smolmoe.router import train_router
+    from safetensors.torch import load_file
+
+    dirs = make_family_experts(tmp_path, "qwen2", n=2)
+    data = tmp_path / "data"
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(data, d, n_train=16, seed=i)
+    out = tmp_path / "moe"
+    assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
+                         router_init="random", base=str(tmp_path / "base")), experts_root=tmp_path)
+    before = {k: v.clone() for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    assert all(float(v.abs().max()) == 0 for k, v in before.items() if "shared_expert" in k)
+    train_router(out, data, TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
+                                          warmup_steps=0))
+    after = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.endswith("mlp.gate.weight") for k in changed)
+
+
+def test_unsupported_family_is_one_line(tmp_path):
+    with pytest.raises(ModelError, match="cannot be assembled.*llama/mistral -> mixtral"):
+        format_for("gpt2")
+
+
+def test_full_finetunes_name_their_non_ffn_source_and_are_scored_as_dense(tmp_path):
+    """Experts that changed attention too: the report says how far each is from the chosen
+    non-FFN weights, and eval --moe scores the real dense expert where forcing is not exact."""
+    from transformers import AutoModelForCausalLM
+
+    from smolmoe.evaluate import evaluate, moe_evaluate
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    model = AutoModelForCausalLM.from_pretrained(dirs[1])  # e1: a "full" fine-tune
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "self_attn" in name:
+                p.add_(0.2 * torch.randn_like(p))
+    model.save_pretrained(dirs[1])
+    data = tmp_path / "data"
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(data, d, n_train=8, seed=i)
+    out = tmp_path / "moe"
+    meta = assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
+                                router_init="random", non_ffn="e0"), experts_root=tmp_path)
+    assert meta["non_ffn_source"] == "e0"
+    assert meta["non_ffn_distance"]["e0"]["max_abs"] == 0
+    assert meta["non_ffn_distance"]["e1"]["relative_l2"] > 0.01
+    assert meta["parity_max_abs_logit_diff"]["e0"] <= 1e-4
+    assert meta["parity_max_abs_logit_diff"]["e1"] > 1e-3
+
+    report = moe_evaluate(out, data, limit=4)
+    assert report["expert_scoring"]["e0"] == "forced"
+    assert report["expert_scoring"]["e1"].startswith("dense")
+    dense = evaluate({"e1": dirs[1]}, data, ["e1"], limit=4)["results"]["e1"]["e1"]["loss"]
+    assert report["results"]["oracle"]["e1"]["loss"] == pytest.approx(dense, rel=1e-6)
+
+
+def test_non_ffn_must_name_an_expert():
+    from smolmoe.errors import ConfigError
+    with pytest.raises(ConfigError, match="non_ffn must be base, average or one of the experts"):
+        MergeConfig(experts=["a", "b"], non_ffn="c").validate()
+
+
+def test_sharded_bf16_experts_assemble_exactly(tmp_path):
+    """Weights as people save them: several safetensors shards with an index, in bfloat16."""
+    from transformers import AutoModelForCausalLM
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    for d in dirs:
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.bfloat16)
+        for f in d.glob("model*.safetensors"):
+            f.unlink()
+        model.save_pretrained(d, max_shard_size="20KB")
+        assert len(list(d.glob("*.safetensors"))) > 1 and (d / "model.safetensors.index.json").is_file()
+    meta = assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(tmp_path / "moe"),
+                                top_k=1, router_init="random"), experts_root=tmp_path)
+    assert max(meta["parity_max_abs_logit_diff"].values()) <= 1e-4
+
+
+def test_pickle_only_weights_are_refused_unread(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from smolmoe.cli import main
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    for f in dirs[1].glob("*.safetensors"):
+        f.unlink()
+    (dirs[1] / "pytorch_model.bin").write_bytes(b"not to be unpickled")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load was called"))
+    r = CliRunner().invoke(main, ["assemble", str(dirs[0]), str(dirs[1]), "--router-init", "random",
+                                  "--out", str(tmp_path / "moe")])
+    assert r.exit_code != 0
+    lines = [l for l in r.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and "only pickle files (pytorch_model.bin)" in lines[0], r.output
+    assert not (tmp_path / "moe").exists()
+
+
+@pytest.mark.parametrize("heal,allowed", [("norms", ("gate.weight", "norm.weight")),
+                                          ("lora", ("gate.weight", "_proj.weight"))])
+def test_healing_trains_routers_and_only_the_chosen_shared_weights(tmp_path, heal, allowed):
+    from safetensors.torch import load_file
+
+    from smolmoe.router import train_router
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    data = tmp_path / "data"
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(data, d, n_train=16, seed=i)
+    out = tmp_path / "moe"
+    assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
+                         router_init="random"), experts_root=tmp_path)
+    before = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    s = train_router(out, data, TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
+                                              warmup_steps=0), heal=heal)
+    after = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    assert set(after) == set(before)  # LoRA merged back: a stock checkpoint, no adapter keys
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    # (Mixtral is saved in its per-expert layout: routers are block_sparse_moe.gate.weight.)
+    assert any(k.endswith("gate.weight") for k in changed)
+    assert any(not k.endswith("gate.weight") for k in changed), changed  # something healed
+    assert all(k.endswith(allowed) and ".experts." not in k for k in changed), changed
+    assert s["trainable_params"] > s["router_params"] and s["heal"] == heal
