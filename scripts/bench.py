@@ -1,6 +1,6 @@
 """Performance suite on the real SmolLM2 base and the demo MoE: prints a table, writes JSON.
 
-    python scripts/bench.py [--moe runs/demo/moe] [--data runs/demo/data] [--out runs/bench.json]
+    python scripts/bench.py [--moe DIR] [--data DIR] [--out runs/bench.json]   (defaults: $SMOLMOE_HOME/moe, $SMOLMOE_HOME/data)
 
 Every ratio is measured within this one run (same machine state). Targets (issue #6):
 MoE per-token cost <= 1.6x dense; prefill >= 70% of the fp32 matmul peak; train-router
@@ -21,7 +21,7 @@ import click
 import torch
 
 from smolmoe.base import load_model, load_tokenizer, resolve_base
-from smolmoe.cli import one_line_errors, quiet_transformers
+from smolmoe.cli import home_default, one_line_errors, quiet_transformers
 from smolmoe.config import TrainSettings
 from smolmoe.data import StepBatches, encode_records, load_records, mixed_examples, split_path
 from smolmoe.errors import SmolMoEError
@@ -206,8 +206,8 @@ def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--moe", "moe_dir", default="runs/demo/moe", type=click.Path())
-@click.option("--data", "data_dir", default="runs/demo/data", type=click.Path())
+@click.option("--moe", "moe_dir", **home_default("moe"), type=click.Path(), help="The MoE to measure.")
+@click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Data for the training measurements.")
 @click.option("--out", "out_file", default="runs/bench.json", type=click.Path(dir_okay=False))
 @click.option("--gguf", "gguf_file", default="runs/check_gguf/moe-f32.gguf", type=click.Path(), help="Exported GGUF of the MoE for the llama.cpp comparison.")
 @click.option("--batch", default=4, type=click.IntRange(1))

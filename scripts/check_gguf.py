@@ -6,7 +6,7 @@ transformers' at every position of a fixed set of chat conversations; f32 must a
 
     python scripts/check_gguf.py [MODEL_DIR ...] [--types f32,f16,q8_0] [--out DIR] [--json FILE]
 
-With no MODEL_DIR: the demo MoE at runs/demo/moe when it exists; otherwise the real base model
+With no MODEL_DIR: the demo MoE at $SMOLMOE_HOME/moe when it exists; otherwise the real base model
 and an 8-expert MoE assembled from perturbed copies of the base's MLPs (quick stand-ins for
 fine-tuned experts, so routing changes the output), built under --out.
 """
@@ -21,13 +21,12 @@ import torch
 
 from smolmoe.base import load_model, load_tokenizer, resolve_base
 from smolmoe.cli import one_line_errors, quiet_transformers
-from smolmoe.config import MergeConfig
+from smolmoe.config import MergeConfig, home_path
 from smolmoe.export import check_gguf, export_gguf
 from smolmoe.io import write_json
 from smolmoe.progress import console
 from smolmoe.surgery import assemble
 
-DEMO_MOE = Path("runs/demo/moe")
 
 
 def perturbed_experts(base: Path, root: Path, n: int, scale: float = 0.1) -> list[Path]:
@@ -68,8 +67,8 @@ def main(model_dirs, types, out, json_out):
     quiet_transformers()
     out = Path(out)
     if not model_dirs:
-        if DEMO_MOE.is_dir():
-            model_dirs = [str(DEMO_MOE)]
+        if home_path("moe").is_dir():
+            model_dirs = [str(home_path("moe"))]
         else:
             base = resolve_base()
             with console.status("building an 8-expert stand-in MoE from perturbed base copies..."):

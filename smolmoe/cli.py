@@ -8,10 +8,15 @@ import click
 
 # Shared with the scratch group's module, which cannot import this one (`python -m smolmoe.cli`
 # would then load it twice).
-from .clikit import CONTEXT, OneLineGroup, one_line_errors, quiet_transformers  # noqa: F401
-from .config import smolmoe_home
+from .clikit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, home_argument,  # noqa: F401
+                     home_default, one_line_errors, quiet_transformers)
+from .config import DEFAULT_MAX_TOKENS, home_path
 from .errors import SmolMoEError
 from .precision import CHOICES as PRECISIONS
+
+
+# `eval --moe` given without a directory: the MoE under $SMOLMOE_HOME.
+MOE_FLAG = "$SMOLMOE_HOME/moe"
 
 
 @click.group(cls=OneLineGroup, context_settings=CONTEXT)
@@ -48,12 +53,11 @@ def data():
 
 
 @data.command("build", context_settings=CONTEXT)
-@click.option("--out", "out_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data",
-              type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--out", "out_dir", **home_default("data"), type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (repeatable).")
-@click.option("--seed", default=0, type=int)
-@click.option("--max-train", default=4000, type=click.IntRange(1))
-@click.option("--max-eval", default=300, type=click.IntRange(1))
+@click.option("--seed", default=0, type=int, help="Seed of the split and the sampling.")
+@click.option("--max-train", default=4000, type=click.IntRange(1), help="Most training records per domain.")
+@click.option("--max-eval", default=300, type=click.IntRange(1), help="Most records per domain in val and in test.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
 def data_build(out_dir, domains, seed, max_train, max_eval, overwrite):
@@ -71,7 +75,7 @@ def data_build(out_dir, domains, seed, max_train, max_eval, overwrite):
 
 
 @data.command("check", context_settings=CONTEXT)
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @one_line_errors
 def data_check(files):
     """Validate JSONL files (chat or instruction format) and count records."""
@@ -85,13 +89,11 @@ def data_check(files):
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Train every expert in experts/.")
 @click.option("--base", default=None, help="Base model (default: packaged SmolLM2-135M-Instruct).")
-@click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data",
-              type=click.Path(), help="Directory made by `smolmoe data build`.")
-@click.option("--out", "out_root", default=lambda: str(smolmoe_home() / "experts"), show_default="$SMOLMOE_HOME/experts",
-              type=click.Path(), help="Experts are written to OUT/NAME.")
+@click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Directory made by `smolmoe data build`.")
+@click.option("--out", "out_root", **home_default("experts"), type=click.Path(), help="Experts are written to OUT/NAME.")
 @click.option("--full", is_flag=True, help="Train every parameter, not only the MLPs (breaks exact merging).")
 @click.option("--steps", type=click.IntRange(1), help="Override the manifest's steps.")
-@click.option("--lr", type=click.FloatRange(0, 1, min_open=True), help="Override the learning rate.")
+@click.option("--lr", type=Finite(0, 1, min_open=True), help="Override the learning rate.")
 @click.option("--batch-size", type=click.IntRange(1), help="Override the batch size.")
 @click.option("--seq-len", type=click.IntRange(8), help="Override the sequence length.")
 @click.option("--save-every", type=click.IntRange(0), help="Checkpoint every N steps.")
@@ -130,14 +132,14 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
 # ---------------------------------------------------------------- eval
 @main.command("eval", context_settings=CONTEXT)
 @click.argument("model_dirs", nargs=-1, type=click.Path())
-@click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data",
-              type=click.Path(), help="Directory made by `smolmoe data build`.")
+@click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Directory made by `smolmoe data build`.")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (default: all in the data dir).")
-@click.option("--split", default="test", type=click.Choice(["train", "val", "test"]))
+@click.option("--split", default="test", type=click.Choice(["train", "val", "test"]), help="Which split to score.")
 @click.option("--limit", default=100, type=click.IntRange(1), help="Records per domain.")
-@click.option("--max-len", default=384, type=click.IntRange(8))
+@click.option("--max-len", default=384, type=click.IntRange(8), help="Longest conversation in tokens (longer ones are cut).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--moe", "moe_dir", type=click.Path(), help="Evaluate this MoE against the base, its experts and the oracle.")
+@click.option("--moe", "moe_dir", type=click.Path(), is_flag=False, flag_value=MOE_FLAG, metavar="[DIR]",
+              help="Evaluate this MoE against the base, its experts and the oracle (no DIR: $SMOLMOE_HOME/moe).")
 @click.option("--base", default=None, help="Base model for --moe (default: the packaged SmolLM2).")
 @one_line_errors
 def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base):
@@ -150,6 +152,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     quiet_transformers()
     if moe_dir:
         from .base import resolve_base
+        moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir
         from .surgery import read_meta
         n = len(read_meta(Path(moe_dir))["experts"])
         base_dir = resolve_base(base)
@@ -179,16 +182,17 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
 @main.command(context_settings=CONTEXT)
 @click.argument("experts", nargs=-1)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Merge config YAML (base, experts, top_k, router_init, non_ffn, output).")
-@click.option("--experts-root", default=lambda: str(smolmoe_home() / "experts"), show_default="$SMOLMOE_HOME/experts", type=click.Path(), help="Where expert names are looked up.")
+@click.option("--experts-root", **home_default("experts"), type=click.Path(), help="Where expert names are looked up.")
 @click.option("--all", "all_", is_flag=True, help="Every expert in experts/*.yaml, in manifest order.")
 @click.option("--base", default=None, help="Non-FFN weights from here (default: the first expert).")
 @click.option("--top-k", type=click.IntRange(1), default=None, help="Experts per token [default: 2].")
-@click.option("--router-init", type=click.Choice(["random", "hidden", "fit"]), default=None, help="[default: fit]")
+@click.option("--router-init", type=click.Choice(["random", "hidden", "fit"]), default=None,
+              help="How routers start: random, from prompt hidden states, or fitted on data [default: fit].")
 @click.option("--non-ffn", default=None, metavar="base|average|NAME", help="Attention, norms and embeddings from the base, the experts' average, or the named expert [default: base].")
-@click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data", type=click.Path(), help="Data for router_init=fit.")
+@click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Data for router_init=fit.")
 @click.option("--fit-samples", type=click.IntRange(1), default=None, help="Conversations per domain for the fit init [default: 16].")
 @click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
-@click.option("--overwrite", is_flag=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
 def assemble(experts, config_file, experts_root, all_, base, top_k, router_init, non_ffn, data_dir,
              fit_samples, output, overwrite):
@@ -211,7 +215,7 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
         if not names:
             raise SmolMoEError("name at least two experts, pass --all, or give --config")
         merge = MergeConfig(experts=names, **{k: v for k, v in overrides.items() if v is not None})
-    merge.output = merge.output or str(smolmoe_home() / "moe")
+    merge.output = merge.output or str(home_path("moe"))
     with console.status("assembling...") as status:
         meta = assemble_moe(merge, experts_root=Path(merge.experts_root or experts_root),
                             overwrite=overwrite, manifests=manifests,
@@ -223,6 +227,10 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
         click.echo(f"  {name:14} max |diff| {d['max_abs']:.3g}, relative L2 {d['relative_l2']:.3g}")
     for name, diff in meta["parity_max_abs_logit_diff"].items():
         click.echo(f"parity {name:14} max |logit diff| {diff:.2e}")
+    from .surgery import parity_warning
+    warning = parity_warning(meta)
+    if warning:
+        click.secho(warning, err=True, fg="red", bold=True)
     acc = meta["router_init_report"].get("train_accuracy_per_layer")
     if acc:
         click.echo("fit accuracy per layer: " + " ".join(f"{a:.2f}" for a in acc))
@@ -247,28 +255,29 @@ def adopt(moe_dir, names, domains):
 
 
 @main.command("train-router", context_settings=CONTEXT)
-@click.argument("moe_dir", type=click.Path())
-@click.option("--data", "data_dir", default=lambda: str(smolmoe_home() / "data"), show_default="$SMOLMOE_HOME/data", type=click.Path())
+@home_argument("moe_dir", "moe")
+@click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Directory made by `smolmoe data build`.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Write here instead of updating MOE_DIR in place.")
-@click.option("--steps", default=30, type=click.IntRange(1))
-@click.option("--lr", default=1e-3, type=click.FloatRange(0, 1, min_open=True))
-@click.option("--batch-size", default=8, type=click.IntRange(1))
-@click.option("--seq-len", default=256, type=click.IntRange(8))
-@click.option("--alpha", default=0.01, type=click.FloatRange(0, 100), help="Weight of the load-balancing loss.")
-@click.option("--beta", default=0.0, type=click.FloatRange(0, 100), help="Weight of router supervision: CE of each router against the example's domain expert.")
+@click.option("--steps", default=30, type=click.IntRange(1), help="Optimizer steps.")
+@click.option("--lr", default=1e-3, type=Finite(0, 1, min_open=True), help="Peak learning rate.")
+@click.option("--batch-size", default=8, type=click.IntRange(1), help="Conversations per step.")
+@click.option("--seq-len", default=256, type=click.IntRange(8), help="Longest conversation in tokens.")
+@click.option("--alpha", default=0.01, type=Finite(0, 100), help="Weight of the load-balancing loss.")
+@click.option("--beta", default=0.0, type=Finite(0, 100), help="Weight of router supervision: CE of each router against the example's domain expert.")
 @click.option("--heal", default="none", type=click.Choice(["none", "norms", "lora"]), help="Also train the shared weights lightly (after merging full fine-tunes): every RMSNorm, or LoRA on attention (merged back).")
 @click.option("--per-domain", default=400, type=click.IntRange(1), help="Training conversations per domain.")
 @click.option("--precision", default="auto", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory (small GPUs).")
-@click.option("--save-every", default=0, type=click.IntRange(0))
-@click.option("--seed", default=0, type=int)
-@click.option("--resume", is_flag=True)
-@click.option("--overwrite", is_flag=True)
+@click.option("--save-every", default=0, type=click.IntRange(0), help="Checkpoint every N steps (0: only at the end).")
+@click.option("--seed", default=0, type=int, help="Seed of the data order.")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out directory.")
 @one_line_errors
 def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, beta, heal,
                      per_domain, precision, grad_checkpointing, save_every, seed, resume, overwrite):
     """Train only the routers: assistant-token LM loss + alpha * load-balancing loss
-    (+ beta * routing cross-entropy against each example's domain expert)."""
+    (+ beta * routing cross-entropy against each example's domain expert).
+    MOE_DIR defaults to $SMOLMOE_HOME/moe."""
     from .config import TrainSettings
     from .progress import step_progress
     from .router import train_router
@@ -296,10 +305,10 @@ def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len,
 
 @main.command(context_settings=CONTEXT)
 @click.argument("prompt")
-@click.option("--moe", "moe_dir", default=lambda: str(smolmoe_home() / "moe"), show_default="$SMOLMOE_HOME/moe", type=click.Path())
+@click.option("--moe", "moe_dir", **home_default("moe"), type=click.Path(), help="The MoE directory to inspect.")
 @click.option("--generate", default=0, type=click.IntRange(0, 2048), help="Also inspect a greedy answer of N tokens.")
 @click.option("--layer", default=None, type=int, help="Layer for the per-token view (default: majority over layers).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the full report here.")
 @one_line_errors
 def inspect(prompt, moe_dir, generate, layer, json_out):
     """Show, layer by layer, which experts handled PROMPT."""
@@ -318,7 +327,7 @@ def inspect(prompt, moe_dir, generate, layer, json_out):
         out.print(usage_table(view["usage"], f"{title}: overall usage"))
         if key == "answer_view":
             out.print(f"[bold]answer:[/bold] {report['answer']}")
-        out.print(f"[bold]{title} tokens, top-1 expert ({where}):[/bold] {token_line(view)}")
+        out.print(f"[bold]{title} tokens, top-1 expert ({where}):[/bold] {token_line(view, report['experts'])}")
     if json_out:
         write_json(json_out, report)
 
@@ -327,10 +336,10 @@ def inspect(prompt, moe_dir, generate, layer, json_out):
 def generation_options(fn):
     """Sampling settings shared by `chat` (the server takes them per request)."""
     options = [
-        click.option("--max-tokens", default=256, type=click.IntRange(1), help="Longest reply in tokens."),
-        click.option("--temperature", default=0.7, type=click.FloatRange(0, 5), help="0 = greedy."),
-        click.option("--top-p", default=0.9, type=click.FloatRange(0, 1, min_open=True)),
-        click.option("--repetition-penalty", default=1.1, type=click.FloatRange(0, 10, min_open=True)),
+        click.option("--max-tokens", default=DEFAULT_MAX_TOKENS, type=click.IntRange(1), help="Longest reply in tokens."),
+        click.option("--temperature", default=0.7, type=Finite(0, 5), help="0 = greedy."),
+        click.option("--top-p", default=0.9, type=Finite(0, 1, min_open=True), help="Sample from the smallest set of tokens holding this much probability."),
+        click.option("--repetition-penalty", default=1.1, type=Finite(0, 10, min_open=True), help="Above 1 discourages repeating tokens."),
         click.option("--stop", "stop", multiple=True, help="Stop the reply at this string (repeatable)."),
         click.option("--seed", default=None, type=int, help="Make sampling reproducible."),
         click.option("--think/--no-think", default=None, help="Thinking on/off (models with <think> only)."),
@@ -342,24 +351,31 @@ def generation_options(fn):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("model_dir", type=click.Path())
+@home_argument("model_dir", "moe")
 @click.option("--system", default=None, help="System prompt for the conversation.")
 @generation_options
 @one_line_errors
 def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, stop, seed, think,
          thinking_budget):
-    """Chat with MODEL_DIR (dense, base or MoE) in the terminal, or answer stdin line by line."""
-    from .chat import ChatSession, run_chat, terminal_lines
+    """Chat with MODEL_DIR (dense, base or MoE; default $SMOLMOE_HOME/moe) in the terminal,
+    or answer stdin line by line."""
+    from .base import check_built
+    from .chat import ChatSession, legend, run_chat, terminal_lines
     from .generate import ChatModel, GenerationSettings
+    from .progress import console
     quiet_transformers()
     settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
                                   repetition_penalty=repetition_penalty, stop=list(stop), seed=seed,
                                   think=think, thinking_budget=thinking_budget).validate()
     interactive = sys.stdin.isatty()
-    chat_model = ChatModel.load(model_dir)
+    check_built(Path(model_dir))
+    with console.status(f"loading {model_dir}..."):
+        chat_model = ChatModel.load(model_dir)
     if interactive:
         kind = f"MoE of {', '.join(chat_model.experts)}" if chat_model.is_moe else "dense model"
         click.echo(f"{chat_model.name}: {kind}. /help for commands, Ctrl-D to quit.", err=True)
+        if chat_model.is_moe:
+            click.echo(legend(chat_model.experts), err=True)
     lines = terminal_lines() if interactive else sys.stdin
     failures = run_chat(ChatSession(chat_model, settings, system), lines, sys.stdout, sys.stderr,
                         interactive)
@@ -368,19 +384,26 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("model_dir", type=click.Path())
-@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default).")
-@click.option("--port", default=8000, type=click.IntRange(0, 65535))
+@home_argument("model_dir", "moe")
+@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default; anything else is reachable from the network, without authentication).")
+@click.option("--port", default=8000, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--max-tokens", default=1024, type=click.IntRange(1), help="Most tokens one reply may ask for.")
 @click.option("--max-prompt-tokens", default=None, type=click.IntRange(1), help="Longest prompt accepted [default: the model's context].")
 @click.option("--max-body-bytes", default=1 << 20, type=click.IntRange(1), help="Largest request body accepted.")
 @one_line_errors
 def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
-    """Serve MODEL_DIR: an OpenAI-compatible API at /v1 and a web chat showing routing at /."""
-    from .serve import ServerLimits, serve as run_server
+    """Serve MODEL_DIR (default $SMOLMOE_HOME/moe): an OpenAI-compatible API at /v1 and a web
+    chat showing routing at /."""
+    from .base import check_built
+    from .serve import ServerLimits, is_loopback, serve as run_server
     quiet_transformers()
+    check_built(Path(model_dir))
     limits = ServerLimits(max_body_bytes=max_body_bytes, max_tokens=max_tokens,
-                          default_max_tokens=min(256, max_tokens), max_prompt_tokens=max_prompt_tokens)
+                          default_max_tokens=min(DEFAULT_MAX_TOKENS, max_tokens),
+                          max_prompt_tokens=max_prompt_tokens)
+    if not is_loopback(host):
+        click.secho(f"warning: listening on {host}: anyone who can reach this machine can use the "
+                    f"model (no authentication, no TLS)", err=True, fg="yellow")
 
     def ready(chat_model, url):
         kind = f"MoE of {len(chat_model.experts)} experts" if chat_model.is_moe else "dense model"
@@ -413,13 +436,15 @@ def export(model_dir, fmt, gguf_type, out, check, overwrite):
                    f"{report['max_abs_logit_diff']:.1g} -> {out}")
         return
     out = Path(out or f"{str(source).rstrip('/')}-{gguf_type}.gguf")
-    with console.status(f"converting to GGUF {gguf_type} with llama.cpp's converter..."):
-        report = export_gguf(source, out, gguf_type, overwrite=overwrite)
+    if check and importlib.util.find_spec("llama_cpp") is None:
+        # Refused before converting: a check that silently does not run would read as a pass.
+        raise SmolMoEError("--check runs the GGUF in llama.cpp, but llama-cpp-python is not "
+                           f"installed ({OPTIONAL['llama_cpp']}; a 10+ min build), or pass --no-check")
+    with console.status(f"converting to GGUF {gguf_type} with llama.cpp's converter...") as status:
+        report = export_gguf(source, out, gguf_type, overwrite=overwrite,
+                             on_fetch=lambda msg: status.console.print(msg, markup=False))
     click.echo(f"{report['architecture']} -> {out} ({report['bytes'] / 2**20:.1f} MiB, {gguf_type})")
     if not check:
-        return
-    if importlib.util.find_spec("llama_cpp") is None:
-        click.echo("skipped the llama.cpp check: llama-cpp-python is not installed", err=True)
         return
     with console.status("running the GGUF in llama.cpp and transformers..."):
         result = check_gguf(out, source)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +15,28 @@ from .precision import CHOICES as PRECISIONS
 
 
 def smolmoe_home() -> Path:
-    """Cache root for converted models and fetched sources (SMOLMOE_HOME, default ~/.cache/smolmoe)."""
+    """The one place everything goes by default (SMOLMOE_HOME, default ~/.cache/smolmoe)."""
     return Path(os.environ.get("SMOLMOE_HOME", "~/.cache/smolmoe")).expanduser()
+
+
+# What lives under $SMOLMOE_HOME (or under the demo's --out): every default path comes from here.
+HOME_LAYOUT = {
+    "data": "data",          # smolmoe data build
+    "experts": "experts",    # smolmoe train-expert: experts/NAME
+    "moe": "moe",            # smolmoe assemble / train-router
+    "models": "models",      # the converted base model
+    "sources": "sources",    # fetched data sources and wheels
+    "tools": "tools",        # llama.cpp's converter
+    "scratch": "scratch",    # smolmoe scratch run
+}
+
+# Longest reply when the caller does not say: `smolmoe chat`, the API and the web page.
+DEFAULT_MAX_TOKENS = 256
+
+
+def home_path(kind: str, root: str | os.PathLike | None = None) -> Path:
+    """Default location of `kind` (a HOME_LAYOUT key) under `root` (default $SMOLMOE_HOME)."""
+    return Path(root).expanduser() / HOME_LAYOUT[kind] if root else smolmoe_home() / HOME_LAYOUT[kind]
 
 
 def repo_root() -> Path:
@@ -26,6 +47,8 @@ def repo_root() -> Path:
 def _check_range(name: str, value, lo=None, hi=None, kind=(int, float)):
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ConfigError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):  # nan slips through every comparison below
+        raise ConfigError(f"{name} must be a finite number, got {value}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f">= {lo}" if hi is None else f"between {lo} and {hi}"
         raise ConfigError(f"{name} must be {bounds}, got {value}")

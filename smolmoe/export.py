@@ -18,14 +18,15 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from .base import check_model_dir, load_model, load_tokenizer
-from .config import smolmoe_home
+from .config import home_path
 from .data import ensure_template
 from .errors import ConfigError, ModelError
-from .io import atomic_dir, check_writable_target
+from .io import atomic_dir, check_writable_target, temp_prefix
 
 LLAMA_CPP_PYTHON = "0.3.36"      # the converter's source; pin llama-cpp-python to match
 GGUF_TYPES = ("f32", "f16", "bf16", "q8_0")
@@ -111,21 +112,26 @@ def _logit_diff(a, b, tokenizer) -> float:
     return float((a(input_ids=ids).logits - b(input_ids=ids).logits).abs().max())
 
 
-def llama_cpp_converter(home: Path | None = None) -> Path:
+def llama_cpp_converter(home: Path | None = None,
+                        on_fetch: Callable[[str], None] | None = None) -> Path:
     """A directory holding llama.cpp's convert_hf_to_gguf.py (with its `conversion` package and
-    gguf-py): $SMOLMOE_LLAMA_CPP, or extracted once from the pinned llama-cpp-python sdist."""
+    gguf-py): $SMOLMOE_LLAMA_CPP, or extracted once from the pinned llama-cpp-python sdist.
+    on_fetch(message) hears, before it starts, what is fetched from PyPI and where it goes."""
     if os.environ.get("SMOLMOE_LLAMA_CPP"):
         path = Path(os.environ["SMOLMOE_LLAMA_CPP"]).expanduser()
         if not (path / "convert_hf_to_gguf.py").is_file():
             raise ConfigError(f"SMOLMOE_LLAMA_CPP={path} has no convert_hf_to_gguf.py")
         return path
-    home = home or smolmoe_home()
-    target = home / "tools" / f"llama.cpp-{LLAMA_CPP_PYTHON}"
+    target = home_path("tools", home) / f"llama.cpp-{LLAMA_CPP_PYTHON}"
     if (target / "convert_hf_to_gguf.py").is_file():
         return target
-    sources = home / "sources" / "llama-cpp-python"
+    sources = home_path("sources", home) / "llama-cpp-python"
     sdist = sources / f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
     if not sdist.is_file():
+        if on_fetch:
+            on_fetch(f"fetching llama-cpp-python=={LLAMA_CPP_PYTHON}'s source from PyPI (once) into "
+                     f"{sources} for llama.cpp's GGUF converter (or set SMOLMOE_LLAMA_CPP to a "
+                     f"llama.cpp checkout)")
         sources.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
                                "--no-binary", ":all:", f"llama-cpp-python=={LLAMA_CPP_PYTHON}",
@@ -145,15 +151,15 @@ def llama_cpp_converter(home: Path | None = None) -> Path:
 
 
 def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16",
-                overwrite: bool = False) -> dict:
+                overwrite: bool = False, on_fetch: Callable[[str], None] | None = None) -> dict:
     """Convert with llama.cpp's own converter via a clean HF export; the file appears whole."""
     if outtype not in GGUF_TYPES:
         raise ConfigError(f"GGUF type must be one of {', '.join(GGUF_TYPES)}, got {outtype!r}")
     model_dir, out_file = check_model_dir(Path(model_dir)), Path(out_file)
     out_file = check_writable_target(out_file, overwrite)
-    converter = llama_cpp_converter()
+    converter = llama_cpp_converter(on_fetch=on_fetch)
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out_file.name}.tmp-", dir=out_file.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix(out_file), dir=out_file.parent) as tmp:
         hf = export_hf(model_dir, Path(tmp) / "hf", verify=False)
         part = Path(tmp) / "model.gguf"
         proc = subprocess.run([sys.executable, str(converter / "convert_hf_to_gguf.py"),

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import torch
 
 from .base import check_model_dir, load_model, load_tokenizer
+from .config import DEFAULT_MAX_TOKENS
 from .data import ROLES, ensure_template
 from .errors import ConfigError, DataError
 
@@ -31,7 +32,7 @@ class PromptTooLong(DataError):
 
 @dataclass
 class GenerationSettings:
-    max_new_tokens: int = 256
+    max_new_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0          # 0 means greedy
     top_p: float = 1.0
     repetition_penalty: float = 1.0
@@ -242,8 +243,9 @@ class ChatModel:
                 # Grad mode is per thread and this generator may resume on another thread,
                 # so each forward gets its own no_grad.
                 with torch.no_grad():
-                    out = self.model(input_ids=feed, past_key_values=cache, use_cache=True)
-                cache = out.past_key_values
+                    # `cache`, not the deprecated `past_key_values` (a FutureWarning in chat).
+                    out = self.model(input_ids=feed, cache=cache, use_cache=True)
+                cache = out.cache
                 experts = None
                 if record is not None:
                     # The routing of the position that chose this token (as `inspect` reports).

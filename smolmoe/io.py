@@ -1,19 +1,82 @@
 """Atomic output: everything is written to a temp dir beside the target, then renamed into place.
 
-A failure (or a kill) therefore leaves nothing half-written, and an existing output is only
-replaced when the caller asked for it.
+A failure leaves nothing half-written, and an existing output is only replaced when the caller
+asked for it. A kill (SIGKILL, power loss) cannot clean up after itself, so temp dirs carry the
+writer's pid (`.NAME.tmp-PID-XXXX`) and the next run on the same target removes those whose
+writer is gone.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import SmolMoEError
+
+log = logging.getLogger("smolmoe")
+# A temp dir whose name carries no pid (older versions) counts as abandoned after this long.
+STALE_AFTER_S = 24 * 3600
+# errno values that mean the disk, not the program, refused the write.
+WRITE_FAILURES = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+class WriteError(SmolMoEError):
+    """The output could not be written (disk full, file too large, read-only)."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove the temp dirs that interrupted runs left beside `target` (only its own, and only
+    those whose writer is no longer running); log one line when there were any."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.tmp-(?:(\d+)-)?")
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for entry in target.parent.iterdir():
+        m = pattern.match(entry.name)
+        if not m or not entry.is_dir() or entry.is_symlink():
+            continue
+        if m.group(1):
+            stale = not _pid_alive(int(m.group(1)))
+        else:
+            stale = time.time() - entry.stat().st_mtime > STALE_AFTER_S
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    if removed:
+        log.warning("removed %d temp dir(s) that an interrupted run left beside %s (%s)",
+                    len(removed), target, ", ".join(p.name for p in removed))
+    return removed
+
+
+def write_failure(e: BaseException) -> bool:
+    """Whether `e` says the disk refused a write. safetensors and torch.save report it as
+    their own errors: SafetensorError("... I/O error ..."), and RuntimeErrors from torch's zip
+    writer (PytorchStreamWriter / inline_container.cc / "iostream error")."""
+    if isinstance(e, OSError):
+        return e.errno in WRITE_FAILURES
+    text = str(e)
+    if type(e).__name__ == "SafetensorError":
+        return any(s in text for s in ("I/O error", "IoError", "No space", "too large"))
+    return isinstance(e, RuntimeError) and any(
+        s in text for s in ("PytorchStreamWriter", "inline_container.cc", "iostream error"))
 
 
 def check_writable_target(target: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -28,6 +91,7 @@ def check_writable_target(target: str | os.PathLike, overwrite: bool = False) ->
         raise SmolMoEError(f"cannot write {target}: {ancestor} is not a directory")
     if not os.access(ancestor, os.W_OK):
         raise SmolMoEError(f"cannot write to {ancestor}: permission denied")
+    remove_stale_temps(target)
     return target
 
 
@@ -39,12 +103,16 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SmolMoEError(f"cannot create {target.parent}: {e.strerror}") from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; outputs are ordinary directories
     try:
         yield tmp
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if write_failure(e):
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)[:200]
+            raise WriteError(f"could not write {target}: {reason} (nothing was left "
+                             f"behind; free some space and run again)") from None
         raise
     old = None
     if target.exists():
@@ -56,6 +124,11 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
         shutil.rmtree(old, ignore_errors=True)
     elif old is not None:
         old.unlink()
+
+
+def temp_prefix(target: Path) -> str:
+    """Name prefix of a temp dir writing `target`: its pid tells later runs if it is in use."""
+    return f".{target.name}.tmp-{os.getpid()}-"
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -73,6 +146,14 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def read_json(path: str | os.PathLike, error: type[SmolMoEError] = SmolMoEError, hint: str = ""):
+    """A JSON file's content, or `error` naming the file (and `hint`, e.g. what to re-run)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise error(f"{path} is not valid JSON{hint}") from None
 
 
 def write_json(path: str | os.PathLike, obj) -> Path:

@@ -108,6 +108,14 @@ def _prompt_examples(tokenizer, prompts: list[str]) -> list[dict]:
     return out
 
 
+def check_fit_data(data_dir, domains: list[str]) -> None:
+    """Validate the training records the fit init will read (cheap, so it runs first)."""
+    if data_dir is None:
+        raise ConfigError("router_init=fit needs the data directory (--data)")
+    for domain in domains:
+        load_records(split_path(data_dir, domain, "train"))
+
+
 def init_routers(model, tokenizer, mode: str, *, names: list[str], domains: list[str],
                  data_dir=None, manifests: dict | None = None, samples: int = 16,
                  seed: int = 0) -> dict:
@@ -267,14 +275,15 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     if not in_place:
         check_writable_target(out_dir, overwrite)
     meta = read_meta(moe_dir)
-    model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
-    cfg = model.config
     experts = [e["domain"] for e in meta["experts"]]
     domains = training_domains(experts, data_dir, beta)
+    # Records first: a bad file fails in a second instead of after loading the MoE.
+    records = {d: load_records(split_path(data_dir, d, "train")) for d in domains}
+    model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
+    cfg = model.config
     per = {}
     for d in domains:  # the same examples in every process: StepBatches shards them by rank
-        recs = load_records(split_path(data_dir, d, "train"))
-        recs = random.Random(settings.seed).sample(recs, min(per_domain, len(recs)))
+        recs = random.Random(settings.seed).sample(records[d], min(per_domain, len(records[d])))
         per[d] = encode_records(tokenizer, recs, settings.seq_len)
     examples = mixed_examples(per, seed=settings.seed)
     for e in examples:

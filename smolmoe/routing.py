@@ -5,20 +5,41 @@ from pathlib import Path
 
 import torch
 
-from .base import load_model, load_tokenizer
+from .base import load_model, load_tokenizer, read_config
 from .data import ensure_template
+from .errors import ConfigError, DataError
 from .hooks import capture_routing, layer_summary, token_top1, usage_share
 from .surgery import read_meta
 
 
-def _view(record, texts: list[str], names: list[str], k: int, layer: int | None,
+def token_spans(tokenizer, ids: list[int]) -> list[tuple[str, list[int]]]:
+    """(text, indices into ids) per piece of text: tokens that each hold only part of a
+    character (an emoji is several byte-level tokens) are decoded together, so no piece is '\ufffd'."""
+    spans, start = [], 0
+    for i in range(len(ids)):
+        text = tokenizer.decode(ids[start:i + 1])
+        if text.endswith("\ufffd") and i + 1 < len(ids):
+            continue   # an incomplete character: the next token finishes it
+        spans.append((text, list(range(start, i + 1))))
+        start = i + 1
+    return spans
+
+
+def _view(record, tokenizer, ids: list[int], names: list[str], k: int, layer: int | None,
           positions: torch.Tensor) -> dict:
-    """Routing summaries over the given token positions; texts[i] is the token at positions[i]."""
+    """Routing summaries over the given token positions; ids[i] is the token at positions[i].
+    Per-token entries are text pieces: a piece made of several tokens that went to different
+    experts names them all, e.g. 'coder/writer'."""
     top1 = token_top1(record, layer)
+    at = positions.tolist()
+    tokens = []
+    for text, idx in token_spans(tokenizer, ids):
+        experts = list(dict.fromkeys(names[top1[at[i]]] for i in idx))
+        tokens.append((text, "/".join(experts)))
     return {
         "layers": layer_summary(record, names, k, positions),
         "usage": dict(zip(names, usage_share(record, len(names), k, positions).tolist())),
-        "tokens": [(t, names[top1[p]]) for t, p in zip(texts, positions.tolist())],
+        "tokens": tokens,
     }
 
 
@@ -30,14 +51,16 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
     Only the user's text is counted for the prompt: the template's fixed system prompt would
     look the same for every prompt.
     """
+    # The cheap checks come first: loading the model takes seconds.
+    if not prompt.strip():
+        raise DataError("the prompt is empty: give the text to inspect")
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
+    n_layers = read_config(moe_dir).get("num_hidden_layers")
+    if layer is not None and isinstance(n_layers, int) and not 0 <= layer < n_layers:
+        raise ConfigError(f"--layer must be between 0 and {n_layers - 1}, got {layer}")
     model = model or load_model(moe_dir)
     tokenizer = ensure_template(tokenizer or load_tokenizer(moe_dir))
-    n_layers = model.config.num_hidden_layers
-    if layer is not None and not 0 <= layer < n_layers:
-        from .errors import ConfigError
-        raise ConfigError(f"--layer must be between 0 and {n_layers - 1}, got {layer}")
     k = model.config.num_experts_per_tok
     messages = [{"role": "user", "content": prompt}]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -46,16 +69,17 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
     ids = torch.tensor([enc["input_ids"]])
     limit = model.config.max_position_embeddings
     if ids.shape[1] + generate > limit:
-        from .errors import ConfigError
         raise ConfigError(f"prompt of {ids.shape[1]} tokens (+{generate} to generate) is longer "
                           f"than the model's context of {limit} tokens")
     user = torch.tensor([i for i, (a, b) in enumerate(enc["offset_mapping"])
                          if b > a and start <= a < start + len(prompt)])
-    texts = [tokenizer.decode([enc["input_ids"][p]]) for p in user.tolist()]
+    if user.numel() == 0:
+        raise DataError("the prompt has no tokens of its own once templated")
     with capture_routing(model) as rec:
         model(input_ids=ids)
     report = {"prompt": prompt, "experts": names, "top_k": k, "layer": layer,
-              "prompt_view": _view(rec, texts, names, k, layer, user)}
+              "prompt_view": _view(rec, tokenizer, [enc["input_ids"][p] for p in user.tolist()],
+                                   names, k, layer, user)}
     if generate:
         with capture_routing(model) as rec:
             out = model.generate(input_ids=ids, max_new_tokens=generate, do_sample=False,
@@ -65,6 +89,6 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
         # one feeds the previous token. Token i of the answer was chosen at position n-1+i.
         positions = torch.arange(ids.shape[1] - 1, ids.shape[1] - 1 + len(new))
         report["answer"] = tokenizer.decode(new, skip_special_tokens=True)
-        report["answer_view"] = _view(rec, [tokenizer.decode([t]) for t in new], names, k,
-                                      layer, positions) if new else None
+        report["answer_view"] = _view(rec, tokenizer, new, names, k, layer,
+                                      positions) if new else None
     return report

@@ -17,10 +17,10 @@ from typing import Callable
 
 import torch
 
-from .base import check_model_dir, load_tokenizer
+from .base import check_built, check_model_dir, check_weights_fit, load_tokenizer, read_config
 from .config import MergeConfig
 from .errors import ModelError
-from .io import atomic_dir, check_writable_target, write_json
+from .io import atomic_dir, check_writable_target, read_json, write_json
 from .moe_formats import COMMON_MUST_MATCH, MOE_TYPES, format_for
 
 MOE_META = "smolmoe.json"
@@ -39,15 +39,9 @@ def resolve_experts(experts: list[str], experts_root: Path) -> dict[str, Path]:
             path = experts_root / e
         if not path.exists():
             raise ModelError(f"expert '{e}' not found (looked for {path} and {experts_root / e})")
-        out[path.name] = check_model_dir(path)
+        check_weights_fit(check_model_dir(path))  # its config.json describes its weights
+        out[path.name] = path
     return out
-
-
-def _config(path: Path) -> dict:
-    try:
-        return json.loads((path / "config.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{path}/config.json is not valid JSON") from None
 
 
 def _tokenizer_fingerprint(path: Path) -> str:
@@ -58,7 +52,7 @@ def _tokenizer_fingerprint(path: Path) -> str:
 
 def check_compatible(dirs: dict[str, Path]) -> dict:
     """Refuse experts that cannot share one MoE, naming the first difference found."""
-    configs = {n: _config(p) for n, p in dirs.items()}
+    configs = {n: read_config(p) for n, p in dirs.items()}
     first, ref = next(iter(configs.items()))
     fmt = format_for(ref.get("model_type"))
     for name, cfg in configs.items():
@@ -181,9 +175,13 @@ def parity_check(model, dirs: dict[str, Path], input_ids: torch.Tensor) -> dict[
 
 def expert_domain(path: Path) -> str:
     meta = path / "smolmoe_expert.json"
-    if meta.is_file():
-        return json.loads(meta.read_text()).get("domain", path.name)
-    return path.name
+    if not meta.is_file():
+        return path.name
+    info = read_json(meta, ModelError)
+    domain = info.get("domain", path.name) if isinstance(info, dict) else None
+    if not isinstance(domain, str):
+        raise ModelError(f"{meta} is malformed: 'domain' must be a string")
+    return domain
 
 
 def weights_sha256(path: Path) -> str:
@@ -218,13 +216,15 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     out_dir = check_writable_target(Path(merge.output), overwrite)
     dirs = resolve_experts(merge.experts, experts_root)
     dense = check_compatible(dirs)
+    names = list(dirs)
+    domains = [expert_domain(p) for p in dirs.values()]
+    if merge.router_init == "fit":   # bad records fail now, not after the MoE is built
+        router.check_fit_data(merge.data, domains)
     t0 = time.perf_counter()
     say("building the MoE")
     model, shared = build_moe(dirs, dense, top_k=merge.top_k, non_ffn=merge.non_ffn,
                               base=Path(merge.base) if merge.base else None)
     tokenizer = load_tokenizer(next(iter(dirs.values())))
-    names = list(dirs)
-    domains = [expert_domain(p) for p in dirs.values()]
     say(f"router init: {merge.router_init}")
     init_report = router.init_routers(model, tokenizer, merge.router_init, names=names,
                                       domains=domains, data_dir=merge.data,
@@ -256,18 +256,36 @@ def forced_routing_is_exact(meta: dict, name: str) -> bool:
     return diff is not None and diff <= PARITY_TOLERANCE
 
 
+def parity_warning(meta: dict) -> str | None:
+    """A loud explanation when forced routing does not reproduce the dense experts."""
+    parity = meta["parity_max_abs_logit_diff"]
+    off = {n: d for n, d in parity.items() if not forced_routing_is_exact(meta, n)}
+    if not off:
+        return None
+    worst = max(off, key=off.get)
+    return (f"WARNING: parity failed for {len(off)}/{len(parity)} experts (worst {worst}: max "
+            f"|logit diff| {off[worst]:.3g} > {PARITY_TOLERANCE:g}). The experts are not MLP-only "
+            f"fine-tunes of one base (their attention, norms or embeddings differ), so the MoE "
+            f"forced to expert j is not expert j: each expert's skill is only approximated.")
+
+
 def read_meta(moe_dir: Path) -> dict:
-    """smolmoe.json of an MoE directory; for an MoE made elsewhere (a Mixtral, Qwen2-MoE or
-    Qwen3-MoE dir without it, e.g. from mergekit-moe) the same shape read from its config,
-    with experts named expert_0, expert_1, ... (`smolmoe adopt` gives them names)."""
-    moe_dir = Path(moe_dir)
+    """smolmoe.json of an MoE directory, checked enough that its readers cannot trip; for an
+    MoE made elsewhere (a Mixtral, Qwen2-MoE or Qwen3-MoE dir without it, e.g. from
+    mergekit-moe) the same shape read from its config, with experts named expert_0, expert_1,
+    ... (`smolmoe adopt` gives them names)."""
+    moe_dir = check_built(Path(moe_dir))
     f = moe_dir / MOE_META
     if f.is_file():
-        try:
-            return json.loads(f.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ModelError(f"{f} is not valid JSON") from None
-    config = _config(moe_dir) if (moe_dir / "config.json").is_file() else {}
+        meta = read_json(f, ModelError, " (re-run `smolmoe assemble`)")
+        experts = meta.get("experts") if isinstance(meta, dict) else None
+        if not (isinstance(experts, list) and experts and all(
+                isinstance(e, dict) and isinstance(e.get("name"), str)
+                and isinstance(e.get("domain"), str) for e in experts)):
+            raise ModelError(f"{f} is malformed: it needs an 'experts' list of {{name, domain}} "
+                             f"(re-run `smolmoe assemble`)")
+        return meta
+    config = read_config(moe_dir) if (moe_dir / "config.json").is_file() else {}
     if config.get("model_type") not in MOE_TYPES:
         raise ModelError(f"{moe_dir} is not an MoE directory (no {MOE_META}, and its config is "
                          f"not one of {', '.join(MOE_TYPES)})")

@@ -1,6 +1,7 @@
 """Rich tables built from the library's report dicts (printing stays at the CLI edge)."""
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from .evaluate import mean_loss
@@ -71,9 +72,19 @@ def usage_table(usage: dict, title: str = "overall expert usage") -> Table:
     return table
 
 
-def token_line(view: dict) -> str:
-    """Each token followed by its top-1 expert, e.g. `def[coder] sort[coder]`."""
-    return " ".join(f"{tok!r}[{name}]" for tok, name in view["tokens"])
+def token_line(view: dict, experts: list[str] | None = None) -> str:
+    """Rich markup: each token followed by its top-1 expert, e.g. `'def'[coder] ' sort'[coder]`,
+    the name in the expert's colour when `experts` (the MoE's names, in order) is given. The
+    token and the brackets are escaped: rich would otherwise take `[coder]` for a style tag."""
+    from .palette import expert_colour
+    parts = []
+    for tok, name in view["tokens"]:
+        label = escape(f"[{name}]")
+        first = name.split("/")[0]
+        if experts and first in experts:
+            label = f"[{expert_colour(experts.index(first))}]{label}[/]"
+        parts.append(f"{escape(repr(tok))}{label}")
+    return " ".join(parts)
 
 
 def moe_eval_tables(report: dict) -> list[Table]:

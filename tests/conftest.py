@@ -38,12 +38,13 @@ def make_tokenizer(directory: Path):
     return fast
 
 
-def make_llama(directory: Path, tokenizer, seed: int = 0, hidden: int = 32, vocab: int | None = None):
+def make_llama(directory: Path, tokenizer, seed: int = 0, hidden: int = 32, vocab: int | None = None,
+               layers: int = 2):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=vocab or len(tokenizer), hidden_size=hidden,
-                         intermediate_size=2 * hidden, num_hidden_layers=2,
+                         intermediate_size=2 * hidden, num_hidden_layers=layers,
                          num_attention_heads=4, num_key_value_heads=2,
                          max_position_embeddings=512, tie_word_embeddings=True, initializer_range=0.2,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,

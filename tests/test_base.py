@@ -32,7 +32,8 @@ def test_unreachable_hub_id_is_one_clear_error(monkeypatch):
     (lambda p: None, "not found"),
     (lambda p: p.write_text("x"), "not a model directory"),
     (lambda p: p.mkdir(), "no config.json"),
-    (lambda p: (p.mkdir(), (p / "config.json").write_text("{}")), "no .safetensors"),
+    (lambda p: (p.mkdir(), (p / "config.json").write_text("{}")), "must be a JSON object with a .model_type."),
+    (lambda p: (p.mkdir(), (p / "config.json").write_text('{"model_type": "llama"}')), "no .safetensors"),
 ])
 def test_bad_local_paths(tmp_path, make, message):
     target = tmp_path / "model"

@@ -184,10 +184,11 @@ def test_chat_interactively_in_a_terminal(tiny_moe):
     try:
         banner = _read_until(master, b">>> ", 60)
         assert b"MoE of math, code, story" in banner and b">>> " in banner
+        assert b"loading " in banner and b"token colours" in banner   # status, then the legend
         os.write(master, b"add 3 plus 4\r")
-        reply = _read_until(master, b"tokens)", 30)
+        reply = _read_until(master, b"tokens/s)", 30)
         assert b"\033[3" in reply or b"\033[9" in reply   # ANSI colour per expert
-        assert b"experts: " in reply
+        assert b"experts: " in reply and b"6 tokens in " in reply
         os.write(master, b"/reset\r")
         after = _read_until(master, b"reset)", 10)
         assert b"(conversation reset)" in after
@@ -196,7 +197,33 @@ def test_chat_interactively_in_a_terminal(tiny_moe):
             _read_until(master, b">>> ", 10)
         os.write(master, b"\x04")   # Ctrl-D at the prompt ends the chat
         assert proc.wait(timeout=20) == 0
+        assert _read_until(master, b"\n", 5).endswith(b"\n")   # the shell's prompt starts clean
     finally:
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+@pytest.mark.parametrize("key", [KeyboardInterrupt, EOFError])
+def test_ctrl_c_or_d_at_an_empty_prompt_ends_the_line(monkeypatch, capsys, key):
+    from smolmoe.chat import terminal_lines
+    typed = iter(["hello"])
+
+    def fake_input(_prompt):
+        try:
+            return next(typed)
+        except StopIteration:
+            raise key from None
+    monkeypatch.setattr("builtins.input", fake_input)
+    assert list(terminal_lines()) == ["hello"]
+    assert capsys.readouterr().err == "\n"   # the shell's prompt starts on a new line
+
+
+def test_chat_legend_names_every_expert_in_its_colour():
+    from smolmoe.chat import legend, speed_line
+    from smolmoe.palette import ansi_colour
+    text = legend(["coder", "writer", "guardian"])
+    for i, name in enumerate(["coder", "writer", "guardian"]):
+        assert f"{ansi_colour(i)}{name}\033[0m" in text
+    assert len({ansi_colour(i) for i in range(8)}) == 8
+    assert speed_line(30, 2.0) == "30 tokens in 2.0 s (15.0 tokens/s)"

@@ -129,12 +129,61 @@ def _post(url, body: bytes, headers=None):
     ({"messages": ask("hi")}, 400, "model"),
     ({"model": "gpt-4", "messages": ask("hi")}, 404, "not served here"),
     ({"model": "moe", "messages": ask("alpha " * 20_000)}, 413, "larger than 64000 bytes"),
+    # What we cannot honour is refused, not silently ignored (OpenAI's error shape).
+    ({"model": "moe", "messages": ask("hi"), "tools": [{"type": "function", "function": {"name": "f"}}]},
+     400, "tools are not supported"),
+    ({"model": "moe", "messages": ask("hi"), "tool_choice": "required"}, 400, "tool_choice is not supported"),
+    ({"model": "moe", "messages": ask("hi"), "response_format": {"type": "json_object"}}, 400,
+     "response_format 'json_object' is not supported"),
+    ({"model": "moe", "messages": ask("hi"), "logprobs": True}, 400, "logprobs is not supported"),
+    ({"model": "moe", "messages": ask("hi"), "top_logprobs": 3}, 400, "top_logprobs is not supported"),
+    ({"model": "moe", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]},
+     400, "messages.0.content.1: 'image_url' parts are not supported: this model reads text only"),
 ])
 def test_bad_requests_get_4xx_with_a_json_error(server, body, status, message):
     url, _ = server
     for stream in (False, True):
         code, answer = _post(url, json.dumps({**body, "stream": stream}).encode())
         assert code == status and message in answer["error"]["message"], answer
+
+
+def test_what_can_be_honoured_still_works(server):
+    url, _ = server
+    for extra in ({"response_format": {"type": "text"}}, {"logprobs": False}, {"tool_choice": "none"},
+                  {"tools": []}):
+        body = {"model": "moe", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+                "max_tokens": 2, **extra}
+        code, answer = _post(url, json.dumps(body).encode())
+        assert code == 200 and answer["usage"]["completion_tokens"] <= 2, (extra, answer)
+    code, answer = _post(url, json.dumps({"model": "moe", "messages": ask("hi"), "tools": [{}]}).encode())
+    assert answer["error"]["param"] == "tools" and answer["error"]["type"] == "invalid_request_error"
+
+
+def test_the_page_and_the_cli_share_defaults(server):
+    from smolmoe.config import DEFAULT_MAX_TOKENS
+    from smolmoe.generate import GenerationSettings
+    from smolmoe.palette import EXPERT_COLOURS
+    url, _ = server
+    with urllib.request.urlopen(f"{url}/api/info", timeout=10) as r:
+        info = json.loads(r.read())
+    assert info["palette"] == EXPERT_COLOURS and len(set(EXPERT_COLOURS)) == 8
+    assert ServerLimits().default_max_tokens == GenerationSettings().max_new_tokens == DEFAULT_MAX_TOKENS
+    from smolmoe.cli import main
+    chat_opt = next(p for p in main.commands["chat"].params if p.name == "max_tokens")
+    assert chat_opt.default == DEFAULT_MAX_TOKENS
+
+
+@pytest.mark.parametrize("host, warned", [("0.0.0.0", True), ("::", True), ("192.168.1.5", True),
+                                          ("127.0.0.1", False), ("localhost", False), ("::1", False)])
+def test_serving_beyond_loopback_warns(tiny_moe, monkeypatch, host, warned):
+    from click.testing import CliRunner
+    from smolmoe.cli import main
+    monkeypatch.setattr("smolmoe.serve.serve", lambda *a, **k: None)   # do not listen
+    r = CliRunner().invoke(main, ["serve", str(tiny_moe), "--host", host])
+    assert r.exit_code == 0, r.output
+    assert ("warning: listening on" in r.output) == warned, r.output
 
 
 def test_malformed_and_chunked_bodies(server):

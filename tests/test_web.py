@@ -20,7 +20,7 @@ from smolmoe.serve import ServerLimits, create_app  # noqa: E402
 
 from conftest import make_llama, make_tokenizer  # noqa: E402
 from live_server import live_server  # noqa: E402
-from tiny_moe import EXPERTS, tiny_moe  # noqa: E402,F401  (fixture)
+from tiny_moe import EXPERTS, make_tiny_moe, tiny_moe  # noqa: E402,F401  (fixture)
 
 # Counts token spans each time the page adds some, so the test can tell a stream from one blob.
 WATCH_TOKENS = """
@@ -48,6 +48,16 @@ def wait(driver, condition, seconds=30):
     return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
 
 
+def send(browser, text: str, max_tokens: int) -> None:
+    """Type a message with this max-tokens setting, send it, wait for the reply's heat map."""
+    field = browser.find_element(By.ID, "max-tokens")
+    field.clear()
+    field.send_keys(str(max_tokens))
+    browser.find_element(By.ID, "input").send_keys(text)
+    browser.find_element(By.ID, "send").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#heatmap table"))
+
+
 def test_chat_streams_coloured_tokens_with_legend_and_heatmap(browser, tiny_moe, tmp_path):
     chat = ChatModel.load(tiny_moe)
     with live_server(create_app(chat, ServerLimits(max_tokens=400))) as url:
@@ -57,12 +67,7 @@ def test_chat_streams_coloured_tokens_with_legend_and_heatmap(browser, tiny_moe,
         assert legend == list(EXPERTS)
         assert not browser.find_element(By.ID, "thinking").is_displayed()  # no <think> here
         browser.execute_script(WATCH_TOKENS)
-        max_tokens = browser.find_element(By.ID, "max-tokens")
-        max_tokens.clear()
-        max_tokens.send_keys("300")
-        browser.find_element(By.ID, "input").send_keys("add 3 plus 4")
-        browser.find_element(By.ID, "send").click()
-        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#heatmap table"))
+        send(browser, "add 3 plus 4", max_tokens=300)
         tokens = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant .token")
         batches = browser.execute_script("return window.__batches")
         # Streamed: the reply's tokens arrived in several separate batches, not all at once.
@@ -111,3 +116,39 @@ def test_thinking_controls_only_for_thinking_models(browser, tmp_path):
         time.sleep(0.2)
         wait(browser, lambda d: d.find_element(By.ID, "send").is_enabled())
         assert not browser.find_elements(By.CSS_SELECTOR, ".msg.error")
+
+
+def _rgb(hex_colour: str) -> str:
+    n = int(hex_colour[1:], 16)
+    return f"{n >> 16}, {(n >> 8) & 255}, {n & 255}"
+
+
+def test_eight_experts_thirty_layers_colour_blind_palette_and_whole_heatmap(browser, tmp_path):
+    """The demo's shape: 8 experts, 30 layers. Legend, tokens and heat map share one palette
+    (Okabe-Ito), every heat-map row is visible without scrolling, max tokens as the CLI's."""
+    from smolmoe.config import DEFAULT_MAX_TOKENS
+    from smolmoe.palette import EXPERT_COLOURS
+    names = ("coder", "writer", "thinker", "encyclopedia", "summarizer", "analyst", "actor", "guardian")
+    moe = make_tiny_moe(tmp_path, names=names, layers=30)
+    with live_server(create_app(ChatModel.load(moe))) as url:
+        browser.get(url + "/")
+        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#legend .legend-item"))
+        assert browser.find_element(By.ID, "max-tokens").get_attribute("value") == str(DEFAULT_MAX_TOKENS)
+        swatches = [s.value_of_css_property("background-color")
+                    for s in browser.find_elements(By.CSS_SELECTOR, "#legend .swatch")]
+        assert swatches == [f"rgba({_rgb(c)}, 1)" for c in EXPERT_COLOURS]
+        send(browser, "write a story of the dragon", max_tokens=12)
+        rows = browser.find_elements(By.CSS_SELECTOR, "#heatmap tr")
+        assert len(rows) == 31
+        bottom = browser.execute_script("return arguments[0].getBoundingClientRect().bottom", rows[-1])
+        side = browser.execute_script(
+            "return document.getElementById('side').getBoundingClientRect().bottom")
+        assert bottom <= side, "the heat map's last rows are cut off"
+        # Each cell is tinted with its column's expert colour.
+        for e, cell in enumerate(rows[5].find_elements(By.CSS_SELECTOR, "td")):
+            background = cell.value_of_css_property("background-color")
+            assert background.startswith(f"rgba({_rgb(EXPERT_COLOURS[e])}") or background.endswith(", 0)"), background
+        shot = tmp_path / "web8.png"
+        browser.save_screenshot(str(shot))
+        if os.environ.get("SMOLMOE_SCREENSHOT_DIR"):
+            shutil.copy(shot, os.environ["SMOLMOE_SCREENSHOT_DIR"])

@@ -12,12 +12,13 @@ from conftest import make_llama, make_tokenizer
 EXPERTS = ("math", "code", "story")
 
 
-def make_experts(root: Path, tokenizer=None, names=EXPERTS, hidden: int = 32) -> list[Path]:
+def make_experts(root: Path, tokenizer=None, names=EXPERTS, hidden: int = 32,
+                 layers: int = 2) -> list[Path]:
     """Dense experts sharing everything but their MLPs (as MLP-only fine-tuning leaves them)."""
     from transformers import AutoModelForCausalLM
     base = root / "base"
     tokenizer = tokenizer or make_tokenizer(base)
-    make_llama(base, tokenizer, hidden=hidden, vocab=len(tokenizer))
+    make_llama(base, tokenizer, hidden=hidden, vocab=len(tokenizer), layers=layers)
     dirs = []
     for i, name in enumerate(names):
         model = AutoModelForCausalLM.from_pretrained(base)
@@ -32,10 +33,11 @@ def make_experts(root: Path, tokenizer=None, names=EXPERTS, hidden: int = 32) ->
     return dirs
 
 
-def make_tiny_moe(root: Path, tokenizer=None, names=EXPERTS, top_k: int = 2) -> Path:
+def make_tiny_moe(root: Path, tokenizer=None, names=EXPERTS, top_k: int = 2,
+                  layers: int = 2) -> Path:
     from smolmoe.config import MergeConfig
     from smolmoe.surgery import assemble
-    experts = make_experts(root, tokenizer, names)
+    experts = make_experts(root, tokenizer, names, layers=layers)
     out = root / "moe"
     assemble(MergeConfig(experts=[str(d) for d in experts], output=str(out), top_k=top_k,
                          router_init="random", base=str(root / "base")),

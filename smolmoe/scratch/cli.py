@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..clikit import CONTEXT, one_line_errors, quiet_transformers
-from ..config import smolmoe_home
+from ..clikit import CONTEXT, Finite, home_default, one_line_errors, quiet_transformers
 from ..precision import CHOICES as PRECISIONS
 
 @click.group(context_settings=CONTEXT)
@@ -22,7 +21,7 @@ def _train_options(fn):
     """Options shared by every training stage; they override the stage's default settings."""
     options = [
         click.option("--steps", type=click.IntRange(1), help="Optimizer steps."),
-        click.option("--lr", type=click.FloatRange(0, 1, min_open=True), help="Peak learning rate."),
+        click.option("--lr", type=Finite(0, 1, min_open=True), help="Peak learning rate."),
         click.option("--batch-size", type=click.IntRange(1), help="Sequences (or prompts) per micro-batch."),
         click.option("--grad-accum", type=click.IntRange(1), help="Micro-batches per optimizer step."),
         click.option("--seq-len", type=click.IntRange(8), help="Tokens per row."),
@@ -80,9 +79,9 @@ def scratch_presets(step_preset):
 
 
 @scratch.command("data", context_settings=CONTEXT)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--seed", default=0, type=int)
-@click.option("--overwrite", is_flag=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--seed", default=0, type=int, help="Seed of the split and the sampling.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_data(out_dir, seed, overwrite):
     """Fetch the offline sources and write every stage's JSONL (see docs/scratch.md)."""
@@ -93,9 +92,9 @@ def scratch_data(out_dir, seed, overwrite):
 
 @scratch.command("tokenizer", context_settings=CONTEXT)
 @click.option("--data", "data_file", required=True, type=click.Path(), help="Pretraining JSONL ({\"text\"}).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--vocab-size", default=4096, type=click.IntRange(262))
-@click.option("--overwrite", is_flag=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--vocab-size", default=4096, type=click.IntRange(262), help="Tokens in the vocabulary (at least the 256 bytes + specials).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
     """Train a byte-level BPE tokenizer with chat and thinking tokens."""
@@ -106,13 +105,13 @@ def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
 
 
 @scratch.command("init", context_settings=CONTEXT)
-@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]))
-@click.option("--tokenizer", "tokenizer_dir", required=True, type=click.Path())
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]), help="Model size preset (see `smolmoe scratch presets`).")
+@click.option("--tokenizer", "tokenizer_dir", required=True, type=click.Path(), help="Directory made by `smolmoe scratch tokenizer`.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--layers", type=click.IntRange(2), help="Override the preset's layer count.")
 @click.option("--hidden-size", type=click.IntRange(8), help="Override the preset's hidden size.")
-@click.option("--seed", default=0, type=int)
-@click.option("--overwrite", is_flag=True)
+@click.option("--seed", default=0, type=int, help="Seed of the initial weights.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_init(preset, tokenizer_dir, out_dir, layers, hidden_size, seed, overwrite):
     """Save a freshly initialised preset model with the scratch tokenizer."""
@@ -123,7 +122,8 @@ def scratch_init(preset, tokenizer_dir, out_dir, layers, hidden_size, seed, over
 
 
 def _stage_io(fn):
-    fn = click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))(fn)
+    fn = click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+                      help="Output model directory.")(fn)
     fn = click.option("--val", "val_file", required=True, type=click.Path(), help="Held-out JSONL.")(fn)
     fn = click.option("--data", "data_file", required=True, type=click.Path(), help="Training JSONL.")(fn)
     return click.argument("model_dir", type=click.Path())(fn)
@@ -151,7 +151,7 @@ def scratch_pretrain(model_dir, data_file, val_file, out_dir, resume, overwrite,
 @scratch.command("extend-context", context_settings=CONTEXT)
 @_stage_io
 @_train_options
-@click.option("--factor", default=4.0, type=click.FloatRange(1, min_open=True), help="YaRN scaling factor.")
+@click.option("--factor", default=4.0, type=Finite(1, min_open=True), help="YaRN scaling factor.")
 @one_line_errors
 def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, **kw):
     """Context extension: YaRN rope scaling in the config, then training on longer rows."""
@@ -172,7 +172,7 @@ def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, *
 @_stage_io
 @_train_options
 @_lora_option
-@click.option("--resume", is_flag=True)
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @one_line_errors
 def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwrite, **kw):
     """SFT (or reasoning SFT) with loss on assistant tokens only; optionally LoRA."""
@@ -194,7 +194,7 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
 @_stage_io
 @_train_options
 @_lora_option
-@click.option("--beta", default=0.5, type=click.FloatRange(0, min_open=True))
+@click.option("--beta", default=0.5, type=Finite(0, min_open=True), help="DPO temperature: how far the policy may move from the reference.")
 @one_line_errors
 def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite, **kw):
     """DPO on {messages, chosen, rejected} pairs; reports the held-out preference share."""
@@ -220,12 +220,12 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
 @scratch.command("grpo", context_settings=CONTEXT)
 @_stage_io
 @_train_options
-@click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]))
-@click.option("--group-size", default=8, type=click.IntRange(2))
+@click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]), help="Token-level (grpo) or sequence-level (gspo) importance ratios.")
+@click.option("--group-size", default=8, type=click.IntRange(2), help="Rollouts per prompt (advantages are relative within a group).")
 @click.option("--iterations", default=2, type=click.IntRange(1), help="Optimizer steps per rollout.")
-@click.option("--max-new-tokens", default=40, type=click.IntRange(1))
-@click.option("--temperature", default=1.0, type=click.FloatRange(0, min_open=True), help="Sampling temperature of rollouts.")
-@click.option("--test-limit", default=200, type=click.IntRange(1))
+@click.option("--max-new-tokens", default=40, type=click.IntRange(1), help="Longest rollout in tokens.")
+@click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Sampling temperature of rollouts.")
+@click.option("--test-limit", default=200, type=click.IntRange(1), help="Held-out problems scored before and after.")
 @one_line_errors
 def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iterations,
                  max_new_tokens, temperature, test_limit, overwrite, **kw):
@@ -251,8 +251,8 @@ def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iter
 @scratch.command("distill", context_settings=CONTEXT)
 @_stage_io
 @_train_options
-@click.option("--teacher", "teacher_dir", required=True, type=click.Path())
-@click.option("--temperature", default=1.0, type=click.FloatRange(0, min_open=True))
+@click.option("--teacher", "teacher_dir", required=True, type=click.Path(), help="Teacher model directory (same tokenizer).")
+@click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Softens both distributions in the KL.")
 @one_line_errors
 def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temperature, overwrite, **kw):
     """Distil MODEL_DIR (the student) from --teacher's logits (KL), same tokenizer."""
@@ -271,8 +271,8 @@ def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temper
 @scratch.command("merge-lora", context_settings=CONTEXT)
 @click.argument("model_dir", type=click.Path())
 @click.argument("adapter_dir", type=click.Path())
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--overwrite", is_flag=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output model directory.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
     """Merge a saved LoRA adapter into the model it was trained on; save a plain HF dir."""
@@ -288,7 +288,7 @@ def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
 @click.argument("prompts", nargs=-1, required=True)
 @click.option("--think/--no-think", default=True, help="Open a thinking block, or skip it.")
 @click.option("--budget", type=click.IntRange(0), default=None, help="At most this many thinking tokens.")
-@click.option("--max-new-tokens", default=96, type=click.IntRange(1))
+@click.option("--max-new-tokens", default=96, type=click.IntRange(1), help="Longest reply in tokens.")
 @one_line_errors
 def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
     """Answer prompts greedily, showing thinking (within the budget) and the answer."""
@@ -304,8 +304,8 @@ def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
 @scratch.command("budget-check", context_settings=CONTEXT)
 @click.argument("model_dir", type=click.Path())
 @click.option("--data", "data_file", required=True, type=click.Path(), help="Prompt JSONL (e.g. grpo/test.jsonl).")
-@click.option("--budget", "budgets", multiple=True, type=click.IntRange(0), default=(0, 2, 4, 8))
-@click.option("--limit", default=50, type=click.IntRange(1))
+@click.option("--budget", "budgets", multiple=True, type=click.IntRange(0), default=(0, 2, 4, 8), help="Thinking budget to try (repeatable).")
+@click.option("--limit", default=50, type=click.IntRange(1), help="Prompts to run.")
 @one_line_errors
 def scratch_budget_check(model_dir, data_file, budgets, limit):
     """Over LIMIT prompts: the most thinking tokens seen per budget, and how many got an answer."""
@@ -321,12 +321,11 @@ def scratch_budget_check(model_dir, data_file, budgets, limit):
 
 
 @scratch.command("run", context_settings=CONTEXT)
-@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]))
-@click.option("--out", "out_dir", default=lambda: str(smolmoe_home() / "scratch"),
-              show_default="$SMOLMOE_HOME/scratch", type=click.Path(file_okay=False))
-@click.option("--pretrain-steps", type=click.IntRange(1))
-@click.option("--sft-steps", type=click.IntRange(1))
-@click.option("--overwrite", is_flag=True)
+@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]), help="Model size preset (see `smolmoe scratch presets`).")
+@click.option("--out", "out_dir", **home_default("scratch"), type=click.Path(file_okay=False), help="Where every stage writes.")
+@click.option("--pretrain-steps", type=click.IntRange(1), help="Override the preset's pretraining steps.")
+@click.option("--sft-steps", type=click.IntRange(1), help="Override the preset's SFT steps.")
+@click.option("--overwrite", is_flag=True, help="Replace existing stage outputs.")
 @one_line_errors
 def scratch_run(preset, out_dir, pretrain_steps, sft_steps, overwrite):
     """data -> tokenizer -> pretrain -> SFT in one go; held-out losses before/after each stage."""

@@ -5,6 +5,6 @@
 - `app.py`: the FastAPI app (routes, limits, JSON errors) and `serve()`, which runs uvicorn;
 - `static/`: the web page (plain HTML/JS/CSS, no build step).
 """
-from .app import ServerLimits, create_app, serve
+from .app import ServerLimits, create_app, is_loopback, serve
 
-__all__ = ["ServerLimits", "create_app", "serve"]
+__all__ = ["ServerLimits", "create_app", "is_loopback", "serve"]

@@ -3,8 +3,9 @@ the web page, and the page itself from `static/`.
 
 Every refusal is a 4xx with OpenAI's JSON error body, decided before the first byte of a
 stream is sent: body too large (413), malformed or out-of-range fields (400), unknown model
-(404), prompt longer than the context or max_tokens over the server's limit (400), too many
-requests waiting (503).
+(404), features we cannot honour (tools, structured output, logprobs, images: 400), prompt
+longer than the context or max_tokens over the server's limit (400), too many requests
+waiting (503).
 """
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from ..config import DEFAULT_MAX_TOKENS
 from ..errors import SmolMoEError
 from ..generate import ChatModel, PromptTooLong, collect
-from .schema import ChatRequest, ChunkWriter, completion, error_body
+from ..palette import EXPERT_COLOURS
+from .schema import ChatRequest, ChunkWriter, completion, error_body, unsupported
 from .worker import GenerationWorker
 
 STATIC = Path(__file__).parent / "static"
@@ -34,7 +37,7 @@ STATIC = Path(__file__).parent / "static"
 class ServerLimits:
     max_body_bytes: int = 1 << 20       # a request body larger than this is refused (413)
     max_tokens: int = 1024              # the most tokens one reply may ask for
-    default_max_tokens: int = 256       # when the request does not say
+    default_max_tokens: int = DEFAULT_MAX_TOKENS  # when the request does not say
     max_prompt_tokens: int | None = None  # default: the model's context - 1
     max_waiting: int = 64               # requests queued behind the worker
 
@@ -115,7 +118,8 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
     def info():
         return {"model": chat.name, "experts": chat.experts, "layers": chat.num_layers,
                 "thinking": chat.supports_thinking, "context_length": chat.context_length,
-                "max_tokens": limits.max_tokens, "default_max_tokens": limits.default_max_tokens}
+                "max_tokens": limits.max_tokens, "default_max_tokens": limits.default_max_tokens,
+                "palette": EXPERT_COLOURS}
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatRequest):
@@ -123,6 +127,10 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
             return _error(404, f"model '{body.model}' is not served here; this server serves "
                                f"'{chat.name}'", type_="not_found_error", param="model",
                           code="model_not_found")
+        refused = unsupported(body)
+        if refused:
+            message, param = refused
+            return _error(400, message, param=param, code="unsupported_parameter")
         settings = body.settings(limits.default_max_tokens)
         if settings.max_new_tokens > limits.max_tokens:
             return _error(400, f"max_tokens is {settings.max_new_tokens}; this server allows at "
@@ -176,6 +184,17 @@ async def _sse(events, writer: ChunkWriter, prompt_tokens: int, include_usage: b
     if include_usage:
         yield line(writer.usage(prompt_tokens, n))
     yield "data: [DONE]\n\n"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    import ipaddress
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:   # a host name: assume it is reachable from elsewhere
+        return False
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -2,32 +2,35 @@
 
 Our extra request fields (`repetition_penalty`, `think`, `thinking_budget`) arrive through the
 openai client's `extra_body`; our extra response field `smolmoe` carries routing: per token,
-the top-1 expert of each layer. Unknown OpenAI fields are ignored, as OpenAI-compatible
-servers usually do.
+the top-1 expert of each layer. Unknown fields are ignored, as OpenAI-compatible servers
+usually do, except those that change what the reply must be (tools, structured output,
+logprobs, image parts): we cannot honour them, so `unsupported` names them for a 400.
 """
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..generate import GenerationSettings, Reply, StreamEvent
 
 
-class TextPart(BaseModel):
-    type: Literal["text"]
-    text: str
+class ContentPart(BaseModel):
+    """Any part is accepted here so that `unsupported` can refuse images by name."""
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
 
 
 class Message(BaseModel):
     role: Literal["system", "user", "assistant"]
-    content: str | list[TextPart]
+    content: str | list[ContentPart]
 
     def plain(self) -> dict:
         content = self.content if isinstance(self.content, str) else "".join(
-            p.text for p in self.content)
+            p.text or "" for p in self.content)
         return {"role": self.role, "content": content}
 
 
@@ -50,6 +53,14 @@ class ChatRequest(BaseModel):
     repetition_penalty: float = Field(1.1, gt=0, le=10)
     think: bool | None = None
     thinking_budget: int | None = Field(None, ge=0)
+    # OpenAI features this server cannot honour: refused by `unsupported`, never ignored.
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    functions: list[Any] | None = None
+    function_call: Any = None
+    response_format: dict | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
     def settings(self, default_max_tokens: int) -> GenerationSettings:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
@@ -58,6 +69,32 @@ class ChatRequest(BaseModel):
             temperature=self.temperature, top_p=self.top_p,
             repetition_penalty=self.repetition_penalty, stop=[s for s in stop if s],
             seed=self.seed, think=self.think, thinking_budget=self.thinking_budget)
+
+
+def unsupported(request: ChatRequest) -> tuple[str, str] | None:
+    """(message, param) for the first requested feature this server cannot honour, or None."""
+    if request.tools or request.functions:
+        param = "tools" if request.tools else "functions"
+        return f"{param} are not supported: this model has no tool calling", param
+    for param in ("tool_choice", "function_call"):
+        if getattr(request, param) not in (None, "none"):
+            return f"{param} is not supported: this model has no tool calling", param
+    kind = (request.response_format or {}).get("type", "text")
+    if kind != "text":
+        return (f"response_format {kind!r} is not supported: replies are plain text "
+                f"(only {{'type': 'text'}} is accepted)", "response_format")
+    if request.logprobs or request.top_logprobs:
+        param = "logprobs" if request.logprobs else "top_logprobs"
+        return f"{param} is not supported by this server", param
+    for i, m in enumerate(request.messages):
+        for j, part in enumerate(m.content if isinstance(m.content, list) else []):
+            where = f"messages.{i}.content.{j}"
+            if part.type != "text":
+                return (f"{where}: {part.type!r} parts are not supported: this model reads "
+                        f"text only", where)
+            if part.text is None:
+                return f"{where}: a text part needs 'text'", where
+    return None
 
 
 def error_body(message: str, type_: str = "invalid_request_error", param: str | None = None,

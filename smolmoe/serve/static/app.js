@@ -3,13 +3,21 @@
 // top-1 expert at every layer; the colour is that of one chosen layer or the majority.
 "use strict";
 
-const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-                 "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const $ = (id) => document.getElementById(id);
 
 const state = { info: null, history: [], lastRouting: [], busy: false };
 
-function colour(expert) { return PALETTE[expert % PALETTE.length]; }
+// The palette comes from the server (smolmoe/palette.py), shared with the terminal chat.
+function colour(expert) {
+  const palette = state.info.palette;
+  return palette[expert % palette.length];
+}
+
+// A hex colour at the given opacity, e.g. for heat-map cells.
+function tint(hex, alpha) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha.toFixed(3)})`;
+}
 
 // The expert a token is coloured by: at the selected layer, or the most frequent over layers.
 function expertOf(experts) {
@@ -57,7 +65,7 @@ function renderLegend() {
 }
 
 // Rows are layers, columns experts: the share of the last reply's tokens whose top-1 expert
-// at that layer was that expert.
+// at that layer was that expert, drawn in that expert's colour (stronger = larger share).
 function renderHeatmap(routing) {
   const box = $("heatmap");
   if (!state.info.experts || routing.length === 0) return;
@@ -69,20 +77,26 @@ function renderHeatmap(routing) {
     const th = document.createElement("th");
     th.className = "expert";
     th.textContent = name;
+    th.style.borderBottom = `4px solid ${colour(names.indexOf(name))}`;
     head.append(th);
   }
+  const counts = [];
   for (let l = 0; l < state.info.layers; l++) {
-    const counts = new Array(names.length).fill(0);
-    for (const experts of routing) counts[experts[l]] += 1;
+    counts.push(new Array(names.length).fill(0));
+    for (const experts of routing) counts[l][experts[l]] += 1;
+  }
+  // Opacity relative to the largest share, so that near-uniform routing still shows contrast.
+  const top = Math.max(...counts.flat()) / routing.length;
+  for (let l = 0; l < state.info.layers; l++) {
     const row = table.insertRow();
     const th = document.createElement("th");
     th.textContent = String(l);
     row.append(th);
-    counts.forEach((c, e) => {
+    counts[l].forEach((c, e) => {
       const share = c / routing.length;
       const cell = row.insertCell();
-      cell.style.background = `rgba(31, 111, 235, ${share.toFixed(3)})`;
-      cell.style.color = share > 0.5 ? "white" : "#1f2328";
+      cell.style.background = tint(colour(e), 0.85 * share / top);
+      cell.style.color = "#1f2328";
       cell.textContent = share > 0 ? Math.round(share * 100) : "";
       cell.title = `layer ${l}, ${names[e]}: ${(share * 100).toFixed(0)}% of tokens`;
     });
@@ -195,6 +209,7 @@ async function init() {
   const kind = state.info.experts ? `MoE: ${state.info.experts.length} experts, ` : "dense, ";
   $("model-name").textContent = `${state.info.model} (${kind}${state.info.layers} layers)`;
   $("max-tokens").max = state.info.max_tokens;
+  $("max-tokens").value = state.info.default_max_tokens;   // the same default as the CLI and API
   $("thinking").hidden = !state.info.thinking;
   renderLegend();
   $("layer").addEventListener("change", () => {
