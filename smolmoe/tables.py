@@ -7,11 +7,15 @@ from .evaluate import mean_loss
 
 
 def data_table(report: dict) -> Table:
+    """One row per domain: split sizes, train sources with their shares, the foreign source."""
     table = Table(title="datasets")
-    for col in ("domain", "train", "val", "test", "note"):
-        table.add_column(col, justify="left" if col in ("domain", "note") else "right")
+    for col in ("domain", "train", "val", "test", "foreign", "train sources (share)", "foreign source", "note"):
+        table.add_column(col, justify="right" if col in ("train", "val", "test", "foreign") else "left")
     for domain, r in report.items():
-        table.add_row(domain, str(r["train"]), str(r["val"]), str(r["test"]), r.get("note") or "")
+        shares = ", ".join(f"{s} {v:.0%}" for s, v in sorted((r.get("shares") or {}).items(),
+                                                            key=lambda kv: -kv[1]))
+        table.add_row(domain, str(r["train"]), str(r["val"]), str(r["test"]), str(r.get("foreign", 0)),
+                      shares, r.get("foreign_source") or "", r.get("note") or "")
     return table
 
 

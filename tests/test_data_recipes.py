@@ -14,6 +14,7 @@ import pytest
 
 import data_recipes
 from data_recipes import _build
+from data_recipes._build import MixRules, check_mix
 from data_recipes._chat import windows
 from data_recipes._common import MAX_CHARS, sentences_within, stable_hash
 from data_recipes._refusals import category_of, reply
@@ -103,13 +104,16 @@ def groups(records):
     return {r["group"] for r in records}
 
 
+ANY_MIX = MixRules(min_sources=1, min_share=0.0, max_share=1.0)  # tiny fakes serve one source
+
+
 # -- the whole build ------------------------------------------------------------------------
 
 def test_every_domain_builds_with_schema_and_disjoint_splits(tmp_path):
     out = tmp_path / "data"
     seen = []
     report = data_recipes.build(out, fetch=all_domains_fetch(tmp_path), max_train=50, max_eval=5,
-                                on_progress=lambda d, s: seen.append((d, s)))
+                                on_progress=lambda d, s: seen.append((d, s)), mix=ANY_MIX)
     assert list(report) == data_recipes.DOMAINS
     manifest = json.loads((out / "manifest.json").read_text())
     assert list(manifest["domains"]) == data_recipes.DOMAINS
@@ -138,18 +142,19 @@ def test_same_seed_same_files_other_seed_other_assignment(tmp_path):
     fetch = FakeFetch(arithmetic(300))
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for out, seed in ((a, 1), (b, 1), (c, 2)):
-        data_recipes.build(out, domains=["thinker"], seed=seed, fetch=fetch, max_eval=10)
+        data_recipes.build(out, domains=["thinker"], seed=seed, fetch=fetch, max_eval=10, mix=ANY_MIX)
     for split in ("train", "val", "test"):
         assert (a / "thinker" / f"{split}.jsonl").read_bytes() == (b / "thinker" / f"{split}.jsonl").read_bytes()
     assert groups(read_split(a, "thinker", "test")) != groups(read_split(c, "thinker", "test"))
 
 
 def test_duplicates_are_removed_and_counted(tmp_path):
-    data_recipes.build(tmp_path / "d", domains=["thinker"], fetch=FakeFetch(arithmetic(100, dup=30)))
+    data_recipes.build(tmp_path / "d", domains=["thinker"], fetch=FakeFetch(arithmetic(100, dup=30)),
+                       mix=ANY_MIX)
     records = [r for s in ("train", "val", "test") for r in read_split(tmp_path / "d", "thinker", s)]
     texts = [json.dumps(r["messages"]) for r in records]
     assert len(texts) == len(set(texts)) == 100
-    assert json.loads((tmp_path / "d" / "thinker" / "meta.json").read_text())["stats"]["duplicates"] == 30
+    assert json.loads((tmp_path / "d" / "thinker" / "meta.json").read_text())["stats"]["dropped"]["duplicate"] == 30
 
 
 def test_same_prompt_in_two_groups_lands_in_one_split():
@@ -183,21 +188,106 @@ def test_failure_mid_build_leaves_nothing_and_keeps_existing(tmp_path):
     fetch = FakeFetch({**arithmetic(50), "qa_wikidata": {}}, fail_on={"qa_wikidata"})
     out = tmp_path / "data"
     with pytest.raises(SmolMoEError, match="network down"):
-        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch)
+        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch, mix=ANY_MIX)
     assert not out.exists() and list(tmp_path.iterdir()) == []  # no temp dir left behind
 
     out.mkdir()
     (out / "keep.txt").write_text("old")
     with pytest.raises(SmolMoEError, match="already exists"):
-        data_recipes.build(out, domains=["thinker"], fetch=fetch)
+        data_recipes.build(out, domains=["thinker"], fetch=fetch, mix=ANY_MIX)
     with pytest.raises(SmolMoEError, match="network down"):
-        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch, overwrite=True)
+        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch, overwrite=True,
+                           mix=ANY_MIX)
     assert (out / "keep.txt").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 def test_recipe_that_yields_nothing_is_an_error(tmp_path):
     with pytest.raises(DataError, match="no usable examples"):
         data_recipes.build(tmp_path / "x", domains=["thinker"], fetch=FakeFetch())
+
+
+# -- source mix and the held-out (foreign) source ------------------------------------------
+
+def test_check_mix_needs_three_sources_each_between_10_and_50_percent():
+    assert check_mix("d", {"a": 40, "b": 30, "c": 30}) == {"a": 0.4, "b": 0.3, "c": 0.3}
+    with pytest.raises(DataError, match="'d': train split has 2 source\\(s\\), needs at least 3"):
+        check_mix("d", {"a": 50, "b": 50})
+    with pytest.raises(DataError, match="source a is 60.0% of the train split"):
+        check_mix("d", {"a": 60, "b": 20, "c": 20})
+    with pytest.raises(DataError, match="source c is 5.0%"):
+        check_mix("d", {"a": 48, "b": 47, "c": 5})
+    assert check_mix("d", {"a": 9, "b": 1}, MixRules(min_sources=2, min_share=0.1, max_share=0.9))
+
+
+class MixedRecipe:
+    """A stand-in recipe: three training sources of 60 items, one foreign source of 40."""
+    DOMAIN, DESCRIPTION, NOTE = "thinker", "test", ""
+    FOREIGN = "far"
+    HELPFUL_ONLY = True
+
+    def __init__(self, sizes=None, foreign_groups=None, extra=()):
+        from data_recipes.sources import Source
+        self.sizes = sizes or {"a": 60, "b": 60, "c": 60, "far": 40}
+        self.SOURCES = [Source(n, "here", "none", "MIT", n) for n in self.sizes]
+        self.foreign_groups, self.extra = foreign_groups, list(extra)
+
+    def examples(self, fetch):
+        from data_recipes._common import dropped, record
+        for name, n in self.sizes.items():
+            for i in range(n):
+                group = self.foreign_groups(name, i) if self.foreign_groups else f"{name}:{i}"
+                yield record(f"{name} question {i}?", f"{name} answer {i}.", name, group)
+        yield dropped("sql_does_not_run", "a")
+        yield dropped("sql_does_not_run", "a")
+        yield from self.extra
+
+
+def _build_recipe(monkeypatch, tmp_path, recipe, **kw):
+    monkeypatch.setattr(data_recipes, "get_recipe", lambda name: recipe)
+    return data_recipes.build(tmp_path / "out", domains=["thinker"], fetch=FakeFetch(), max_eval=10, **kw)
+
+
+def test_foreign_source_goes_to_its_own_split_only(monkeypatch, tmp_path):
+    from data_recipes._common import record
+    refusal = record("a question 0 again?", "I'm sorry, but I can't help with that.", "a", "a:refuse")
+    report = _build_recipe(monkeypatch, tmp_path, MixedRecipe(extra=[refusal]))
+    out = tmp_path / "out"
+    foreign = read_split(out, "thinker", "foreign")
+    assert len(foreign) == 10 and {r["source"] for r in foreign} == {"far"}
+    trained = [r for s in ("train", "val", "test") for r in read_split(out, "thinker", s)]
+    assert {r["source"] for r in trained} == {"a", "b", "c"}
+    meta = json.loads((out / "thinker" / "meta.json").read_text())
+    assert meta["foreign_source"] == "far" and meta["counts"]["foreign"] == 10
+    roles = {s["name"]: (s["role"], s.get("share")) for s in meta["sources"]}
+    assert roles["far"] == ("foreign", None)
+    assert {n: r for n, (r, _) in roles.items() if n != "far"} == {"a": "train", "b": "train", "c": "train"}
+    assert abs(sum(share for _, share in roles.values() if share) - 1) < 1e-3
+    assert meta["stats"]["dropped"] == {"refusal_mismatch": 1, "sql_does_not_run": 2}
+    assert report["thinker"]["foreign"] == 10 and report["thinker"]["foreign_source"] == "far"
+
+
+def test_build_fails_when_one_source_dominates(monkeypatch, tmp_path):
+    recipe = MixedRecipe({"a": 400, "b": 60, "c": 60, "far": 40})
+    with pytest.raises(DataError, match="source a is .*% of the train split"):
+        _build_recipe(monkeypatch, tmp_path, recipe, max_train=1000)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_group_shared_with_the_foreign_source_is_an_error(monkeypatch, tmp_path):
+    recipe = MixedRecipe(foreign_groups=lambda name, i: f"item:{i}")
+    with pytest.raises(DataError, match="group item:0 is in both the foreign source and a training"):
+        _build_recipe(monkeypatch, tmp_path, recipe)
+
+
+def test_data_table_shows_foreign_count_and_shares():
+    from rich.console import Console
+    from smolmoe.tables import data_table
+    report = {"coder": {"train": 90, "val": 5, "test": 5, "foreign": 7, "foreign_source": "far",
+                        "shares": {"a": 0.5, "b": 0.3, "c": 0.2}, "note": ""}}
+    console = Console(width=200, record=True)
+    console.print(data_table(report))
+    text = console.export_text()
+    assert "a 50%, b 30%, c 20%" in text and "far" in text and " 7 " in text
 
 
 # -- recipe details -------------------------------------------------------------------------
