@@ -88,9 +88,7 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
             progress(domain, "write")
             counts = {s: len(recs) for s, recs in splits.items()}
             for s, recs in splits.items():
-                write_jsonl(tmp / domain / f"{s}.jsonl",
-                            ({"messages": r["messages"], "domain": domain,
-                              "source": r["source"], "group": r["group"]} for r in recs))
+                write_jsonl(tmp / domain / f"{s}.jsonl", (_output(r, domain) for r in recs))
             write_json(tmp / domain / "meta.json", {
                 "domain": domain, "description": recipe.DESCRIPTION,
                 "sources": [_source_entry(s, foreign_name, shares) for s in recipe.SOURCES],
@@ -205,7 +203,21 @@ def _sanitize(ex: dict, domain: str) -> dict | None:
         out.append({"role": expected, "content": text})
     if out[-1]["role"] != "assistant" or len(out) < 2 + offset:
         return None
-    return {"messages": out, "source": source, "group": group}
+    clean = {"messages": out, "source": source, "group": group}
+    harmful = ex.get("harmful")
+    if harmful is not None:  # guardian: is the reference reply a refusal of a harmful prompt?
+        if not isinstance(harmful, bool):
+            raise DataError(f"recipe '{domain}' yielded a non-boolean 'harmful' in {source} {group}")
+        clean["harmful"] = harmful
+    return clean
+
+
+def _output(r: dict, domain: str) -> dict:
+    """The JSONL record: messages, domain, source, group, and "harmful" where the recipe set it."""
+    out = {"messages": r["messages"], "domain": domain, "source": r["source"], "group": r["group"]}
+    if "harmful" in r:
+        out["harmful"] = r["harmful"]
+    return out
 
 
 def _merge_groups(records: list[dict]) -> dict[str, str]:
