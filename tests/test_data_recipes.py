@@ -262,7 +262,7 @@ def test_foreign_source_goes_to_its_own_split_only(monkeypatch, tmp_path):
     assert roles["far"] == ("foreign", None)
     assert {n: r for n, (r, _) in roles.items() if n != "far"} == {"a": "train", "b": "train", "c": "train"}
     assert abs(sum(share for _, share in roles.values() if share) - 1) < 1e-3
-    assert meta["stats"]["dropped"] == {"refusal_mismatch": 1, "sql_does_not_run": 2}
+    assert meta["stats"]["dropped"] == {"helpful_refused": 1, "sql_does_not_run": 2}
     assert report["thinker"]["foreign"] == 10 and report["thinker"]["foreign_source"] == "far"
 
 
