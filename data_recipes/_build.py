@@ -9,8 +9,7 @@ from typing import Callable
 from smolmoe.errors import DataError
 from smolmoe.io import atomic_dir, write_json, write_jsonl
 
-from smolmoe.refusal import is_refusal
-
+from ._checks import refusal_problem
 from ._common import MAX_CHARS, _ANSI, _INVISIBLE, looks_garbled, stable_hash
 from . import everyday
 from .sources import BIGBENCH_PREFIX, Fetcher
@@ -158,9 +157,10 @@ def collect(recipe, fetch) -> tuple[list[dict], dict]:
         if sum(len(m["content"]) for m in ex["messages"]) > MAX_CHARS:
             dropped["too_long"] += 1
             continue
-        if (harmful is not None or helpful_only) and \
-                is_refusal(ex["messages"][-1]["content"]) != bool(harmful):
-            dropped["refusal_mismatch"] += 1
+        problem = refusal_problem(ex["messages"][-1]["content"], bool(harmful)) \
+            if harmful is not None or helpful_only else None
+        if problem:
+            dropped[problem] += 1
             continue
         key = json.dumps([[m["role"], m["content"]] for m in ex["messages"]], ensure_ascii=False)
         if key in seen:

