@@ -168,14 +168,8 @@ _VERDICT = {"Yes": ["Most people would say yes: in this situation they judge it 
 
 
 def _moral(fetch):
-    for sub, task in fetch.bigbench("moral_permissibility").items():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer not in _VERDICT:
-                continue
-            text = clean(ex["input"])
-            yield _labelled(record(text, pick(_VERDICT[answer], "moral", text),
-                                   "bigbench/moral_permissibility", f"moral:{i}"), False)
+    yield from _majority_judgements(fetch, "moral_permissibility", _VERDICT, "{s}",
+                                    "bigbench/moral_permissibility")
 
 
 _CAUSAL = {"Yes": ["Most people would say yes.", "Yes, most people would say so."],
@@ -183,15 +177,20 @@ _CAUSAL = {"Yes": ["Most people would say yes.", "Yes, most people would say so.
 
 
 def _causal(fetch):
-    for sub, task in fetch.bigbench("causal_judgment").items():
+    yield from _majority_judgements(fetch, "causal_judgment", _CAUSAL,
+                                    "How would a typical person answer this?\n\n{s}", HELD_OUT)
+
+
+def _majority_judgements(fetch, task_name, verdicts, template, source):
+    """Yes/no questions about a story, answered with the human majority's judgement."""
+    for sub, task in fetch.bigbench(task_name).items():
         for i, ex in enumerate(task.get("examples", [])):
             answer = best_answer(ex)
-            if answer not in _CAUSAL:
+            if answer not in verdicts:
                 continue
             story = clean(ex["input"])
-            yield _labelled(record(f"How would a typical person answer this?\n\n{story}",
-                                   pick(_CAUSAL[answer], "causal", story), HELD_OUT,
-                                   f"causal:{i}"), False)
+            yield _labelled(record(template.format(s=story), pick(verdicts[answer], task_name, story),
+                                   source, f"{task_name}:{i}"), False)
 
 
 def _hhh(fetch):
