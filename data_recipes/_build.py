@@ -50,7 +50,7 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
 
     `fetch` replaces the package fetcher (tests pass a fake); by default sources are
     downloaded into `cache_dir` (default `<SMOLMOE_HOME>/sources`). A recipe's `FOREIGN`
-    source goes whole to foreign.jsonl and nowhere else. A full build (`domains=None`) also
+    source goes whole to foreign.jsonl and nowhere else. A full build (every domain) also
     writes the held-out everyday split, everyday/test.jsonl, listed in the manifest's "extra". `mix` is the rule on train sources
     (tests with tiny recipes relax it). Returns {domain: {"train", "val", "test", "foreign",
     "shares", "foreign_source", "note"}}. Nothing is written unless every domain builds.
@@ -61,7 +61,8 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
         domains = [domains]
     names = list(DOMAINS) if domains is None else [get_recipe(d).DOMAIN for d in domains]
     recipes = [get_recipe(n) for n in dict.fromkeys(names)]
-    extras = [everyday] if domains is None else []  # held-out general splits: full builds only
+    # Held-out general splits come with full builds only (all domains, however they were named).
+    extras = [everyday] if set(names) == set(DOMAINS) else []
     if fetch is None:
         tasks = [s.path[len(BIGBENCH_PREFIX):] for r in recipes + extras for s in r.SOURCES
                  if s.path.startswith(BIGBENCH_PREFIX)]

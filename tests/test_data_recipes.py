@@ -601,8 +601,9 @@ def test_everyday_split_is_full_builds_only_and_from_an_unused_source(tmp_path, 
     exs = list(everyday.examples(FakeFetch({"goal_step_wikihow": steps})))
     assert [(e["messages"][0]["content"].split()[-2:], e["messages"][1]["content"]) for e in exs] == \
         [(["green", "tea?"], "A good place to start: Boil water.")]  # the harmful-sounding goal is left out
-    out = tmp_path / "data"
-    data_recipes.build(out, fetch=all_domains_fetch(tmp_path), max_train=50, max_eval=5, mix=ANY_MIX)
+    out = tmp_path / "data"  # all domains named, as the CLI does, is a full build too
+    data_recipes.build(out, domains=list(data_recipes.DOMAINS), fetch=all_domains_fetch(tmp_path),
+                       max_train=50, max_eval=5, mix=ANY_MIX)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["extra"]["everyday"] == {"test": 30, "sources": ["bigbench/goal_step_wikihow"]}
     records = read_split(out, "everyday", "test")
