@@ -34,7 +34,7 @@ SOURCES = [
            "A function with one comparison inverted by this recipe: name the bug, give the fix."),
     Source("chatterbot/coding", f"PyPI {CHATTERBOT[0]}=={CHATTERBOT[1]} wheel",
            "chatterbot_corpus/data/english/coding.yml", "BSD-3-Clause",
-           "Conversational coding requests in several languages (held out: foreign split)."),
+           "Conversational Python coding requests (held out: foreign split; other languages dropped)."),
 ]
 FOREIGN = "chatterbot/coding"
 HELPFUL_ONLY = True
@@ -192,8 +192,14 @@ def _dedent(lines: list[str]) -> str:
     return textwrap.dedent("\n".join(lines))
 
 
+# Other languages and tools a request may name: the coder domain is Python programming.
+_OTHER_LANGUAGE = re.compile(r"\b(javascript|typescript|java|c\+\+|c#|golang|rust|ruby|php|sql|bash|"
+                             r"shell|kubernetes|terraform|docker|yaml|react|node|jest|graphql|html|"
+                             r"css|swift|kotlin|npm|git)\b", re.I)
+
+
 def _chatterbot_coding(fetch):
-    """Requests like "can you write a heap in Python?"; Python answers must parse."""
+    """Requests like "can you write a heap in Python?": only Python ones, and they must parse."""
     source = "chatterbot/coding"
     data = yaml.safe_load(fetch.read(*CHATTERBOT, "chatterbot_corpus/data/english/coding.yml")) or {}
     for j, conv in enumerate(data.get("conversations") or []):
@@ -201,5 +207,8 @@ def _chatterbot_coding(fetch):
             continue
         question, answer = clean(conv[0]), clean_code(conv[1])
         question = sentence_case(question if question[-1:] in "?.!" else question + "?")
-        rec = record(question, answer, source, f"coding:{j}")
-        yield _checked(rec) if "python" in question.lower() else rec
+        lead = answer.split("```")[0]
+        if "python" not in question.lower() and (_OTHER_LANGUAGE.search(question) or _OTHER_LANGUAGE.search(lead)):
+            yield dropped("not_python", source)
+            continue
+        yield _checked(record(question, answer, source, f"coding:{j}"))
