@@ -16,7 +16,7 @@ import yaml
 from ._chat import CHATTERBOT
 from ._checks import python_problem
 from ._common import (clean, clean_code, dropped, end_with_period, n_words, pick, record,
-                      sentence_case)
+                      sentence_case, stable_hash)
 from .sources import Source
 
 DOMAIN = "coder"
@@ -130,8 +130,12 @@ def _function_examples(module, cls, node, lines):
         user = pick(_WRITE_METHOD, *key).format(cls=cls, sig=sig, doc=summary)
     else:
         user = pick(_WRITE, *key).format(sig=sig, doc=summary)
-    lead = pick(["Here is `{n}`:", "Here's one way to write `{n}`:", "Sure:"], *key, "lead")
-    answer = f"{lead.format(n=node.name)}\n\n```python\n{source}\n```"
+    lead = pick(["Here is `{n}`:", "Here's one way to write `{n}`:", "Sure:", "Here's the function:"],
+                *key, "lead")
+    # The spec is already in the prompt: half the answers leave the docstring out, as people
+    # often do in a quick answer.
+    code = source if stable_hash(*key, "docstring") % 2 else bare
+    answer = f"{lead.format(n=node.name)}\n\n```python\n{code}\n```"
     yield _checked(record(user, answer, "stdlib/write", group))
     yield record(pick(_DESCRIBE, *key, "describe").format(code=bare), summary, "stdlib/explain", group)
     bug = _invert_one_comparison(source)
@@ -211,4 +215,16 @@ def _chatterbot_coding(fetch):
         if "python" not in question.lower() and (_OTHER_LANGUAGE.search(question) or _OTHER_LANGUAGE.search(lead)):
             yield dropped("not_python", source)
             continue
-        yield _checked(record(question, answer, source, f"coding:{j}"))
+        yield _checked(record(question, _label_fences(answer), source, f"coding:{j}"))
+
+
+def _label_fences(text: str) -> str:
+    """Bare opening fences become ```python: the domain's convention, as in every training
+    answer (the code is checked to be Python afterwards)."""
+    lines, inside = text.split("\n"), False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            if not inside and line.strip() == "```":
+                lines[i] = "```python"
+            inside = not inside
+    return "\n".join(lines)
