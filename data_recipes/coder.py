@@ -16,7 +16,7 @@ import yaml
 from ._chat import CHATTERBOT
 from ._checks import python_problem
 from ._common import (clean, clean_code, dropped, end_with_period, n_words, pick, record,
-                      sentence_case)
+                      sentence_case, stable_hash)
 from .sources import Source
 
 DOMAIN = "coder"
@@ -34,7 +34,7 @@ SOURCES = [
            "A function with one comparison inverted by this recipe: name the bug, give the fix."),
     Source("chatterbot/coding", f"PyPI {CHATTERBOT[0]}=={CHATTERBOT[1]} wheel",
            "chatterbot_corpus/data/english/coding.yml", "BSD-3-Clause",
-           "Conversational coding requests in several languages (held out: foreign split)."),
+           "Conversational Python coding requests (held out: foreign split; other languages dropped)."),
 ]
 FOREIGN = "chatterbot/coding"
 HELPFUL_ONLY = True
@@ -130,8 +130,12 @@ def _function_examples(module, cls, node, lines):
         user = pick(_WRITE_METHOD, *key).format(cls=cls, sig=sig, doc=summary)
     else:
         user = pick(_WRITE, *key).format(sig=sig, doc=summary)
-    lead = pick(["Here is `{n}`:", "Here's one way to write `{n}`:", "Sure:"], *key, "lead")
-    answer = f"{lead.format(n=node.name)}\n\n```python\n{source}\n```"
+    lead = pick(["Here is `{n}`:", "Here's one way to write `{n}`:", "Sure:", "Here's the function:"],
+                *key, "lead")
+    # The spec is already in the prompt: half the answers leave the docstring out, as people
+    # often do in a quick answer.
+    code = source if stable_hash(*key, "docstring") % 2 else bare
+    answer = f"{lead.format(n=node.name)}\n\n```python\n{code}\n```"
     yield _checked(record(user, answer, "stdlib/write", group))
     yield record(pick(_DESCRIBE, *key, "describe").format(code=bare), summary, "stdlib/explain", group)
     bug = _invert_one_comparison(source)
@@ -192,8 +196,14 @@ def _dedent(lines: list[str]) -> str:
     return textwrap.dedent("\n".join(lines))
 
 
+# Other languages and tools a request may name: the coder domain is Python programming.
+_OTHER_LANGUAGE = re.compile(r"\b(javascript|typescript|java|c\+\+|c#|golang|rust|ruby|php|sql|bash|"
+                             r"shell|kubernetes|terraform|docker|yaml|react|node|jest|graphql|html|"
+                             r"css|swift|kotlin|npm|git)\b", re.I)
+
+
 def _chatterbot_coding(fetch):
-    """Requests like "can you write a heap in Python?"; Python answers must parse."""
+    """Requests like "can you write a heap in Python?": only Python ones, and they must parse."""
     source = "chatterbot/coding"
     data = yaml.safe_load(fetch.read(*CHATTERBOT, "chatterbot_corpus/data/english/coding.yml")) or {}
     for j, conv in enumerate(data.get("conversations") or []):
@@ -201,5 +211,20 @@ def _chatterbot_coding(fetch):
             continue
         question, answer = clean(conv[0]), clean_code(conv[1])
         question = sentence_case(question if question[-1:] in "?.!" else question + "?")
-        rec = record(question, answer, source, f"coding:{j}")
-        yield _checked(rec) if "python" in question.lower() else rec
+        lead = answer.split("```")[0]
+        if "python" not in question.lower() and (_OTHER_LANGUAGE.search(question) or _OTHER_LANGUAGE.search(lead)):
+            yield dropped("not_python", source)
+            continue
+        yield _checked(record(question, _label_fences(answer), source, f"coding:{j}"))
+
+
+def _label_fences(text: str) -> str:
+    """Bare opening fences become ```python: the domain's convention, as in every training
+    answer (the code is checked to be Python afterwards)."""
+    lines, inside = text.split("\n"), False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            if not inside and line.strip() == "```":
+                lines[i] = "```python"
+            inside = not inside
+    return "\n".join(lines)

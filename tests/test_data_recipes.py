@@ -499,6 +499,16 @@ def test_encyclopedia_element_answers_are_sentences():
     assert out[1]["dropped"] == "periodic_unrecognised_question"
 
 
+def test_coder_labels_bare_python_fences_and_drops_other_languages(tmp_path):
+    from data_recipes.coder import _chatterbot_coding, _label_fences
+    assert _label_fences("A:\n```\nx = 1\n```\nB:\n```js\ny\n```") == "A:\n```python\nx = 1\n```\nB:\n```js\ny\n```"
+    coding = ("conversations:\n- - can you write a closure in JavaScript?\n  - |\n    Here:\n\n    ```\n    const f = 1;\n    ```\n"
+              "- - can you write a queue in Python?\n  - |\n    Here:\n\n    ```\n    q = []\n    ```\n")
+    out = list(_chatterbot_coding(FakeFetch(files={"chatterbot_corpus/data/english/coding.yml": coding})))
+    assert out[0] == {"dropped": "not_python", "source": "chatterbot/coding"}
+    assert out[1]["messages"][1]["content"] == "Here:\n\n```python\nq = []\n```"
+
+
 # -- writer, summarizer, actor, guardian, everyday (issue #10 part B) -----------------------
 
 def test_sample_groups_keeps_whole_groups_and_counts_the_rest():
