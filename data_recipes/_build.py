@@ -2,27 +2,58 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Callable
 
 from smolmoe.errors import DataError
 from smolmoe.io import atomic_dir, write_json, write_jsonl
 
+from ._checks import refusal_problem
 from ._common import MAX_CHARS, _ANSI, _INVISIBLE, looks_garbled, stable_hash
+from . import everyday
 from .sources import BIGBENCH_PREFIX, Fetcher
 
 SPLITS = ("train", "val", "test")
+FOREIGN_SPLIT = "foreign"
 MAX_EVAL_FRACTION = 0.10  # never hold out more than this share of a source's items per eval split
+
+
+@dataclass(frozen=True)
+class MixRules:
+    """How varied a domain's train split must be (issue #10): an expert trained mostly on
+    one source learns that source's format, not the domain's skill."""
+    min_sources: int = 3
+    min_share: float = 0.10
+    max_share: float = 0.50
+
+
+def check_mix(domain: str, per_source: dict[str, int], rules: MixRules = MixRules()) -> dict[str, float]:
+    """Each train source's share of the train split; DataError when the mix breaks `rules`."""
+    total = sum(per_source.values())
+    shares = {s: n / total for s, n in sorted(per_source.items())} if total else {}
+    if len(shares) < rules.min_sources:
+        raise DataError(f"domain '{domain}': train split has {len(shares)} source(s), "
+                        f"needs at least {rules.min_sources}")
+    for s, share in shares.items():
+        if not rules.min_share <= share <= rules.max_share:
+            raise DataError(f"domain '{domain}': source {s} is {share:.1%} of the train split "
+                            f"(allowed {rules.min_share:.0%}-{rules.max_share:.0%})")
+    return shares
 
 
 def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool = False,
           max_train: int = 4000, max_eval: int = 300,
-          on_progress: Callable[[str, str], None] | None = None, fetch=None) -> dict:
-    """Build `<out_dir>/<domain>/{train,val,test}.jsonl` + meta.json, and manifest.json.
+          on_progress: Callable[[str, str], None] | None = None, fetch=None,
+          mix: MixRules = MixRules()) -> dict:
+    """Build `<out_dir>/<domain>/{train,val,test,foreign}.jsonl` + meta.json, and manifest.json.
 
     `fetch` replaces the package fetcher (tests pass a fake); by default sources are
-    downloaded into `cache_dir` (default `<SMOLMOE_HOME>/sources`). Returns
-    {domain: {"train", "val", "test", "note"}}. Nothing is written unless every domain builds.
+    downloaded into `cache_dir` (default `<SMOLMOE_HOME>/sources`). A recipe's `FOREIGN`
+    source goes whole to foreign.jsonl and nowhere else. A full build (every domain) also
+    writes the held-out everyday split, everyday/test.jsonl, listed in the manifest's "extra". `mix` is the rule on train sources
+    (tests with tiny recipes relax it). Returns {domain: {"train", "val", "test", "foreign",
+    "shares", "foreign_source", "note"}}. Nothing is written unless every domain builds.
     """
     from . import DOMAINS, get_recipe
 
@@ -30,8 +61,10 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
         domains = [domains]
     names = list(DOMAINS) if domains is None else [get_recipe(d).DOMAIN for d in domains]
     recipes = [get_recipe(n) for n in dict.fromkeys(names)]
+    # Held-out general splits come with full builds only (all domains, however they were named).
+    extras = [everyday] if set(names) == set(DOMAINS) else []
     if fetch is None:
-        tasks = [s.path[len(BIGBENCH_PREFIX):] for r in recipes for s in r.SOURCES
+        tasks = [s.path[len(BIGBENCH_PREFIX):] for r in recipes + extras for s in r.SOURCES
                  if s.path.startswith(BIGBENCH_PREFIX)]
         fetch = Fetcher(cache_dir, bigbench_tasks=tasks)
     progress = on_progress or (lambda domain, stage: None)
@@ -41,56 +74,135 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
     with atomic_dir(out_dir, overwrite) as tmp:
         for recipe in recipes:
             domain = recipe.DOMAIN
+            foreign_name = getattr(recipe, "FOREIGN", None)
+            if foreign_name and foreign_name not in {src.name for src in recipe.SOURCES}:
+                raise DataError(f"recipe '{domain}': FOREIGN {foreign_name} is not one of its SOURCES")
             progress(domain, "collect")
             records, stats = collect(recipe, fetch)
             progress(domain, "split")
+            records, foreign = _take_foreign(domain, records, foreign_name, stats)
             splits = split(records, seed, max_eval)
             caps = {"train": max_train, "val": max_eval, "test": max_eval}
             splits = {s: order(cap(splits[s], caps[s], seed), seed) for s in SPLITS}
+            if foreign_name:
+                splits[FOREIGN_SPLIT] = order(cap(foreign, max_eval, seed), seed)
+            per_source = {s: _per_source(recs) for s, recs in splits.items()}
+            shares = check_mix(domain, per_source["train"], mix)
             progress(domain, "write")
-            counts = {s: len(splits[s]) for s in SPLITS}
-            for s in SPLITS:
-                write_jsonl(tmp / domain / f"{s}.jsonl",
-                            ({"messages": r["messages"], "domain": domain,
-                              "source": r["source"], "group": r["group"]} for r in splits[s]))
+            counts = {s: len(recs) for s, recs in splits.items()}
+            for s, recs in splits.items():
+                write_jsonl(tmp / domain / f"{s}.jsonl", (_output(r, domain) for r in recs))
             write_json(tmp / domain / "meta.json", {
                 "domain": domain, "description": recipe.DESCRIPTION,
-                "sources": [s.as_dict() for s in recipe.SOURCES],
+                "sources": [_source_entry(s, foreign_name, shares) for s in recipe.SOURCES],
+                "foreign_source": foreign_name,
                 "counts": counts, "seed": seed, "note": recipe.NOTE,
-                "per_source": {s: _per_source(splits[s]) for s in SPLITS},
+                "per_source": per_source,
                 "stats": {**stats, "max_train": max_train, "max_eval": max_eval,
                           "max_chars": MAX_CHARS}})
             manifest["domains"][domain] = counts
-            report[domain] = {**counts, "note": recipe.NOTE}
+            report[domain] = {**counts, "shares": shares, "foreign_source": foreign_name,
+                              "note": recipe.NOTE}
             progress(domain, "done")
+        for extra in extras:
+            progress(extra.DOMAIN, "collect")
+            manifest.setdefault("extra", {})[extra.DOMAIN] = _write_extra(tmp, extra, fetch, seed)
+            progress(extra.DOMAIN, "done")
         write_json(tmp / "manifest.json", manifest)
     return report
 
 
+def _write_extra(tmp, extra, fetch, seed: int) -> dict:
+    """A test-only split from a source no domain uses (e.g. everyday requests)."""
+    from . import DOMAINS, get_recipe
+
+    names = {s.name for s in extra.SOURCES}
+    for domain in DOMAINS:
+        shared = names & {s.name for s in get_recipe(domain).SOURCES}
+        if shared:
+            raise DataError(f"the {extra.DOMAIN} split's source {sorted(shared)[0]} is also used "
+                            f"by domain '{domain}': it would not be held out")
+    records, stats = collect(extra, fetch)
+    records = order(cap(records, extra.SIZE, seed), seed)
+    write_jsonl(tmp / extra.DOMAIN / "test.jsonl", (_output(r, extra.DOMAIN) for r in records))
+    write_json(tmp / extra.DOMAIN / "meta.json", {
+        "domain": extra.DOMAIN, "description": extra.DESCRIPTION,
+        "sources": [{**s.as_dict(), "role": "test"} for s in extra.SOURCES],
+        "counts": {"test": len(records)}, "seed": seed, "stats": stats})
+    return {"test": len(records), "sources": sorted(names)}
+
+
 def collect(recipe, fetch) -> tuple[list[dict], dict]:
-    """Validated, length-filtered, exact-de-duplicated examples of one recipe."""
+    """Validated, length-filtered, exact-de-duplicated examples of one recipe.
+
+    A recipe reports an example its own checks rejected by yielding `dropped(reason, source)`
+    (see _common); those, and everything dropped here, are counted by reason in
+    stats["dropped"]. Replies are checked against the refusal detector: a record carrying
+    `"harmful"` must refuse exactly when it is harmful; in a recipe with HELPFUL_ONLY set,
+    no reply may refuse.
+    """
     seen, records = set(), []
-    stats = {"yielded": 0, "too_long": 0, "invalid": 0, "duplicates": 0}
+    dropped: Counter = Counter()
+    yielded = 0
+    helpful_only = getattr(recipe, "HELPFUL_ONLY", False)
     for ex in recipe.examples(fetch):
-        stats["yielded"] += 1
+        yielded += 1
+        if isinstance(ex, dict) and "dropped" in ex:
+            dropped[str(ex["dropped"])] += 1
+            continue
+        harmful = ex.get("harmful") if isinstance(ex, dict) else None
         ex = _sanitize(ex, recipe.DOMAIN)
         if ex is None:
-            stats["invalid"] += 1
+            dropped["invalid"] += 1
             continue
         if sum(len(m["content"]) for m in ex["messages"]) > MAX_CHARS:
-            stats["too_long"] += 1
+            dropped["too_long"] += 1
+            continue
+        problem = refusal_problem(ex["messages"][-1]["content"], bool(harmful)) \
+            if harmful is not None or helpful_only else None
+        if problem:
+            dropped[problem] += 1
             continue
         key = json.dumps([[m["role"], m["content"]] for m in ex["messages"]], ensure_ascii=False)
         if key in seen:
-            stats["duplicates"] += 1
+            dropped["duplicate"] += 1
             continue
         seen.add(key)
         ex["_key"] = key
         records.append(ex)
     if not records:
         raise DataError(f"recipe '{recipe.DOMAIN}' produced no usable examples")
-    stats["kept"] = len(records)
-    return records, stats
+    return records, {"yielded": yielded, "kept": len(records), "dropped": dict(sorted(dropped.items()))}
+
+
+def _take_foreign(domain: str, records: list[dict], foreign: str | None,
+                  stats: dict) -> tuple[list[dict], list[dict]]:
+    """Split off the held-out source's records; drop any that repeat a training prompt."""
+    if not foreign:
+        return records, []
+    rest = [r for r in records if r["source"] != foreign]
+    held = [r for r in records if r["source"] == foreign]
+    if not held:
+        raise DataError(f"recipe '{domain}': its foreign source {foreign} yielded no examples")
+    shared = {r["group"] for r in rest} & {r["group"] for r in held}
+    if shared:
+        raise DataError(f"recipe '{domain}': group {sorted(shared)[0]} is in both the foreign "
+                        f"source and a training source")
+    prompts = {_prompt(r) for r in rest}
+    kept = [r for r in held if _prompt(r) not in prompts]
+    if len(kept) < len(held):
+        stats["dropped"]["foreign_prompt_in_train"] = len(held) - len(kept)
+    return rest, kept
+
+
+def _prompt(r: dict) -> str:
+    return json.dumps(r["messages"][:-1], ensure_ascii=False)  # everything but the reply
+
+
+def _source_entry(source, foreign: str | None, shares: dict[str, float]) -> dict:
+    if source.name == foreign:
+        return {**source.as_dict(), "role": "foreign"}
+    return {**source.as_dict(), "role": "train", "share": round(shares.get(source.name, 0.0), 4)}
 
 
 def _sanitize(ex: dict, domain: str) -> dict | None:
@@ -119,7 +231,21 @@ def _sanitize(ex: dict, domain: str) -> dict | None:
         out.append({"role": expected, "content": text})
     if out[-1]["role"] != "assistant" or len(out) < 2 + offset:
         return None
-    return {"messages": out, "source": source, "group": group}
+    clean = {"messages": out, "source": source, "group": group}
+    harmful = ex.get("harmful")
+    if harmful is not None:  # guardian: is the reference reply a refusal of a harmful prompt?
+        if not isinstance(harmful, bool):
+            raise DataError(f"recipe '{domain}' yielded a non-boolean 'harmful' in {source} {group}")
+        clean["harmful"] = harmful
+    return clean
+
+
+def _output(r: dict, domain: str) -> dict:
+    """The JSONL record: messages, domain, source, group, and "harmful" where the recipe set it."""
+    out = {"messages": r["messages"], "domain": domain, "source": r["source"], "group": r["group"]}
+    if "harmful" in r:
+        out["harmful"] = r["harmful"]
+    return out
 
 
 def _merge_groups(records: list[dict]) -> dict[str, str]:
@@ -140,8 +266,7 @@ def _merge_groups(records: list[dict]) -> dict[str, str]:
     first_group_of_prompt: dict[str, str] = {}
     for r in records:
         g = find(r["group"])
-        prompt = json.dumps(r["messages"][:-1], ensure_ascii=False)  # everything but the reply
-        other = first_group_of_prompt.setdefault(prompt, g)
+        other = first_group_of_prompt.setdefault(_prompt(r), g)
         a, b = find(other), g
         if a != b:
             parent[max(a, b)] = min(a, b)  # deterministic: the smaller id represents

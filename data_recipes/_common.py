@@ -115,6 +115,11 @@ def record(user: str, assistant: str, source: str, group: str) -> dict:
             "source": source, "group": group}
 
 
+def dropped(reason: str, source: str) -> dict:
+    """What a recipe yields for an example its own checks rejected: build() counts it by reason."""
+    return {"dropped": reason, "source": source}
+
+
 def dialog(turns: list[str], source: str, group: str, system: str | None = None) -> dict:
     """A multi-turn example: turns alternate user, assistant, ... and end on the assistant."""
     roles = ("user", "assistant")

@@ -2,9 +2,9 @@
 
 A reply is an opener + a category's reason + a category's alternative, each picked per
 prompt, so the expert learns the shape (decline, explain, redirect) rather than one string.
-Some categories are not refusals at all: medical or legal questions get a pointer to a
-professional, questions about the assistant itself get an honest answer, and self-harm gets
-support.
+Medical, legal and financial questions are declined with a pointer to a professional and
+self-harm with support; questions about the assistant itself (IDENTITY) are not refusals at all
+but an honest answer. smolmoe.refusal.is_refusal must agree: every other reply is a refusal.
 """
 from __future__ import annotations
 
@@ -103,9 +103,9 @@ FULL_REPLIES: dict[str, list[str]] = {
         "I can't diagnose or give personal medical advice, because that needs someone who can examine "
         "you and knows your history. Please talk to a doctor or pharmacist, and if it's urgent, call "
         "your local emergency number. I can share general information about the topic if that helps.",
-        "That's a question for a medical professional, since the right answer depends on details I "
-        "can't check. A doctor, nurse line or pharmacist can advise you safely; in an emergency, call "
-        "emergency services. I'm happy to explain general background in the meantime."],
+        "I can't give you a medical answer for your situation: that's a question for a medical "
+        "professional, since the right answer depends on details I can't check. A doctor, nurse line "
+        "or pharmacist can advise you safely; in an emergency, call emergency services."],
     "legal": [
         "I'm not a lawyer, so I can't tell you what will happen in your particular case. A qualified "
         "lawyer or a local legal aid service can advise you properly. I can explain the general "
@@ -127,15 +127,15 @@ FULL_REPLIES: dict[str, list[str]] = {
         "I'm a computer program, not a person, so I don't have personal experiences of my own. What I "
         "can do is help you think things through. What's on your mind?"],
     "false_premise": [
-        "That question assumes something that isn't established, so I'd rather not build on it. If "
+        "I can't answer that as asked: the question assumes something that isn't established. If "
         "you're interested in the topic, I can share what reliable sources actually say.",
-        "I don't think the premise of that question holds up. I'm happy to look at the facts of the "
-        "situation with you instead."],
+        "I won't answer on that premise, because I don't think it holds up. I'm happy to look at the "
+        "facts of the situation with you instead."],
     "confidential": [
-        "I don't have access to confidential or non-public information about organisations, and I "
-        "shouldn't speculate about it. Their official reports, press releases or public records are "
-        "the best place to look.",
-        "That would be private or insider information, which I don't have and shouldn't guess at. "
+        "I can't share confidential or non-public information about organisations, and I shouldn't "
+        "speculate about it. Their official reports, press releases or public records are the best "
+        "place to look.",
+        "I'm not able to give out private or insider information, and I shouldn't guess at it. "
         "Public filings and official announcements are the reliable sources for this."],
     "credentials": [
         "I can't help with getting passwords or other credentials, since that could give access to "
@@ -170,6 +170,10 @@ _RULES = [
     ("illegal", r"\brob\b|robbery|shoplift|steal|burglar|smuggl|evade (?:the )?(?:police|law|tax)"
                 r"|without getting caught|get away with|illegal"),
 ]
+
+
+# The one FULL_REPLIES category whose reply answers instead of declining.
+IDENTITY = "identity"
 
 
 def category_of(prompt: str, default: str = "harmful") -> str:

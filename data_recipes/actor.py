@@ -4,22 +4,29 @@ from __future__ import annotations
 import re
 
 from ._chat import CHATTERBOT, chatterbot, windows
-from ._common import MAX_CHARS, clean, dialog
+from ._common import MAX_CHARS, best_answer, clean, dialog
+from ._sample import sample_groups
 from .sources import Source, bigbench_source
 
 DOMAIN = "actor"
-DESCRIPTION = ("Conversation: chatting naturally over several turns about everyday topics, "
-               "and acting as a booking assistant that follows given instructions.")
+DESCRIPTION = ("Conversation: chatting naturally over several turns about everyday topics and "
+               "daily situations, and acting as a booking assistant that follows given "
+               "instructions.")
 SOURCES = [
     bigbench_source("topical_chat", "Topical-Chat: knowledge-grounded chit-chat between two "
                     "people, cut into windows of a few turns."),
     bigbench_source("gem/schema_guided_dialog", "Schema-Guided Dialogue: the assistant's next "
                     "turn, with its dialogue acts given as a system instruction."),
+    bigbench_source("timedial", "DailyDialog conversations (everyday situations between two "
+                    "people) with the masked time expression filled in by its correct option."),
     Source("chatterbot/english", f"PyPI {CHATTERBOT[0]}=={CHATTERBOT[1]} wheel",
            "chatterbot_corpus/data/english/*.yml (chit-chat categories)", "BSD-3-Clause",
-           "Short hand-written English conversations."),
+           "Short hand-written English small talk (held out: never trained on)."),
 ]
+FOREIGN = "chatterbot/english"
 NOTE = ""
+
+PER_SOURCE = 250  # conversations kept per big source (topical_chat ~8.6k, timedial ~1k)
 
 # Chatterbot files about the bot itself go to the guardian, trivia to the encyclopedia;
 # coding and tech support are terse one-liners of uneven quality. The rest is chit-chat.
@@ -29,9 +36,41 @@ CHATTERBOT_FILES = ["conversations", "greetings", "emotion", "humor", "gossip", 
 
 
 def examples(fetch):
-    yield from _topical_chat(fetch)
+    yield from sample_groups(_topical_chat(fetch), PER_SOURCE, "actor")
     yield from _schema_guided(fetch)
+    yield from sample_groups(_timedial(fetch), PER_SOURCE, "actor")
     yield from chatterbot(fetch, CHATTERBOT_FILES, "chatterbot/english")
+
+
+_SPEAKER = re.compile(r"^\s*([AB]):\s*", re.M)
+
+
+def _timedial(fetch):
+    """Each item is a conversation cut at a turn with a masked time span; several items share a
+    conversation (other options, other masks). The conversation up to the filled-in turn is
+    kept: that turn is the reply to learn."""
+    for task in fetch.bigbench("timedial").values():
+        for ex in task.get("examples", []):
+            answer = best_answer(ex)
+            _, _, context = ex["input"].partition("Context:")
+            if answer is None or context.count("<MASK>") != 1:
+                continue
+            parts = _SPEAKER.split(context.strip())
+            # ["", "A", text, "B", text, ...]: speakers must alternate
+            speakers, turns = parts[1::2], [clean(t) for t in parts[2::2]]
+            if parts[0].strip() or any(a == b for a, b in zip(speakers, speakers[1:])):
+                continue
+            first = turns[0]  # one conversation, whichever turn is masked: one group
+            k = next(i for i, t in enumerate(turns) if "<MASK>" in t)
+            turns = turns[:k] + [clean(turns[k].replace("<MASK>", answer.strip()))]
+            if len(turns) < 2:
+                continue
+            if len(turns) % 2:
+                turns = turns[1:]  # the other speaker opens, so the filled turn is the reply
+            piece = turns[-6:]
+            while len(piece) > 2 and sum(map(len, piece)) > MAX_CHARS - 100:
+                piece = piece[2:]
+            yield dialog(piece, "bigbench/timedial", f"timedial:{first[:200]}")
 
 
 def _topical_chat(fetch):

@@ -1,4 +1,9 @@
-"""Coder: write short Python functions from a description, and describe given code."""
+"""Coder: write short Python functions from a spec, explain given code, fix a bug.
+
+Three styles from the standard library's own functions (one item = one function, so the
+three never straddle splits); held out: chatterbot-corpus's conversational coding requests.
+Every Python answer is parsed with ast (_checks.python_problem).
+"""
 from __future__ import annotations
 
 import ast
@@ -6,21 +11,33 @@ import re
 import sys
 from pathlib import Path
 
-from ._common import (answered_examples, clean, clean_code, end_with_period, n_words, pick, record,
-                      sentence_case)
-from .sources import Source, bigbench_source
+import yaml
+
+from ._chat import CHATTERBOT
+from ._checks import python_problem
+from ._common import (clean, clean_code, dropped, end_with_period, n_words, pick, record,
+                      sentence_case, stable_hash)
+from .sources import Source
 
 DOMAIN = "coder"
 DESCRIPTION = ("Python programming: implementing small functions from a one-line spec, "
-               "writing docstrings for given code, and reasoning about what code does.")
+               "explaining what given code does, and finding and fixing a bug.")
+_STDLIB = (f"Python {sys.version_info[0]}.{sys.version_info[1]} standard library "
+           "(sysconfig stdlib path; other versions give other functions)")
+_FILES = "*.py outside site-packages and test suites"
 SOURCES = [
-    Source("stdlib", f"Python {sys.version_info[0]}.{sys.version_info[1]} standard library "
-           "(sysconfig stdlib path; other versions give other functions)",
-           "*.py outside site-packages and test suites", "PSF License",
-           "Functions and methods of at most 20 lines with a docstring, parsed with ast."),
-    bigbench_source("code_line_description", "Short Python snippets and an English description."),
-    bigbench_source("auto_debugging", "Questions about the state of a short program."),
+    Source("stdlib/write", _STDLIB, _FILES, "PSF License",
+           "Write a function or method (at most 20 lines) from its signature and docstring summary."),
+    Source("stdlib/explain", _STDLIB, _FILES, "PSF License",
+           "Say in one sentence what a function (docstring removed) does."),
+    Source("stdlib/bugfix", _STDLIB, _FILES, "PSF License",
+           "A function with one comparison inverted by this recipe: name the bug, give the fix."),
+    Source("chatterbot/coding", f"PyPI {CHATTERBOT[0]}=={CHATTERBOT[1]} wheel",
+           "chatterbot_corpus/data/english/coding.yml", "BSD-3-Clause",
+           "Conversational Python coding requests (held out: foreign split; other languages dropped)."),
 ]
+FOREIGN = "chatterbot/coding"
+HELPFUL_ONLY = True
 NOTE = ""
 
 MAX_LINES = 20
@@ -43,8 +60,7 @@ _DESCRIBE = ["Write a one-line docstring for this function:\n\n```python\n{code}
 
 def examples(fetch):
     yield from _stdlib(Path(fetch.stdlib_dir()))
-    yield from _code_line_description(fetch)
-    yield from _auto_debugging(fetch)
+    yield from _chatterbot_coding(fetch)
 
 
 def _python_files(root: Path):
@@ -109,13 +125,70 @@ def _function_examples(module, cls, node, lines):
     qual = f"{module}.{cls + '.' if cls else ''}{node.name}"
     sig = f"{node.name}({ast.unparse(node.args)})"
     key = ("coder", qual)
+    group = f"stdlib:{qual}"
     if cls:
         user = pick(_WRITE_METHOD, *key).format(cls=cls, sig=sig, doc=summary)
     else:
         user = pick(_WRITE, *key).format(sig=sig, doc=summary)
-    yield record(user, f"```python\n{source}\n```", "stdlib", f"stdlib:{qual}")
-    yield record(pick(_DESCRIBE, *key, "describe").format(code=bare), summary, "stdlib",
-                 f"stdlib:{qual}")
+    lead = pick(["Here is `{n}`:", "Here's one way to write `{n}`:", "Sure:", "Here's the function:"],
+                *key, "lead")
+    # The spec is already in the prompt: half the answers leave the docstring out, as people
+    # often do in a quick answer.
+    code = source if stable_hash(*key, "docstring") % 2 else bare
+    answer = f"{lead.format(n=node.name)}\n\n```python\n{code}\n```"
+    yield _checked(record(user, answer, "stdlib/write", group))
+    yield record(pick(_DESCRIBE, *key, "describe").format(code=bare), summary, "stdlib/explain", group)
+    bug = _invert_one_comparison(source)
+    if bug is None:
+        yield dropped("bugfix_no_single_comparison", "stdlib/bugfix")
+        return
+    buggy, wrong, right = bug
+    user = pick(_FIX, *key, "fix").format(code=buggy)
+    answer = (f"The comparison is inverted: `{wrong}` should be `{right}`. "
+              f"Here is the corrected function:\n\n```python\n{source}\n```")
+    yield _checked(record(user, answer, "stdlib/bugfix", group))
+
+
+_FIX = ["This function doesn't do what its docstring says. Can you find the bug?\n\n```python\n{code}\n```",
+        "There's a bug in this code. Please fix it.\n\n```python\n{code}\n```",
+        "Why does this function give wrong results?\n\n```python\n{code}\n```"]
+# Each comparison and its opposite, spaced as code is written (so "a<b" in strings is skipped).
+_OPPOSITE = {" == ": " != ", " != ": " == ", " < ": " >= ", " >= ": " < ", " > ": " <= ",
+             " <= ": " > ", " is not ": " is ", " is ": " is not ", " not in ": " in ", " in ": " not in "}
+_CONDITION = re.compile(r"^\s*(if|elif|while|return)\b")
+
+
+def _invert_one_comparison(source: str) -> tuple[str, str, str] | None:
+    """(buggy source, buggy line, correct line): the first condition line with exactly one
+    comparison outside strings and comments, inverted; None when no line qualifies or the
+    result does not parse."""
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if not _CONDITION.match(line):
+            continue
+        # Blank string contents (same length, so positions match) and cut the comment.
+        code = _STRINGS.sub(lambda m: '"' + "_" * (len(m.group(0)) - 2) + '"', line).split("#")[0]
+        hits = [(m.start(), op) for op in _OPPOSITE for m in re.finditer(re.escape(op), code)]
+        # " is not " contains " is " and " not in " contains " in ": keep the longest match.
+        hits = [(at, op) for at, op in hits
+                if not any(o != op and a <= at and at + len(op) <= a + len(o) for a, o in hits)]
+        if len(hits) != 1:
+            continue
+        [(at, op)] = hits
+        wrong = line[:at] + _OPPOSITE[op] + line[at + len(op):]
+        buggy = "\n".join(lines[:i] + [wrong] + lines[i + 1:])
+        if python_problem(buggy) is None:
+            return buggy, wrong.strip(), line.strip()
+    return None
+
+
+_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _checked(rec: dict) -> dict:
+    """The record, or a drop marker when its Python does not parse."""
+    why = python_problem(rec["messages"][-1]["content"])
+    return dropped(why, rec["source"]) if why else rec
 
 
 def _dedent(lines: list[str]) -> str:
@@ -123,16 +196,35 @@ def _dedent(lines: list[str]) -> str:
     return textwrap.dedent("\n".join(lines))
 
 
-def _code_line_description(fetch):
-    for sub, i, ex, answer in answered_examples(fetch, "code_line_description"):
-        code = clean_code(ex["input"])
-        user = pick(["What does this code do?", "Describe this Python snippet in a few words.",
-                     "Explain what this code does."], "cld", i)
-        yield record(f"{user}\n\n```python\n{code}\n```", end_with_period(sentence_case(answer.strip())),
-                     "bigbench/code_line_description", f"cld:{code}")
+# Other languages and tools a request may name: the coder domain is Python programming.
+_OTHER_LANGUAGE = re.compile(r"\b(javascript|typescript|java|c\+\+|c#|golang|rust|ruby|php|sql|bash|"
+                             r"shell|kubernetes|terraform|docker|yaml|react|node|jest|graphql|html|"
+                             r"css|swift|kotlin|npm|git)\b", re.I)
 
 
-def _auto_debugging(fetch):
-    for sub, i, ex, answer in answered_examples(fetch, "auto_debugging"):
-        yield record(clean_code(ex["input"]), clean(answer), "bigbench/auto_debugging",
-                     f"autodebug:{i}")
+def _chatterbot_coding(fetch):
+    """Requests like "can you write a heap in Python?": only Python ones, and they must parse."""
+    source = "chatterbot/coding"
+    data = yaml.safe_load(fetch.read(*CHATTERBOT, "chatterbot_corpus/data/english/coding.yml")) or {}
+    for j, conv in enumerate(data.get("conversations") or []):
+        if not isinstance(conv, list) or len(conv) != 2 or not all(isinstance(t, str) for t in conv):
+            continue
+        question, answer = clean(conv[0]), clean_code(conv[1])
+        question = sentence_case(question if question[-1:] in "?.!" else question + "?")
+        lead = answer.split("```")[0]
+        if "python" not in question.lower() and (_OTHER_LANGUAGE.search(question) or _OTHER_LANGUAGE.search(lead)):
+            yield dropped("not_python", source)
+            continue
+        yield _checked(record(question, _label_fences(answer), source, f"coding:{j}"))
+
+
+def _label_fences(text: str) -> str:
+    """Bare opening fences become ```python: the domain's convention, as in every training
+    answer (the code is checked to be Python afterwards)."""
+    lines, inside = text.split("\n"), False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            if not inside and line.strip() == "```":
+                lines[i] = "```python"
+            inside = not inside
+    return "\n".join(lines)

@@ -1,11 +1,15 @@
-"""Encyclopedia: short factual questions about people, places, things and science."""
+"""Encyclopedia: short factual questions about people, places, things and science.
+
+Answers are sentences, not bare tokens. Held out: chatterbot-corpus trivia, quiz questions
+written by people rather than made from a knowledge base.
+"""
 from __future__ import annotations
 
 import re
 
 from ._chat import CHATTERBOT, chatterbot
-from ._common import (answered_examples, best_answer, clean, end_with_period, pick, record,
-                      sentence_case, targets)
+from ._common import (answered_examples, best_answer, clean, dropped, end_with_period, pick,
+                      record, sentence_case, targets)
 from .sources import Source, bigbench_source
 
 DOMAIN = "encyclopedia"
@@ -15,12 +19,15 @@ SOURCES = [
     bigbench_source("qa_wikidata", "Wikidata relation facts as cloze sentences."),
     bigbench_source("fact_checker", "FEVER claims about Wikipedia entities, true or false "
                     "(only the fever subtask is used)."),
-    bigbench_source("periodic_elements", "Questions about chemical elements."),
-    bigbench_source("general_knowledge", "Everyday general-knowledge questions."),
-    bigbench_source("misconceptions", "Common misconceptions stated as true/false claims."),
+    bigbench_source("periodic_elements", "Questions about chemical elements, answered in a sentence."),
     Source("chatterbot/trivia", f"PyPI {CHATTERBOT[0]}=={CHATTERBOT[1]} wheel",
-           "chatterbot_corpus/data/english/trivia.yml", "BSD-3-Clause", "Trivia questions."),
+           "chatterbot_corpus/data/english/trivia.yml", "BSD-3-Clause",
+           "Trivia questions written by people (held out: foreign split)."),
 ]
+# bigbench general_knowledge (70 items) and misconceptions (219) were dropped: too small to
+# be 10% of the train split beside the others.
+FOREIGN = "chatterbot/trivia"
+HELPFUL_ONLY = True
 NOTE = ""
 
 _WHAT_IS = re.compile(r"The (.+) is")
@@ -30,10 +37,8 @@ _FEVER = re.compile(r"On .*?, the following claim was made: (.+)\nQ: Was this cl
 def examples(fetch):
     yield from _wikidata(fetch)
     yield from _fever(fetch)
-    for name in ("periodic_elements", "general_knowledge"):
-        yield from _questions(fetch, name)
-    yield from _misconceptions(fetch)
-    yield from chatterbot(fetch, ["trivia"], "chatterbot/trivia")
+    yield from _periodic(fetch)
+    yield from _trivia(fetch)
 
 
 def _wikidata(fetch):
@@ -66,25 +71,37 @@ def _fever(fetch):
         claim = end_with_period(clean(m.group(1)))
         user = pick(["True or false: {c}", "Is this true? {c}", "Fact check: {c}",
                      "Someone told me: \"{c}\" Is that correct?"], "fever", claim).format(c=claim)
-        reply = pick(["True.", "Yes, that's true."] if answer == "true"
-                     else ["False.", "No, that's false."], "fever-reply", claim)
+        reply = pick(["Yes, that's true.", "That's correct: {c}", "True: {c}"] if answer == "true"
+                     else ["No, that's false.", "That's not correct.", "False: that claim is wrong."],
+                     "fever-reply", claim).format(c=claim)
         yield record(user, reply, "bigbench/fact_checker", f"fever:{ex.get('id', claim)}")
 
 
-def _questions(fetch, name):
-    for sub, i, ex, answer in answered_examples(fetch, name):
-        yield record(clean(ex["input"]), end_with_period(sentence_case(answer.strip())),
-                     f"bigbench/{name}", f"{sub}:{clean(ex['input'])}")
+_ELEMENT_QUESTIONS = [
+    (re.compile(r"What is the name of the (.+)\?"), "The {q} is {a}."),
+    (re.compile(r"(?:What|Which) element (.+)\?"), "{A} {q}."),
+]
 
 
-def _misconceptions(fetch):
-    for task in fetch.bigbench("misconceptions").values():
-        for ex in task.get("examples", []):
-            answer = best_answer(ex)
-            claim = end_with_period(clean(ex["input"]))
-            if answer not in ("T", "F"):
-                continue
-            user = pick(["True or false: {c}", "Is it true that {l}", "Is this right? {c}"],
-                        "misc", claim).format(c=claim, l=claim[:1].lower() + claim[1:-1] + "?")
-            reply = "True." if answer == "T" else "False, that's a common misconception."
-            yield record(user, reply, "bigbench/misconceptions", f"misconception:{claim}")
+def _periodic(fetch):
+    """'What element contains one more proton than Hydrogen?' -> 'Helium contains one more ...'."""
+    for sub, i, ex, answer in answered_examples(fetch, "periodic_elements"):
+        question = clean(ex["input"])
+        for pattern, template in _ELEMENT_QUESTIONS:
+            m = pattern.fullmatch(question)
+            if m:
+                a = answer.strip()
+                reply = template.format(q=m.group(1), a=a, A=sentence_case(a))
+                yield record(question, reply, "bigbench/periodic_elements", f"{sub}:{question}")
+                break
+        else:
+            yield dropped("periodic_unrecognised_question", "bigbench/periodic_elements")
+
+
+def _trivia(fetch):
+    """Quiz answers as written ("Richard Nixon", "1963"), with a capital and a full stop like
+    every other answer of the domain."""
+    for rec in chatterbot(fetch, ["trivia"], "chatterbot/trivia"):
+        last = rec["messages"][-1]
+        last["content"] = end_with_period(sentence_case(last["content"]))
+        yield rec

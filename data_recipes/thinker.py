@@ -1,9 +1,17 @@
-"""Thinker: arithmetic, word problems with worked steps, and logic puzzles."""
+"""Thinker: arithmetic, word problems with worked steps, and logic puzzles.
+
+Arithmetic answers are recomputed (_checks.arithmetic_problem) and show the work for
+products and quotients; yes/no answers give the reasoning first, then the answer.
+Held out: date questions (bigbench date_understanding), a kind of reasoning none of the
+training sources asks for.
+"""
 from __future__ import annotations
 
 import re
 
-from ._common import answered_examples, best_answer, clean, end_with_period, pick, record, targets
+from ._checks import arithmetic_problem
+from ._common import (answered_examples, best_answer, clean, dropped, end_with_period, pick, record,
+                      targets)
 from .sources import bigbench_source
 
 DOMAIN = "thinker"
@@ -18,9 +26,11 @@ SOURCES = [
     bigbench_source("logical_deduction", "Ordering puzzles over 3, 5 or 7 objects."),
     bigbench_source("logic_grid_puzzle", "Zebra-style house puzzles (only those short enough)."),
     bigbench_source("tracking_shuffled_objects", "Who holds what after a series of swaps."),
-    bigbench_source("date_understanding", "Date arithmetic in MM/DD/YYYY."),
+    bigbench_source("date_understanding", "Date arithmetic in MM/DD/YYYY (held out: foreign split)."),
     bigbench_source("object_counting", "Counting objects of a category in a list."),
 ]
+FOREIGN = "bigbench/date_understanding"
+HELPFUL_ONLY = True
 NOTE = ""
 
 _OPS = {"plus": "+", "minus": "-", "times": "×", "divided by": "÷"}
@@ -34,11 +44,12 @@ def examples(fetch):
     yield from _multiple_choice(fetch, "logical_deduction")
     yield from _logic_grid(fetch)
     yield from _tracking(fetch)
-    yield from _simple(fetch, "date_understanding")
     yield from _object_counting(fetch)
+    yield from _dates(fetch)
 
 
 def _arithmetic(fetch):
+    source = "bigbench/arithmetic"
     for sub, task in fetch.bigbench("arithmetic").items():
         for ex in task.get("examples", []):
             m = _ARITH.fullmatch(ex["input"].strip())
@@ -47,11 +58,26 @@ def _arithmetic(fetch):
                 continue
             a, op, b = m.groups()
             sym = _OPS[op]
+            why = arithmetic_problem(f"{a} {sym} {b}", answer)
+            if why:
+                yield dropped(why, source)
+                continue
             user = pick([f"What is {a} {op} {b}?", f"Calculate {a} {sym} {b}.",
                          f"What's {a} {sym} {b}?", f"Can you work out {a} {op} {b}?"], sub, a, op, b)
-            reply = pick([f"{a} {sym} {b} = {answer}", f"{a} {op} {b} is {answer}.",
-                          f"The answer is {answer}."], "reply", a, op, b)
-            yield record(user, reply, "bigbench/arithmetic", f"arithmetic:{a}{sym}{b}")
+            yield record(user, _worked(int(a), sym, int(b), answer.strip()), source,
+                         f"arithmetic:{a}{sym}{b}")
+
+
+def _worked(a: int, sym: str, b: int, answer: str) -> str:
+    """The answer with its work where there is some to show: split the multiplier into
+    tens and units (46 × 67 = 46 × 60 + 46 × 7 = 2760 + 322 = 3082), check a quotient."""
+    if sym == "×" and abs(b) >= 10 and b % 10:
+        tens, units = b - b % 10 if b > 0 else b + (-b) % 10, b % 10 if b > 0 else -((-b) % 10)
+        return (f"{a} × {b} = {a} × {tens} + {a} × {units} = {a * tens} + {a * units} = {answer}. "
+                f"So the answer is {answer}.")
+    if sym == "÷" and b:
+        return f"{a} ÷ {b} = {answer}, because {answer} × {b} = {a}. So the answer is {answer}."
+    return f"{a} {sym} {b} = {answer}. So the answer is {answer}."
 
 
 def _detok(text: str) -> str:
@@ -85,15 +111,18 @@ def _math_qa(fetch):
 
 
 def _strategyqa(fetch):
+    """Targets read "Yes. <explanation>": give the explanation first, then the answer."""
     for task in fetch.bigbench("strategyqa").values():
         for i, ex in enumerate(task.get("examples", [])):
             target = ex.get("target")
-            if not isinstance(target, str) or not re.match(r"(Yes|No)\.", target):
+            m = re.match(r"(Yes|No)\.\s+(.+)", target, re.S) if isinstance(target, str) else None
+            if not m:
                 continue
             question = clean(ex["input"])
             user = pick(["{q}", "{q} Explain your reasoning.", "Quick question: {q}",
                          "{q} Answer yes or no, and say why."], "sqa", i).format(q=question)
-            yield record(user, clean(target), "bigbench/strategyqa", f"strategyqa:{question}")
+            reply = f"{end_with_period(clean(m.group(2)))} So the answer is {m.group(1).lower()}."
+            yield record(user, reply, "bigbench/strategyqa", f"strategyqa:{question}")
 
 
 def _options_block(options) -> str:
@@ -140,9 +169,13 @@ def _tracking(fetch):
             yield record(user, reply, "bigbench/tracking_shuffled_objects", f"{sub}:{i}")
 
 
-def _simple(fetch, name):
-    for sub, i, ex, answer in answered_examples(fetch, name):
-        yield record(clean(ex["input"]), answer.strip(), f"bigbench/{name}", f"{sub}:{i}")
+def _dates(fetch):
+    for sub, i, ex, answer in answered_examples(fetch, "date_understanding"):
+        yield record(clean(ex["input"]), f"The answer is {answer.strip()}.",
+                     "bigbench/date_understanding", f"{sub}:{i}")
+
+
+_HOW_MANY = re.compile(r"How many (.+?) do I have\?$")
 
 
 def _object_counting(fetch):
@@ -151,5 +184,8 @@ def _object_counting(fetch):
             digits = [t for t in targets(ex) if t.strip().isdigit()]
             if digits:
                 question = clean(ex["input"])
-                reply = pick(["{n}", "You have {n}.", "That makes {n}."], "count", i).format(n=digits[0])
+                m = _HOW_MANY.search(question)
+                n = digits[0]
+                thing = m.group(1) if m and n != "1" else None
+                reply = f"You have {n} {thing}." if thing else f"The answer is {n}."
                 yield record(question, reply, "bigbench/object_counting", f"count:{i}")

