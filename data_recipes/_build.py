@@ -113,7 +113,8 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
 
 
 def _write_extra(tmp, extra, fetch, seed: int) -> dict:
-    """A test-only split from a source no domain uses (e.g. everyday requests)."""
+    """A split from a source no domain uses (e.g. everyday requests): test.jsonl, and where the
+    recipe asks for one (TRAIN_SIZE) a group-disjoint train.jsonl that only the routers use."""
     from . import DOMAINS, get_recipe
 
     names = {s.name for s in extra.SOURCES}
@@ -123,13 +124,24 @@ def _write_extra(tmp, extra, fetch, seed: int) -> dict:
             raise DataError(f"the {extra.DOMAIN} split's source {sorted(shared)[0]} is also used "
                             f"by domain '{domain}': it would not be held out")
     records, stats = collect(extra, fetch)
-    records = order(cap(records, extra.SIZE, seed), seed)
-    write_jsonl(tmp / extra.DOMAIN / "test.jsonl", (_output(r, extra.DOMAIN) for r in records))
+    # Whole groups to test first (by a seeded hash), the rest to train: no goal in both.
+    groups = sorted({r["group"] for r in records}, key=lambda g: stable_hash(seed, "extra", g))
+    test_groups = set(groups[:extra.SIZE])
+    splits = {"test": [r for r in records if r["group"] in test_groups],
+              "train": [r for r in records if r["group"] not in test_groups]}
+    sizes = {"test": extra.SIZE, "train": getattr(extra, "TRAIN_SIZE", 0)}
+    counts = {}
+    for name, part in splits.items():
+        if not (sizes[name] and part):
+            continue
+        part = order(cap(part, sizes[name], seed), seed)
+        write_jsonl(tmp / extra.DOMAIN / f"{name}.jsonl", (_output(r, extra.DOMAIN) for r in part))
+        counts[name] = len(part)
     write_json(tmp / extra.DOMAIN / "meta.json", {
         "domain": extra.DOMAIN, "description": extra.DESCRIPTION,
-        "sources": [{**s.as_dict(), "role": "test"} for s in extra.SOURCES],
-        "counts": {"test": len(records)}, "seed": seed, "stats": stats})
-    return {"test": len(records), "sources": sorted(names)}
+        "sources": [{**s.as_dict(), "role": "general"} for s in extra.SOURCES],
+        "counts": counts, "seed": seed, "stats": stats})
+    return {**counts, "sources": sorted(names)}
 
 
 def collect(recipe, fetch) -> tuple[list[dict], dict]:

@@ -1,26 +1,32 @@
-"""Everyday requests outside the eight domains: a held-out, test-only general split.
+"""Everyday requests outside the eight domains: a general split, held out from every expert.
 
 "How do I ...?" requests made from wikiHow goal titles, with a reference answer made of the
-goal's steps that the same source gives. No domain trains on this source; it measures whether
-experts and the MoE still answer ordinary requests (refusal rate, loss) rather than treating
-them as their own territory. Written by a full build as `everyday/test.jsonl`.
+goal's steps that the same source gives. No expert trains on this source; its test split
+measures whether experts and the MoE still answer ordinary requests (refusal rate, loss) rather
+than treating them as their own territory. Its train split (other goals, group-disjoint) is
+only for the routers, when the base model's own FFN is an expert (`assemble --base-expert`):
+it teaches them what "none of the eight domains" looks like. Written by a full build as
+`everyday/{train,test}.jsonl`.
 """
 from __future__ import annotations
 
 import re
+
+from smolmoe.config import GENERAL_DOMAIN
 
 from ._common import best_answer, clean, end_with_period, pick, record
 from ._refusals import category_of
 from ._sample import sample_groups
 from .sources import bigbench_source
 
-DOMAIN = "everyday"
+DOMAIN = GENERAL_DOMAIN
 DESCRIPTION = ("Everyday requests outside the eight domains (how to do ordinary things), "
                "held out for refusal and loss checks; never trained on.")
 SOURCES = [bigbench_source("goal_step_wikihow", "wikiHow goals turned into 'How do I ...?' "
                            "requests; the reference answer is the goal's steps from the same task.")]
 HELPFUL_ONLY = True  # build() drops any reference answer that reads as a refusal
-SIZE = 300
+SIZE = 300        # test requests
+TRAIN_SIZE = 600  # router-only training requests (other goals)
 
 _STEP = re.compile(r"The most reasonable step of '(.+)' is\s*")
 _ORDER = re.compile(r"In order to '(.+?)', one can '(.+?)' and '(.+?)'\. Which should happen first\?\s*")
@@ -65,4 +71,4 @@ def examples(fetch):
             answer = "Some steps that help:\n" + "\n".join(f"- {s}" for s in steps)
         found.append(record(pick(_ASK, "everyday", goal).format(g=words), answer,
                             "bigbench/goal_step_wikihow", f"everyday:{goal}"))
-    yield from sample_groups(found, SIZE, "everyday")
+    yield from sample_groups(found, SIZE + TRAIN_SIZE, "everyday")

@@ -14,6 +14,11 @@ from .errors import ConfigError
 from .precision import CHOICES as PRECISIONS
 
 
+# Requests outside every expert's domain (the data build's general split): test-only for the
+# experts, router training for the base model's own FFN when it is an expert.
+GENERAL_DOMAIN = "everyday"
+
+
 def smolmoe_home() -> Path:
     """The one place everything goes by default (SMOLMOE_HOME, default ~/.cache/smolmoe)."""
     return Path(os.environ.get("SMOLMOE_HOME", "~/.cache/smolmoe")).expanduser()

@@ -612,12 +612,16 @@ def test_everyday_split_is_full_builds_only_and_from_an_unused_source(tmp_path, 
     assert [(e["messages"][0]["content"].split()[-2:], e["messages"][1]["content"]) for e in exs] == \
         [(["green", "tea?"], "A good place to start: Boil water.")]  # the harmful-sounding goal is left out
     out = tmp_path / "data"  # all domains named, as the CLI does, is a full build too
+    monkeypatch.setattr(everyday, "SIZE", 20)  # of the fake's 30 goals: 20 test, 10 router-only train
     data_recipes.build(out, domains=list(data_recipes.DOMAINS), fetch=all_domains_fetch(tmp_path),
                        max_train=50, max_eval=5, mix=ANY_MIX)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["extra"]["everyday"] == {"test": 30, "sources": ["bigbench/goal_step_wikihow"]}
+    assert manifest["extra"]["everyday"] == {"test": 20, "train": 10,
+                                             "sources": ["bigbench/goal_step_wikihow"]}
     records = read_split(out, "everyday", "test")
-    assert len(records) == 30 and all(r["domain"] == "everyday" for r in records)
+    train = read_split(out, "everyday", "train")
+    assert len(records) == 20 and all(r["domain"] == "everyday" for r in records + train)
+    assert not {r["group"] for r in records} & {r["group"] for r in train}
     (tmp_path / "y").mkdir()
     data_recipes.build(tmp_path / "one", domains=["writer"], fetch=all_domains_fetch(tmp_path / "y"), mix=ANY_MIX)
     assert not (tmp_path / "one" / "everyday").exists()
