@@ -283,9 +283,10 @@ class ChatModel:
             return close_id, None
         return token, thinking + (token != open_id)
 
-    def reply_batch(self, conversations: list[list[dict]], max_new_tokens: int,
+    def reply_batch(self, conversations: list[list[dict]], max_new_tokens: int | list[int],
                     batch_size: int = 8) -> list[Reply]:
-        """Greedy replies to many conversations, `batch_size` at a time (for evaluation).
+        """Greedy replies to many conversations, `batch_size` at a time (for evaluation);
+        max_new_tokens is one limit for all or one per conversation.
 
         The batch entry point of the same engine: the chat template and end-of-turn ids of
         `encode`/`stream`, greedy as `stream` at temperature 0. Prompts are left-padded so every
@@ -294,18 +295,22 @@ class ChatModel:
         grouped by length so little padding is computed. Replies come back in input order.
         """
         prompts = [self.encode(m) for m in conversations]
+        limits = (list(max_new_tokens) if isinstance(max_new_tokens, (list, tuple))
+                  else [max_new_tokens] * len(prompts))
+        if len(limits) != len(prompts) or min(limits, default=1) < 1:
+            raise ConfigError("max_new_tokens needs one value >= 1 per conversation")
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         replies: list[Reply | None] = [None] * len(prompts)
         with self.lock:
             for start in range(0, len(order), max(1, batch_size)):
                 chunk = order[start:start + max(1, batch_size)]
                 for i, reply in zip(chunk, self._decode_batch([prompts[i] for i in chunk],
-                                                              max_new_tokens)):
+                                                              [limits[i] for i in chunk])):
                     replies[i] = reply
         return replies
 
     @torch.no_grad()
-    def _decode_batch(self, prompts: list[list[int]], max_new_tokens: int) -> list[Reply]:
+    def _decode_batch(self, prompts: list[list[int]], limits: list[int]) -> list[Reply]:
         pad = self.tokenizer.pad_token_id
         pad = pad if pad is not None else min(self.eos_ids)
         width = max(len(p) for p in prompts)
@@ -314,12 +319,12 @@ class ChatModel:
         # Positions count real tokens only, so a left-padded row sees the positions it would
         # see alone (and gives the same tokens as `stream`).
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        budget = min(max_new_tokens, self.context_length - width)
+        limits = [min(n, self.context_length - len(p)) for n, p in zip(limits, prompts)]
         new: list[list[int]] = [[] for _ in prompts]
         finish = ["length"] * len(prompts)
         live = list(range(len(prompts)))   # rows still generating, in cache order
         cache, feed = None, ids
-        for _ in range(budget):
+        for _ in range(max(limits)):
             out = self.model(input_ids=feed, attention_mask=mask, position_ids=positions,
                              past_key_values=cache, use_cache=True)
             cache = out.past_key_values
@@ -328,8 +333,9 @@ class ChatModel:
             for row, (i, token) in enumerate(zip(live, tokens.tolist())):
                 if token in self.eos_ids:
                     finish[i] = "stop"
-                else:
-                    new[i].append(token)
+                    continue
+                new[i].append(token)
+                if len(new[i]) < limits[i]:
                     keep.append(row)
             if not keep:
                 break

@@ -105,3 +105,48 @@ def moe_eval_tables(report: dict) -> list[Table]:
         matrix.add_row(d, *[f"{v:.0%}" for v in report["routing_matrix"][d]])
     return [losses, ratio, matrix, usage_table(dict(zip(names, report["load_share"])),
                                                "load share (top-k choices, all tokens)")]
+
+
+def _rate(v) -> str:
+    return "" if v is None else f"{v:.0%}"
+
+
+def task_table(report: dict) -> Table:
+    """Models as rows, domains as columns: each domain's task score (n in the header), the best
+    in bold; for an MoE report, a last row with MoE score / oracle score."""
+    results = report["results"]
+    domains = list(dict.fromkeys(d for per in results.values() for d in per))
+    if "domains" in report:  # MoE report: the experts' order, everyday last
+        domains = list(dict.fromkeys(report["domains"])) + [d for d in domains if d not in report["domains"]]
+    table = Table(title=f"task scores ({report['settings']['split']} split; "
+                        f"{report['settings']['prompts_per_second']:.2f} prompts/s)")
+    table.add_column("model")
+    for d in domains:
+        metric = next(per[d]["metric"] for per in results.values() if d in per)
+        table.add_column(f"{d}\n{metric}", justify="right")
+    best = {d: max((r[d]["score"] for r in results.values()
+                    if d in r and r[d]["score"] is not None), default=None) for d in domains}
+    for name, per in results.items():
+        cells = []
+        for d in domains:
+            v = per.get(d, {}).get("score")
+            text = "" if v is None else f"{v:.2f} ({per[d]['n']})"
+            cells.append(f"[bold]{text}[/bold]" if v is not None and v == best[d] else text)
+        table.add_row(name, *cells)
+    if "moe_over_oracle" in report:
+        ratios = report["moe_over_oracle"]
+        table.add_row("[italic]MoE / oracle[/italic]",
+                      *["" if ratios.get(d) is None else f"{ratios[d]:.2f}" for d in domains])
+    return table
+
+
+def refusal_table(report: dict) -> Table:
+    """Refusal rates per model: harmful and benign-risky guardian prompts, everyday requests,
+    the other domains' prompts (blank where the model was not run on them)."""
+    table = Table(title="refusal rates (want: harmful high, the rest low)")
+    for col in ("model", "harmful", "benign risky", "everyday", "other domains"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for name, r in report["refusals"].items():
+        table.add_row(name, *[_rate(r[k]) for k in ("harmful", "benign_risky", "everyday",
+                                                     "other_domains")])
+    return table
