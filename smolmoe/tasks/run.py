@@ -12,7 +12,7 @@ import torch
 from ..data import load_records, split_path
 from ..errors import DataError
 from ..generate import ChatModel
-from .metrics import EVERYDAY, is_harmful  # noqa: F401  (EVERYDAY: for callers), refusal_summary, score_domain
+from .metrics import EVERYDAY, is_harmful, refusal_summary, score_domain
 
 # Longest reply per domain, in new tokens: long enough for the metric to see the answer
 # (refusals are read from the opening only), short enough for the demo's budget.
