@@ -46,3 +46,23 @@ def test_rows_that_end_early_leave_the_batch(tiny_dir):
     for r in replies:
         assert r.finish_reason in ("stop", "length")
         assert (r.finish_reason == "length") == (r.completion_tokens == 6)
+
+
+def test_per_conversation_limits_match_one_at_a_time(tiny_dir):
+    chat = ChatModel.load(tiny_dir)
+    limits = [3, 9, 1, 6, 4]
+    alone = [chat.reply([{"role": "user", "content": p}], GenerationSettings(max_new_tokens=n)).text
+             for p, n in zip(PROMPTS, limits)]
+    replies = chat.reply_batch([[{"role": "user", "content": p}] for p in PROMPTS], limits, 8)
+    assert [r.text for r in replies] == alone
+    assert all(r.completion_tokens <= n for r, n in zip(replies, limits))
+
+
+def test_bad_limits_are_one_clear_error(tiny_dir):
+    import pytest
+    from smolmoe.errors import ConfigError
+    chat = ChatModel.load(tiny_dir)
+    with pytest.raises(ConfigError):
+        chat.reply_batch([[{"role": "user", "content": "hi"}]], [4, 5])
+    with pytest.raises(ConfigError):
+        chat.reply_batch([[{"role": "user", "content": "hi"}]], 0)
