@@ -57,6 +57,7 @@ def test_eval_tasks_moe_report(moe_and_data, tmp_path):
                                        "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "prompts/s" in result.output
+    assert "task scores (foreign split" in result.output and "refusal rates" in result.output
     tasks = json.loads(out.read_text())["tasks"]
     results = tasks["results"]
     assert list(results) == ["base", *NAMES, "oracle", "moe"]
