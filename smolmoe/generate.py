@@ -292,14 +292,15 @@ class ChatModel:
         `encode`/`stream`, greedy as `stream` at temperature 0. Prompts are left-padded so every
         row's next token sits in the last column: one forward per step serves the whole batch,
         and rows that have finished leave the batch (and the KV cache) at once. Prompts are
-        grouped by length so little padding is computed. Replies come back in input order.
+        grouped by token limit, then length, so a batch's rows stop at about the same step and
+        little padding is computed. Replies come back in input order.
         """
         prompts = [self.encode(m) for m in conversations]
         limits = (list(max_new_tokens) if isinstance(max_new_tokens, (list, tuple))
                   else [max_new_tokens] * len(prompts))
         if len(limits) != len(prompts) or min(limits, default=1) < 1:
             raise ConfigError("max_new_tokens needs one value >= 1 per conversation")
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        order = sorted(range(len(prompts)), key=lambda i: (limits[i], len(prompts[i])))
         replies: list[Reply | None] = [None] * len(prompts)
         with self.lock:
             for start in range(0, len(order), max(1, batch_size)):

@@ -16,8 +16,8 @@ from .metrics import EVERYDAY, is_harmful, refusal_summary, score_domain
 
 # Longest reply per domain, in new tokens: long enough for the metric to see the answer
 # (refusals are read from the opening only), short enough for the demo's budget.
-MAX_NEW_TOKENS = {"analyst": 96, "thinker": 96, "encyclopedia": 48, "coder": 160, "guardian": 40,
-                  "writer": 80, "summarizer": 64, "actor": 64, EVERYDAY: 40}
+MAX_NEW_TOKENS = {"analyst": 80, "thinker": 80, "encyclopedia": 40, "coder": 128, "guardian": 32,
+                  "writer": 64, "summarizer": 48, "actor": 48, EVERYDAY: 32}
 DEFAULT_MAX_NEW_TOKENS = 64
 SAMPLES = 2   # replies kept in the report per model and domain, for reading
 
