@@ -327,8 +327,8 @@ class ChatModel:
         cache, feed = None, ids
         for _ in range(max(limits)):
             out = self.model(input_ids=feed, attention_mask=mask, position_ids=positions,
-                             past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
+                             cache=cache, use_cache=True)
+            cache = out.cache
             tokens = out.logits[:, -1, :].float().argmax(-1)
             keep = []
             for row, (i, token) in enumerate(zip(live, tokens.tolist())):

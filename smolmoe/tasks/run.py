@@ -132,8 +132,10 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
                        split: str = "test", limit: int = 16, batch_size: int = 16,
                        max_new_tokens: dict[str, int] | None = None,
                        on_progress: Callable[[str, str], None] | None = None) -> dict:
-    """Base and MoE on every domain, each expert (the MoE forced to it) on its own domain, the
-    oracle (each domain's own expert), all of them on the everyday split; MoE/oracle ratios."""
+    """Base and MoE on every domain, each expert on its own domain (the MoE forced to it, or
+    its dense directory: evaluate.expert_scoring), the oracle (each domain's own expert), all of
+    them on the everyday split; MoE/oracle ratios."""
+    from ..evaluate import expert_scoring
     from ..hooks import force_expert
     from ..surgery import read_meta
 
@@ -147,14 +149,20 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     if base is not None:
         runner.run("base", ChatModel.load(base), [*dict.fromkeys(domains), *extra])
     chat = ChatModel.load(moe_dir)
-    for j, (name, domain) in enumerate(zip(names, domains)):
-        with force_expert(chat.model, j):
-            runner.run(name, chat, [domain, *extra])
+    scoring = {}
+    for j, (expert, domain) in enumerate(zip(meta["experts"], domains)):
+        source, scoring[expert["name"]] = expert_scoring(meta, expert)
+        if source is None:
+            with force_expert(chat.model, j):
+                runner.run(expert["name"], chat, [domain, *extra])
+        else:
+            runner.run(expert["name"], ChatModel.load(source), [domain, *extra])
     runner.results["oracle"] = {d: runner.results[n][d] for n, d in zip(names, domains)}
     runner.run("moe", chat, [*dict.fromkeys(domains), *extra])
     report = runner.report({**_settings(data_dir, split, limit, sets),
                             "seconds": round(time.perf_counter() - t0, 1)})
     return {**report, "experts": names, "domains": domains, "moe_dir": str(moe_dir),
+            "expert_scoring": scoring,
             "moe_over_oracle": oracle_ratios(report["results"], domains)}
 
 
