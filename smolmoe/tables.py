@@ -112,31 +112,31 @@ def _rate(v) -> str:
 
 
 def task_table(report: dict) -> Table:
-    """Models as rows, domains as columns: each domain's task score (n in the header), the best
-    in bold; for an MoE report, a last row with MoE score / oracle score."""
+    """Domains as rows (with the metric and the prompts scored), models as columns, the best
+    score in each row in bold. For an MoE report the columns are base, oracle (each domain's
+    own expert) and MoE, and a last column MoE score / oracle score."""
     results = report["results"]
-    domains = list(dict.fromkeys(d for per in results.values() for d in per))
-    if "domains" in report:  # MoE report: the experts' order, everyday last
-        domains = list(dict.fromkeys(report["domains"])) + [d for d in domains if d not in report["domains"]]
+    is_moe = "moe_over_oracle" in report
+    models = [m for m in (("base", "oracle", "moe") if is_moe else results) if m in results]
+    domains = list(dict.fromkeys([*report.get("domains", []),
+                                  *(d for per in results.values() for d in per)]))
     table = Table(title=f"task scores ({report['settings']['split']} split; "
                         f"{report['settings']['prompts_per_second']:.2f} prompts/s)")
-    table.add_column("model")
+    if is_moe:
+        table.caption = "oracle: each domain scored by its own expert; rules in docs/eval.md"
+    for col in ("domain", "metric", "n", *models, *(["MoE / oracle"] if is_moe else [])):
+        table.add_column(col, justify="left" if col in ("domain", "metric") else "right")
     for d in domains:
-        metric = next(per[d]["metric"] for per in results.values() if d in per)
-        table.add_column(f"{d}\n{metric}", justify="right")
-    best = {d: max((r[d]["score"] for r in results.values()
-                    if d in r and r[d]["score"] is not None), default=None) for d in domains}
-    for name, per in results.items():
-        cells = []
-        for d in domains:
-            v = per.get(d, {}).get("score")
-            text = "" if v is None else f"{v:.2f} ({per[d]['n']})"
-            cells.append(f"[bold]{text}[/bold]" if v is not None and v == best[d] else text)
-        table.add_row(name, *cells)
-    if "moe_over_oracle" in report:
-        ratios = report["moe_over_oracle"]
-        table.add_row("[italic]MoE / oracle[/italic]",
-                      *["" if ratios.get(d) is None else f"{ratios[d]:.2f}" for d in domains])
+        first = next(results[m][d] for m in models if d in results[m])
+        scores = {m: results[m][d]["score"] for m in models if d in results[m]}
+        best = max((v for v in scores.values() if v is not None), default=None)
+        cells = ["" if scores.get(m) is None else
+                 (f"[bold]{scores[m]:.2f}[/bold]" if scores[m] == best else f"{scores[m]:.2f}")
+                 for m in models]
+        if is_moe:
+            ratio = report["moe_over_oracle"].get(d)
+            cells.append("" if ratio is None else f"{ratio:.2f}")
+        table.add_row(d, first["metric"], str(first["n"]), *cells)
     return table
 
 

@@ -100,7 +100,7 @@ METRICS = {
 }
 METRIC_NAMES = {"analyst": "execution accuracy", "thinker": "final answer",
                 "encyclopedia": "key answer", "coder": "code correct",
-                "guardian": "refuses harmful / answers benign", "writer": "ROUGE-L",
+                "guardian": "balanced refusal", "writer": "ROUGE-L",
                 "summarizer": "ROUGE-L", "actor": "ROUGE-L", EVERYDAY: "answered"}
 
 
