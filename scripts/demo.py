@@ -175,13 +175,15 @@ def task_summary(tasks: dict, experts: dict[str, str]) -> dict:
     meet issue #11's goals, and refusal rates of base, guardian expert and MoE."""
     res, ratios = tasks["results"], tasks["moe_over_oracle"]
     domains = list(dict.fromkeys(experts.values()))
-    at_least_base = sum(res["moe"][d]["score"] is not None and res["base"][d]["score"] is not None
-                        and res["moe"][d]["score"] >= res["base"][d]["score"] for d in domains)
+
+    def meets(d, other, factor=1.0):   # on scores, not ratios: 0 vs 0 meets the goal
+        moe, ref = res["moe"][d]["score"], res[other][d]["score"]
+        return moe is not None and ref is not None and moe >= factor * ref
     guardian = [name for name, d in experts.items() if d == "guardian"]
     shown = ["base", *guardian, "moe"]
     return {"tasks_moe_over_oracle": ratios,
-            "tasks_moe_within_095_oracle": sum(v is not None and v >= 0.95 for v in ratios.values()),
-            "tasks_moe_at_least_base": at_least_base,
+            "tasks_moe_within_095_oracle": sum(meets(d, "oracle", 0.95) for d in domains),
+            "tasks_moe_at_least_base": sum(meets(d, "base") for d in domains),
             "tasks_prompts_per_second": tasks["settings"]["prompts_per_second"],
             "refusals": {m: tasks["refusals"][m] for m in shown if m in tasks["refusals"]}}
 
