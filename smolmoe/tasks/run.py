@@ -81,7 +81,7 @@ class TaskRunner:
 
     def run(self, label: str, chat: ChatModel, domains: Iterable[str]) -> dict:
         """Score `chat` on the domains; all their prompts are generated together (batches
-        sorted by prompt length fill better than one domain's few prompts)."""
+        grouped by token limit and length fill better than one domain's few prompts)."""
         domains = list(domains)
         todo = [(d, i) for d in domains for i in self.sets[d]]
         t0 = time.perf_counter()
