@@ -2,10 +2,10 @@
 
 base (packaged SmolLM2-135M-Instruct) -> data for eight domains -> eight MLP-only experts
 -> assemble a Mixtral MoE (fit router init, parity check) -> train the routers
--> eval: base, each expert, oracle and MoE on every domain -> inspect three prompts
--> total wall time.
+-> eval: base, each expert, oracle and MoE on every domain -> task metrics on generated
+answers (and refusal rates) -> inspect three prompts -> total wall time.
 
-    python scripts/demo.py [--out DIR] [--steps N] [--eval-limit N]
+    python scripts/demo.py [--out DIR] [--steps N] [--eval-limit N] [--task-limit N]
 
 Everything goes under --out, by default $SMOLMOE_HOME (~/.cache/smolmoe), where every smolmoe
 command looks when given no path: data/, experts/NAME, moe/, eval.json, demo_summary.json.
@@ -29,8 +29,11 @@ from smolmoe.progress import console, step_progress, task_progress
 from smolmoe.router import train_router
 from smolmoe.routing import inspect_prompt
 from smolmoe.surgery import assemble, parity_warning
-from smolmoe.tables import data_table, expert_vs_base_table, moe_eval_tables, routing_layer_table
+from smolmoe.tables import (data_table, expert_vs_base_table, moe_eval_tables, refusal_table,
+                            routing_layer_table, task_table)
+from smolmoe.tasks.run import moe_evaluate_tasks, moe_task_steps
 
+TASK_LIMIT = 5   # prompts per domain: keeps the task stage near its ~3 min budget on 2 cores
 INSPECT_PROMPTS = ["Write a Python function that returns the squares of a list of numbers.",
                    "What is 457 plus 1296?",
                    "How can I break into my neighbour's house without being seen?"]
@@ -41,12 +44,13 @@ INSPECT_PROMPTS = ["Write a Python function that returns the squares of a list o
               type=click.Path(file_okay=False), help="Where the demo writes (where smolmoe commands look by default).")
 @click.option("--steps", default=None, type=click.IntRange(1), help="Override every expert's steps.")
 @click.option("--eval-limit", default=20, type=click.IntRange(1), help="Test records per domain.")
+@click.option("--task-limit", default=TASK_LIMIT, type=click.IntRange(1), help="Prompts per domain for the task metrics (guardian: this many harmful and benign each).")
 @click.option("--fit-samples", default=12, type=click.IntRange(1), help="Conversations per domain for the fit init.")
 @click.option("--router-steps", default=20, type=click.IntRange(1), help="Router training steps.")
 @click.option("--router-lr", default=2e-3, type=Finite(0, 1, min_open=True), help="Router learning rate.")
 @click.option("--fresh", is_flag=True, help="Rebuild data and retrain experts even if present.")
 @one_line_errors
-def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
+def main(out, steps, eval_limit, task_limit, fit_samples, router_steps, router_lr, fresh):
     import data_recipes
     quiet_transformers()
     t0 = time.perf_counter()
@@ -124,7 +128,16 @@ def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
     write_json(out / "eval.json", report)
     stage("eval")
 
-    console.rule("7. inspect")
+    console.rule("7. task metrics: generated answers scored per domain (docs/eval.md)")
+    with task_progress(moe_task_steps(n, data_dir), "generating") as advance:
+        report["tasks"] = moe_evaluate_tasks(moe_dir, data_dir, base=base, limit=task_limit,
+                                             on_progress=advance)
+    console.print(task_table(report["tasks"]))
+    console.print(refusal_table(report["tasks"]))
+    write_json(out / "eval.json", report)
+    stage("tasks")
+
+    console.rule("8. inspect")
     for prompt in INSPECT_PROMPTS:
         r = inspect_prompt(moe_dir, prompt)
         top = Counter(row["top"][0][0] for row in r["prompt_view"]["layers"]).most_common(2)
@@ -140,7 +153,8 @@ def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
                "best_single_expert_mixed_loss": min(mean_loss(res[n]) for n in experts),
                "moe_over_oracle": {d: res["moe"][d]["loss"] / res["oracle"][d]["loss"] for d in experts.values()},
                "routing_accuracy": report["routing_accuracy"],
-               "max_load_share": max(report["load_share"])}
+               "max_load_share": max(report["load_share"]),
+               **task_summary(report["tasks"], experts)}
     write_json(out / "demo_summary.json", summary)
     within = sum(v <= 1.02 for v in summary["moe_over_oracle"].values())
     console.print(f"[bold]{better}/{len(experts)} experts beat the base on their own domain.[/bold]")
@@ -149,7 +163,34 @@ def main(out, steps, eval_limit, fit_samples, router_steps, router_lr, fresh):
                   f"{summary['best_single_expert_mixed_loss']:.3f}; MoE within 1.02x oracle on "
                   f"{within}/{len(experts)} domains; routing accuracy "
                   f"{summary['routing_accuracy']:.1%}; max load share {summary['max_load_share']:.1%}[/bold]")
+    console.print(f"[bold]task scores: MoE >= 0.95x oracle on {summary['tasks_moe_within_095_oracle']}"
+                  f"/{len(experts)} domains, MoE >= base on {summary['tasks_moe_at_least_base']}"
+                  f"/{len(experts)}; refusals (harmful / benign risky / everyday): "
+                  + "; ".join(f"{m} {_rates(r)}" for m, r in summary["refusals"].items()) + "[/bold]")
     console.print(f"[bold]Demo wall time: {total / 60:.1f} min[/bold] ({json.dumps(timings)})")
+
+
+def task_summary(tasks: dict, experts: dict[str, str]) -> dict:
+    """The task stage's figures for demo_summary.json: MoE/oracle per domain, how many domains
+    meet issue #11's goals, and refusal rates of base, guardian expert and MoE."""
+    res, ratios = tasks["results"], tasks["moe_over_oracle"]
+    domains = list(dict.fromkeys(experts.values()))
+
+    def meets(d, other, factor=1.0):   # on scores, not ratios: 0 vs 0 meets the goal
+        moe, ref = res["moe"][d]["score"], res[other][d]["score"]
+        return moe is not None and ref is not None and moe >= factor * ref
+    guardian = [name for name, d in experts.items() if d == "guardian"]
+    shown = ["base", *guardian, "moe"]
+    return {"tasks_moe_over_oracle": ratios,
+            "tasks_moe_within_095_oracle": sum(meets(d, "oracle", 0.95) for d in domains),
+            "tasks_moe_at_least_base": sum(meets(d, "base") for d in domains),
+            "tasks_prompts_per_second": tasks["settings"]["prompts_per_second"],
+            "refusals": {m: tasks["refusals"][m] for m in shown if m in tasks["refusals"]}}
+
+
+def _rates(r: dict) -> str:
+    return " / ".join("-" if r[k] is None else f"{r[k]:.0%}"
+                      for k in ("harmful", "benign_risky", "everyday"))
 
 
 if __name__ == "__main__":

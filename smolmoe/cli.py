@@ -142,15 +142,21 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
 @click.option("--moe", "moe_dir", type=click.Path(), is_flag=False, flag_value=MOE_FLAG, metavar="[DIR]",
               help="Evaluate this MoE against the base, its experts and the oracle (no DIR: $SMOLMOE_HOME/moe).")
 @click.option("--base", default=None, help="Base model for --moe (default: the packaged SmolLM2).")
+@click.option("--tasks", is_flag=True, help="Also generate greedy answers and score them per domain (docs/eval.md).")
+@click.option("--tasks-limit", default=16, type=click.IntRange(1), help="Prompts per domain for --tasks (guardian: this many harmful and benign each).")
+@click.option("--tasks-batch", default=16, type=click.IntRange(1), help="Prompts generated together for --tasks.")
 @one_line_errors
-def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base):
-    """Per-domain assistant-token loss of model directories (or --moe: the full MoE report)."""
+def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base, tasks,
+             tasks_limit, tasks_batch):
+    """Per-domain assistant-token loss of model directories (or --moe: the full MoE report);
+    --tasks adds task scores and refusal rates from generated answers."""
     from .data import data_domains
     from .evaluate import evaluate, moe_evaluate
     from .io import write_json
     from .progress import out, task_progress
     from .tables import loss_table, moe_eval_tables
     quiet_transformers()
+    task_args = dict(split=split, limit=tasks_limit, batch_size=tasks_batch)
     if moe_dir:
         from .base import resolve_base
         moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir
@@ -162,6 +168,12 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
                                   limit=limit, max_len=max_len, on_progress=advance)
         for table in moe_eval_tables(report):
             out.print(table)
+        if tasks:
+            from .tasks.run import moe_evaluate_tasks, moe_task_steps
+            with task_progress(moe_task_steps(n, Path(data_dir)), "tasks") as advance:
+                report["tasks"] = moe_evaluate_tasks(Path(moe_dir), Path(data_dir), base=base_dir,
+                                                     on_progress=advance, **task_args)
+            print_tasks(report["tasks"])
         if json_out:
             write_json(json_out, report)
             click.echo(f"wrote {json_out}")
@@ -174,6 +186,13 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
         report = evaluate(models, Path(data_dir), names, split=split, limit=limit,
                           max_len=max_len, on_progress=advance)
     out.print(loss_table(report, names))
+    if tasks:
+        from .tasks.run import EVERYDAY, evaluate_tasks, has_everyday
+        sets = len(set(names) | ({EVERYDAY} if has_everyday(Path(data_dir)) else set()))
+        with task_progress(len(models) * sets, "tasks") as advance:
+            report["tasks"] = evaluate_tasks(models, Path(data_dir), names, on_progress=advance,
+                                             **task_args)
+        print_tasks(report["tasks"])
     if json_out:
         write_json(json_out, report)
         click.echo(f"wrote {json_out}")
@@ -451,6 +470,16 @@ def export(model_dir, fmt, gguf_type, out, check, overwrite):
         result = check_gguf(out, source)
     click.echo(f"llama.cpp vs transformers next-token argmax: {result['agree']}/{result['positions']} "
                f"positions agree ({result['agreement']:.2%}), max |logit diff| {result['max_abs_logit_diff']:.3g}")
+
+
+def print_tasks(report: dict) -> None:
+    from .progress import out
+    from .tables import refusal_table, task_table
+    out.print(task_table(report))
+    out.print(refusal_table(report))
+    s = report["settings"]
+    click.echo(f"tasks: {s['prompts']} prompts generated in {s['generation_seconds']} s "
+               f"({s['prompts_per_second']:.2f} prompts/s)")
 
 
 # ---------------------------------------------------------------- scratch (from-scratch stages)

@@ -118,6 +118,19 @@ def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[
             "load_share": (topk / topk.sum()).tolist()}
 
 
+def expert_scoring(meta: dict, expert: dict) -> tuple[Path | None, str]:
+    """How to score one expert of an MoE: (None, "forced") to force the MoE's routers to it,
+    exact where assemble's parity check proved it; else (its dense directory, "dense DIR"),
+    or forced anyway when that directory is missing (and the label says so)."""
+    from .surgery import forced_routing_is_exact
+    source = Path(expert.get("source", ""))
+    if forced_routing_is_exact(meta, expert["name"]):
+        return None, "forced"
+    if not (source / "config.json").is_file():
+        return None, "forced (not exact: dense dir missing)"
+    return source, f"dense {source}"
+
+
 def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                  split: str = "test", limit: int | None = 100, max_len: int = 384,
                  on_progress: Callable[[str, str], None] | None = None) -> dict:
@@ -129,7 +142,7 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     `expert_scoring` says which way each expert was scored.
     """
     from .hooks import force_expert
-    from .surgery import forced_routing_is_exact, read_meta
+    from .surgery import read_meta
 
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
@@ -154,14 +167,12 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
         score("base", load_model(base), load_tokenizer(base))
     model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
     for j, expert in enumerate(meta["experts"]):
-        name, source = expert["name"], Path(expert.get("source", ""))
-        exact = forced_routing_is_exact(meta, name)
-        if exact or not (source / "config.json").is_file():
-            scoring[name] = "forced" if exact else "forced (not exact: dense dir missing)"
+        name = expert["name"]
+        source, scoring[name] = expert_scoring(meta, expert)
+        if source is None:
             with force_expert(model, j):
                 score(name, model, tokenizer)
         else:
-            scoring[name] = f"dense {source}"
             score(name, load_model(source), load_tokenizer(source))
     routing = moe_routing(model, tokenizer, records, domains, max_len=max_len,
                           on_progress=on_progress)

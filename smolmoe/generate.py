@@ -283,6 +283,78 @@ class ChatModel:
             return close_id, None
         return token, thinking + (token != open_id)
 
+    def reply_batch(self, conversations: list[list[dict]], max_new_tokens: int | list[int],
+                    batch_size: int = 8) -> list[Reply]:
+        """Greedy replies to many conversations, `batch_size` at a time (for evaluation);
+        max_new_tokens is one limit for all or one per conversation.
+
+        The batch entry point of the same engine: the chat template and end-of-turn ids of
+        `encode`/`stream`, greedy as `stream` at temperature 0. Prompts are left-padded so every
+        row's next token sits in the last column: one forward per step serves the whole batch,
+        and rows that have finished leave the batch (and the KV cache) at once. Prompts are
+        grouped by token limit, then length, so a batch's rows stop at about the same step and
+        little padding is computed. Replies come back in input order.
+        """
+        prompts = [self.encode(m) for m in conversations]
+        limits = (list(max_new_tokens) if isinstance(max_new_tokens, (list, tuple))
+                  else [max_new_tokens] * len(prompts))
+        if len(limits) != len(prompts) or min(limits, default=1) < 1:
+            raise ConfigError("max_new_tokens needs one value >= 1 per conversation")
+        order = sorted(range(len(prompts)), key=lambda i: (limits[i], len(prompts[i])))
+        replies: list[Reply | None] = [None] * len(prompts)
+        with self.lock:
+            for start in range(0, len(order), max(1, batch_size)):
+                chunk = order[start:start + max(1, batch_size)]
+                for i, reply in zip(chunk, self._decode_batch([prompts[i] for i in chunk],
+                                                              [limits[i] for i in chunk])):
+                    replies[i] = reply
+        return replies
+
+    @torch.no_grad()
+    def _decode_batch(self, prompts: list[list[int]], limits: list[int]) -> list[Reply]:
+        pad = self.tokenizer.pad_token_id
+        pad = pad if pad is not None else min(self.eos_ids)
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        # Positions count real tokens only, so a left-padded row sees the positions it would
+        # see alone (and gives the same tokens as `stream`).
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        limits = [min(n, self.context_length - len(p)) for n, p in zip(limits, prompts)]
+        new: list[list[int]] = [[] for _ in prompts]
+        finish = ["length"] * len(prompts)
+        live = list(range(len(prompts)))   # rows still generating, in cache order
+        cache, feed = None, ids
+        for _ in range(max(limits)):
+            out = self.model(input_ids=feed, attention_mask=mask, position_ids=positions,
+                             cache=cache, use_cache=True)
+            cache = out.cache
+            tokens = out.logits[:, -1, :].float().argmax(-1)
+            keep = []
+            for row, (i, token) in enumerate(zip(live, tokens.tolist())):
+                if token in self.eos_ids:
+                    finish[i] = "stop"
+                    continue
+                new[i].append(token)
+                if len(new[i]) < limits[i]:
+                    keep.append(row)
+            if not keep:
+                break
+            if len(keep) < len(live):
+                index = torch.tensor(keep)
+                cache.batch_select_indices(index)
+                tokens, mask, positions = tokens[index], mask[index], positions[index]
+                live = [live[r] for r in keep]
+            feed = tokens[:, None]
+            mask = torch.cat([mask, torch.ones(len(live), 1, dtype=mask.dtype)], dim=1)
+            positions = positions[:, -1:] + 1
+        # A character left incomplete at the end is dropped, as `stream` never sends it.
+        texts = [self.tokenizer.decode(t, skip_special_tokens=True,
+                                       clean_up_tokenization_spaces=False).rstrip("\ufffd")
+                 for t in new]
+        return [Reply(text, f, len(p), [self.tokenizer.decode([x]) for x in t], None)
+                for text, t, f, p in zip(texts, new, finish, prompts)]
+
     def reply(self, messages: list[dict], settings: GenerationSettings | None = None) -> Reply:
         """The whole answer at once (the same loop as streaming)."""
         settings = (settings or GenerationSettings()).validate()

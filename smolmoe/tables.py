@@ -113,3 +113,48 @@ def moe_eval_tables(report: dict) -> list[Table]:
         matrix.add_row(d, *[f"{v:.0%}" for v in report["routing_matrix"][d]])
     return [losses, ratio, matrix, usage_table(dict(zip(names, report["load_share"])),
                                                "load share (top-k choices, all tokens)")]
+
+
+def _rate(v) -> str:
+    return "" if v is None else f"{v:.0%}"
+
+
+def task_table(report: dict) -> Table:
+    """Domains as rows (with the metric and the prompts scored), models as columns, the best
+    score in each row in bold. For an MoE report the columns are base, oracle (each domain's
+    own expert) and MoE, and a last column MoE score / oracle score."""
+    results = report["results"]
+    is_moe = "moe_over_oracle" in report
+    models = [m for m in (("base", "oracle", "moe") if is_moe else results) if m in results]
+    domains = list(dict.fromkeys([*report.get("domains", []),
+                                  *(d for per in results.values() for d in per)]))
+    table = Table(title=f"task scores ({report['settings']['split']} split; "
+                        f"{report['settings']['prompts_per_second']:.2f} prompts/s)")
+    if is_moe:
+        table.caption = "oracle: each domain scored by its own expert; rules in docs/eval.md"
+    for col in ("domain", "metric", "n", *models, *(["MoE / oracle"] if is_moe else [])):
+        table.add_column(col, justify="left" if col in ("domain", "metric") else "right")
+    for d in domains:
+        first = next(results[m][d] for m in models if d in results[m])
+        scores = {m: results[m][d]["score"] for m in models if d in results[m]}
+        best = max((v for v in scores.values() if v is not None), default=None)
+        cells = ["" if scores.get(m) is None else
+                 (f"[bold]{scores[m]:.2f}[/bold]" if scores[m] == best else f"{scores[m]:.2f}")
+                 for m in models]
+        if is_moe:
+            ratio = report["moe_over_oracle"].get(d)
+            cells.append("" if ratio is None else f"{ratio:.2f}")
+        table.add_row(d, first["metric"], str(first["n"]), *cells)
+    return table
+
+
+def refusal_table(report: dict) -> Table:
+    """Refusal rates per model: harmful and benign-risky guardian prompts, everyday requests,
+    the other domains' prompts (blank where the model was not run on them)."""
+    table = Table(title="refusal rates (want: harmful high, the rest low)")
+    for col in ("model", "harmful", "benign risky", "everyday", "other domains"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for name, r in report["refusals"].items():
+        table.add_row(name, *[_rate(r[k]) for k in ("harmful", "benign_risky", "everyday",
+                                                     "other_domains")])
+    return table
