@@ -48,9 +48,10 @@ INSPECT_PROMPTS = ["Write a Python function that returns the squares of a list o
 @click.option("--fit-samples", default=12, type=click.IntRange(1), help="Conversations per domain for the fit init.")
 @click.option("--router-steps", default=20, type=click.IntRange(1), help="Router training steps.")
 @click.option("--router-lr", default=2e-3, type=Finite(0, 1, min_open=True), help="Router learning rate.")
+@click.option("--base-expert/--no-base-expert", default=True, help="Add the base's own FFN as a ninth expert for requests outside every domain.")
 @click.option("--fresh", is_flag=True, help="Rebuild data and retrain experts even if present.")
 @one_line_errors
-def main(out, steps, eval_limit, task_limit, fit_samples, router_steps, router_lr, fresh):
+def main(out, steps, eval_limit, task_limit, fit_samples, router_steps, router_lr, base_expert, fresh):
     import data_recipes
     quiet_transformers()
     t0 = time.perf_counter()
@@ -95,7 +96,8 @@ def main(out, steps, eval_limit, task_limit, fit_samples, router_steps, router_l
     console.rule("4. assemble the MoE (fit router init)")
     moe_dir = home_path("moe", out)
     merge = MergeConfig(experts=[m.name for m in manifests], output=str(moe_dir), top_k=2,
-                        router_init="fit", data=str(data_dir), fit_samples=fit_samples)
+                        router_init="fit", data=str(data_dir), fit_samples=fit_samples,
+                        base=str(base), base_expert=base_expert)
     with console.status("assembling...") as status:
         meta = assemble(merge, experts_root=home_path("experts", out), overwrite=True,
                         manifests={m.name: m for m in manifests},
@@ -117,14 +119,18 @@ def main(out, steps, eval_limit, task_limit, fit_samples, router_steps, router_l
     console.print(f"trainable parameters: {summary['trainable_params']:,} (routers only)")
     stage("train-router")
 
-    console.rule("6. evaluation: base, experts, oracle, MoE")
-    n = len(manifests)
-    with task_progress((n + 2) * n, "evaluating") as advance:
-        report = moe_evaluate(moe_dir, data_dir, base=base, limit=eval_limit, on_progress=advance)
+    console.rule("6. evaluation: base, experts, oracle, MoE (test split, then foreign sources)")
+    n = len(meta["experts"])
     experts = {m.name: m.domain for m in manifests}
-    console.print(expert_vs_base_table(report, experts))
-    for table in moe_eval_tables(report):
-        console.print(table)
+    with task_progress(2 * (n + 2) * n, "evaluating") as advance:
+        report = moe_evaluate(moe_dir, data_dir, base=base, limit=eval_limit, on_progress=advance)
+        report["foreign"] = moe_evaluate(moe_dir, data_dir, base=base, split="foreign",
+                                         limit=eval_limit, on_progress=advance)
+    for split, r in (("test", report), ("foreign", report["foreign"])):
+        console.rule(f"{split} split", style="dim")
+        console.print(expert_vs_base_table(r, experts))
+        for table in moe_eval_tables(r):
+            console.print(table)
     write_json(out / "eval.json", report)
     stage("eval")
 
@@ -145,10 +151,18 @@ def main(out, steps, eval_limit, task_limit, fit_samples, router_steps, router_l
                       else f"{prompt!r}: top expert per layer -> " + ", ".join(f"{e} in {c} layers" for e, c in top))
     stage("inspect")
 
-    res = report["results"]
+    res, far = report["results"], report["foreign"]["results"]
     better = sum(res[n][d]["loss"] < res["base"][d]["loss"] for n, d in experts.items())
     total = time.perf_counter() - t0
+    foreign = {"experts_better_than_base": sum(far[n][d]["loss"] < far["base"][d]["loss"]
+                                               for n, d in experts.items()),
+               "moe_better_than_base": sum(far["moe"][d]["loss"] < far["base"][d]["loss"]
+                                           for d in experts.values()),
+               "moe_over_oracle": {d: far["moe"][d]["loss"] / far["oracle"][d]["loss"]
+                                   for d in experts.values()},
+               "routing_accuracy": report["foreign"]["routing_accuracy"]}
     summary = {"timings_s": timings, "total_s": round(total, 1), "experts_better_than_base": better,
+               "base_expert": base_expert, "foreign": foreign,
                "moe_mixed_loss": mean_loss(res["moe"]), "base_mixed_loss": mean_loss(res["base"]),
                "best_single_expert_mixed_loss": min(mean_loss(res[n]) for n in experts),
                "moe_over_oracle": {d: res["moe"][d]["loss"] / res["oracle"][d]["loss"] for d in experts.values()},
@@ -163,6 +177,11 @@ def main(out, steps, eval_limit, task_limit, fit_samples, router_steps, router_l
                   f"{summary['best_single_expert_mixed_loss']:.3f}; MoE within 1.02x oracle on "
                   f"{within}/{len(experts)} domains; routing accuracy "
                   f"{summary['routing_accuracy']:.1%}; max load share {summary['max_load_share']:.1%}[/bold]")
+    console.print(f"[bold]foreign sources: {foreign['experts_better_than_base']}/{len(experts)} experts "
+                  f"beat the base, MoE below the base on {foreign['moe_better_than_base']}/{len(experts)}, "
+                  f"MoE within 1.05x oracle on "
+                  f"{sum(v <= 1.05 for v in foreign['moe_over_oracle'].values())}/{len(experts)}; "
+                  f"routing accuracy {foreign['routing_accuracy']:.1%}[/bold]")
     console.print(f"[bold]task scores: MoE >= 0.95x oracle on {summary['tasks_moe_within_095_oracle']}"
                   f"/{len(experts)} domains, MoE >= base on {summary['tasks_moe_at_least_base']}"
                   f"/{len(experts)}; refusals (harmful / benign risky / everyday): "

@@ -212,11 +212,12 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Data for router_init=fit.")
 @click.option("--fit-samples", type=click.IntRange(1), default=None, help="Conversations per domain for the fit init [default: 16].")
 @click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
+@click.option("--base-expert", is_flag=True, default=None, help="Add the base model's own FFN as one more expert, 'base', for requests outside every domain (--base, default: the packaged SmolLM2).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
 def assemble(experts, config_file, experts_root, all_, base, top_k, router_init, non_ffn, data_dir,
-             fit_samples, output, overwrite):
-    """Merge dense experts into one Mixtral MoE (routers initialised, parity checked)."""
+             fit_samples, output, base_expert, overwrite):
+    """Merge dense experts into one MoE (routers initialised, parity checked)."""
     from .config import MergeConfig, list_manifests, load_merge_config
     from .progress import console
     from .surgery import assemble as assemble_moe
@@ -227,8 +228,11 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
     except SmolMoEError:
         pass  # manifests are optional unless --all or router_init=hidden needs them
     names = list(experts) or (list(manifests) if all_ else [])
+    if base_expert and not base:
+        from .base import resolve_base
+        base = str(resolve_base())
     overrides = dict(base=base, top_k=top_k, router_init=router_init, non_ffn=non_ffn,
-                     data=data_dir, fit_samples=fit_samples, output=output)
+                     data=data_dir, fit_samples=fit_samples, output=output, base_expert=base_expert)
     if config_file:
         merge = load_merge_config(config_file, **({"experts": names} if names else {}), **overrides)
     else:

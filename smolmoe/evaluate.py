@@ -11,6 +11,7 @@ import torch
 
 from .base import load_model, load_tokenizer
 from .data import collate, encode_records, load_records, split_path
+from .config import GENERAL_DOMAIN
 from .errors import DataError
 from .losses import assistant_ce
 from .precision import autocast
@@ -88,17 +89,18 @@ def mean_loss(per_domain: dict) -> float:
 
 def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[str], *,
                 max_len: int = 384, on_progress: Callable[[str, str], None] | None = None) -> dict:
-    """The MoE's loss per domain and how it routed: top-1 shares per domain on assistant
-    tokens (domain i's own expert is expert i), and each expert's share of all top-k choices."""
+    """The MoE's loss per domain of `records` and how it routed: top-1 shares per domain on
+    assistant tokens (expert i serves domains[i]), and each expert's share of all top-k choices."""
     from .hooks import capture_routing
     from .moe_formats import experts_and_top_k
 
     num, k = experts_and_top_k(model.config)
-    top1 = {d: torch.zeros(num) for d in domains}
+    scored = [d for d in domains if d in records]
+    top1 = {d: torch.zeros(num) for d in scored}
     topk = torch.zeros(num)
     losses = {}
     with capture_routing(model) as rec:
-        for d in domains:
+        for d in scored:
             def on_batch(batch, d=d):
                 assistant = (batch["labels"] != -100).flatten()
                 real = batch["attention_mask"].flatten().bool()
@@ -111,9 +113,9 @@ def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[
                                         on_batch=on_batch)
             if on_progress:
                 on_progress("moe", d)
-    accuracy = sum(top1[d][i] for i, d in enumerate(domains)) / sum(top1[d].sum() for d in domains)
+    accuracy = sum(top1[d][domains.index(d)] for d in scored) / sum(top1[d].sum() for d in scored)
     return {"losses": losses,
-            "routing_matrix": {d: (top1[d] / top1[d].sum().clamp(min=1)).tolist() for d in domains},
+            "routing_matrix": {d: (top1[d] / top1[d].sum().clamp(min=1)).tolist() for d in scored},
             "routing_accuracy": float(accuracy),
             "load_share": (topk / topk.sum()).tolist()}
 
@@ -151,14 +153,16 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
         raise DataError(f"none of the MoE's expert domains ({', '.join(domains)}) has a {split} "
                         f"split in {data_dir}; name the experts for data domains with "
                         f"`smolmoe adopt {moe_dir} --names ...`")
-    records = {d: load_records(split_path(data_dir, d, split), limit=limit) for d in domains}
+    # The general split (the base expert's) has no foreign part: scored where it exists.
+    records = {d: load_records(split_path(data_dir, d, split), limit=limit) for d in domains
+               if d != GENERAL_DOMAIN or split_path(data_dir, d, split).is_file()}
     t0 = time.perf_counter()
     results: dict[str, dict] = {}
     scoring: dict[str, str] = {}
 
     def score(label, model, tokenizer):
         results[label] = {}
-        for d in domains:
+        for d in records:
             results[label][d] = loss_on_records(model, tokenizer, records[d], max_len=max_len)
             if on_progress:
                 on_progress(label, d)
@@ -177,7 +181,7 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     routing = moe_routing(model, tokenizer, records, domains, max_len=max_len,
                           on_progress=on_progress)
     results["moe"] = routing.pop("losses")
-    results["oracle"] = {d: results[names[domains.index(d)]][d] for d in domains}
+    results["oracle"] = {d: results[names[domains.index(d)]][d] for d in records}
     return {
         "results": results, "experts": names, "domains": domains, "expert_scoring": scoring,
         **routing,  # routing_matrix: domain -> top-1 shares; routing_accuracy; load_share

@@ -22,6 +22,7 @@ from .base import check_model_dir, load_model, load_tokenizer
 from .config import DEFAULT_MAX_TOKENS
 from .data import ROLES, ensure_template
 from .errors import ConfigError, DataError
+from .precision import autocast
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
@@ -161,8 +162,12 @@ class StopMatcher:
 class ChatModel:
     """A model ready to chat: tokenizer with a template, expert names, context, a lock."""
 
-    def __init__(self, model, tokenizer, name: str = "model", experts: list[str] | None = None):
+    def __init__(self, model, tokenizer, name: str = "model", experts: list[str] | None = None,
+                 precision: str = "no"):
         self.model = model.eval()
+        # The products of every forward: "no" (float32) by default; evaluation asks for "auto"
+        # (bf16 where the hardware is fast at it, precision.py).
+        self.precision = precision
         self.tokenizer = ensure_template(tokenizer)
         self.name = name
         self.lock = threading.Lock()
@@ -178,7 +183,7 @@ class ChatModel:
         self.eos_ids = {i for i in eos + [tokenizer.eos_token_id] if i is not None}
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "ChatModel":
+    def load(cls, model_dir: str | Path, precision: str = "no") -> "ChatModel":
         """A dense model, the base, or an MoE directory (expert names from smolmoe.json)."""
         from .moe_formats import MOE_TYPES
         from .surgery import read_meta
@@ -187,7 +192,7 @@ class ChatModel:
         experts = None
         if model.config.model_type in MOE_TYPES:  # names from smolmoe.json, or expert_0...
             experts = [e["name"] for e in read_meta(model_dir)["experts"]]
-        return cls(model, load_tokenizer(model_dir), model_dir.name, experts)
+        return cls(model, load_tokenizer(model_dir), model_dir.name, experts, precision)
 
     @property
     def is_moe(self) -> bool:
@@ -242,7 +247,7 @@ class ChatModel:
             while len(new) < budget and not cancelled():
                 # Grad mode is per thread and this generator may resume on another thread,
                 # so each forward gets its own no_grad.
-                with torch.no_grad():
+                with torch.no_grad(), autocast(self.precision, self.model.device):
                     # `cache`, not the deprecated `past_key_values` (a FutureWarning in chat).
                     out = self.model(input_ids=feed, cache=cache, use_cache=True)
                 cache = out.cache
@@ -326,8 +331,9 @@ class ChatModel:
         live = list(range(len(prompts)))   # rows still generating, in cache order
         cache, feed = None, ids
         for _ in range(max(limits)):
-            out = self.model(input_ids=feed, attention_mask=mask, position_ids=positions,
-                             cache=cache, use_cache=True)
+            with autocast(self.precision, self.model.device):
+                out = self.model(input_ids=feed, attention_mask=mask, position_ids=positions,
+                                 cache=cache, use_cache=True)
             cache = out.cache
             tokens = out.logits[:, -1, :].float().argmax(-1)
             keep = []

@@ -18,12 +18,13 @@ from typing import Callable
 import torch
 
 from .base import check_built, check_model_dir, check_weights_fit, load_tokenizer, read_config
-from .config import MergeConfig
+from .config import GENERAL_DOMAIN, MergeConfig
 from .errors import ModelError
 from .io import atomic_dir, check_writable_target, read_json, write_json
 from .moe_formats import COMMON_MUST_MATCH, MOE_TYPES, format_for
 
 MOE_META = "smolmoe.json"
+BASE_EXPERT = "base"  # name of the base model's own FFN when it is an expert (--base-expert)
 # Forced routing reproduces an MLP-only expert to float32 rounding (~1e-5 here); a larger
 # difference means the expert changed shared weights too, so "MoE forced to j" is not expert j.
 PARITY_TOLERANCE = 1e-3
@@ -215,9 +216,14 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     merge.validate()
     out_dir = check_writable_target(Path(merge.output), overwrite)
     dirs = resolve_experts(merge.experts, experts_root)
+    domains = [expert_domain(p) for p in dirs.values()]
+    if merge.base_expert:  # the base's own FFN, last, for requests outside every domain
+        if BASE_EXPERT in dirs:
+            raise ModelError(f"an expert is already called '{BASE_EXPERT}': rename it to use --base-expert")
+        dirs[BASE_EXPERT] = check_model_dir(Path(merge.base))
+        domains.append(GENERAL_DOMAIN)
     dense = check_compatible(dirs)
     names = list(dirs)
-    domains = [expert_domain(p) for p in dirs.values()]
     if merge.router_init == "fit":   # bad records fail now, not after the MoE is built
         router.check_fit_data(merge.data, domains)
     t0 = time.perf_counter()

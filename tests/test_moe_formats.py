@@ -197,3 +197,37 @@ def test_healing_trains_routers_and_only_the_chosen_shared_weights(tmp_path, hea
     assert any(not k.endswith("gate.weight") for k in changed), changed  # something healed
     assert all(k.endswith(allowed) and ".experts." not in k for k in changed), changed
     assert s["trainable_params"] > s["router_params"] and s["heal"] == heal
+
+
+def test_base_expert_is_the_last_expert_and_serves_the_general_split(tmp_path):
+    """--base-expert: the base's own FFN as expert 'base' for the everyday domain, fitted on
+    the everyday train split, scored where that domain has the split asked for."""
+    import shutil
+
+    from smolmoe.evaluate import moe_evaluate
+
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    data = tmp_path / "data"
+    for i, d in enumerate(("e0", "e1", "everyday")):
+        write_domain(data, d, n_train=16, seed=i)
+    for d in ("e0", "e1"):
+        shutil.copy(data / d / "test.jsonl", data / d / "foreign.jsonl")  # everyday has none
+    meta = assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(tmp_path / "moe"),
+                                top_k=2, router_init="fit", data=str(data), fit_samples=4,
+                                base=str(tmp_path / "base"), base_expert=True),
+                    experts_root=tmp_path)
+    assert [(e["name"], e["domain"]) for e in meta["experts"]][-1] == ("base", "everyday")
+    assert meta["parity_max_abs_logit_diff"]["base"] <= 1e-4
+    test = moe_evaluate(tmp_path / "moe", data, base=tmp_path / "base", limit=4)
+    assert set(test["results"]["moe"]) == {"e0", "e1", "everyday"}
+    # the base expert computes the base model exactly
+    assert test["results"]["base"]["everyday"]["loss"] == pytest.approx(
+        test["results"]["oracle"]["everyday"]["loss"], rel=1e-3)
+    foreign = moe_evaluate(tmp_path / "moe", data, split="foreign", limit=4)
+    assert set(foreign["results"]["moe"]) == {"e0", "e1"}
+
+
+def test_base_expert_needs_the_base():
+    from smolmoe.errors import ConfigError
+    with pytest.raises(ConfigError, match="base_expert needs the base model directory"):
+        MergeConfig(experts=["a", "b"], base_expert=True).validate()

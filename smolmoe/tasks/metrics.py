@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..config import GENERAL_DOMAIN
 from ..refusal import is_refusal
 from .answers import final_answer_match, key_answer_match, value_match
 from .code import score_code
 from .sql import execution_match, is_sql
 from .text import is_degenerate, rouge_l
 
-EVERYDAY = "everyday"
+EVERYDAY = GENERAL_DOMAIN  # the data build's everyday split
 
 
 def is_harmful(record: dict) -> bool:
