@@ -22,6 +22,6 @@ def get_recipe(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{key}")
 
 
-from ._build import build  # noqa: E402  (needs get_recipe above)
+from ._build import build, build_steps  # noqa: E402  (needs get_recipe above)
 
-__all__ = ["DOMAINS", "get_recipe", "build"]
+__all__ = ["DOMAINS", "get_recipe", "build", "build_steps"]

@@ -42,6 +42,17 @@ def check_mix(domain: str, per_source: dict[str, int], rules: MixRules = MixRule
     return shares
 
 
+def extra_splits(names) -> list:
+    """The general splits a build of these domains also writes: everyday, on full builds."""
+    from . import DOMAINS
+    return [everyday] if set(names) == set(DOMAINS) else []
+
+
+def build_steps(names) -> int:
+    """How many on_progress 'done' calls a build of these domains makes (for a progress bar)."""
+    return len(set(names)) + len(extra_splits(names))
+
+
 def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool = False,
           max_train: int = 4000, max_eval: int = 300,
           on_progress: Callable[[str, str], None] | None = None, fetch=None,
@@ -51,8 +62,8 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
     `fetch` replaces the package fetcher (tests pass a fake); by default sources are
     downloaded into `cache_dir` (default `<SMOLMOE_HOME>/sources`). A recipe's `FOREIGN`
     source goes whole to foreign.jsonl and nowhere else. A full build (every domain) also
-    writes the held-out everyday split, everyday/test.jsonl, listed in the manifest's "extra". `mix` is the rule on train sources
-    (tests with tiny recipes relax it). Returns {domain: {"train", "val", "test", "foreign",
+    writes the everyday split (test, and train for the routers only), listed in the
+    manifest's "extra". `mix` is the rule on train sources (tests with tiny recipes relax it). Returns {domain: {"train", "val", "test", "foreign",
     "shares", "foreign_source", "note"}}. Nothing is written unless every domain builds.
     """
     from . import DOMAINS, get_recipe
@@ -62,7 +73,7 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
     names = list(DOMAINS) if domains is None else [get_recipe(d).DOMAIN for d in domains]
     recipes = [get_recipe(n) for n in dict.fromkeys(names)]
     # Held-out general splits come with full builds only (all domains, however they were named).
-    extras = [everyday] if set(names) == set(DOMAINS) else []
+    extras = extra_splits(names)
     if fetch is None:
         tasks = [s.path[len(BIGBENCH_PREFIX):] for r in recipes + extras for s in r.SOURCES
                  if s.path.startswith(BIGBENCH_PREFIX)]

@@ -71,7 +71,7 @@ def main(out, steps, eval_limit, task_limit, fit_samples, router_steps, router_l
     console.rule("2. data")
     data_dir = home_path("data", out)
     if fresh or not (data_dir / "manifest.json").is_file():
-        with task_progress(len(data_recipes.DOMAINS), "building data") as advance:
+        with task_progress(data_recipes.build_steps(data_recipes.DOMAINS), "building data") as advance:
             report = data_recipes.build(data_dir, overwrite=True,
                                         on_progress=lambda d, s: advance(d) if s == "done" else None)
         console.print(data_table(report))

@@ -66,7 +66,7 @@ def data_build(out_dir, domains, seed, max_train, max_eval, overwrite):
     from .progress import out, task_progress
     from .tables import data_table
     names = list(domains) or list(data_recipes.DOMAINS)
-    with task_progress(len(names), "building data") as advance:
+    with task_progress(data_recipes.build_steps(names), "building data") as advance:
         report = data_recipes.build(out_dir, domains=names, seed=seed, overwrite=overwrite,
                                     max_train=max_train, max_eval=max_eval,
                                     on_progress=lambda d, stage: advance(d) if stage == "done" else None)

@@ -13,15 +13,22 @@ def data_table(report: dict) -> Table:
     show_note = any(r.get("note") for r in report.values())
     cols = ("domain", "train", "val", "test", "foreign", "train sources (share)", "foreign source")
     for col in cols + (("note",) if show_note else ()):
-        table.add_column(col, justify="right" if col in ("train", "val", "test", "foreign") else "left",
-                         no_wrap=col in ("domain", "train sources (share)"), overflow="fold")
+        number = col in ("train", "val", "test", "foreign")
+        # Counts and domain names never wrap; long source paths fold, so the table fits 80 columns.
+        table.add_column(col, justify="right" if number else "left",
+                         no_wrap=number or col == "domain", overflow="fold")
     for domain, r in report.items():
-        shares = "\n".join(f"{v:3.0%} {s}" for s, v in sorted((r.get("shares") or {}).items(),
-                                                              key=lambda kv: (-kv[1], kv[0])))
+        shares = "\n".join(f"{v:3.0%} {_short(s)}" for s, v in sorted(
+            (r.get("shares") or {}).items(), key=lambda kv: (-kv[1], kv[0])))
         row = [domain, str(r["train"]), str(r["val"]), str(r["test"]), str(r.get("foreign", 0)),
-               shares, r.get("foreign_source") or ""]
+               shares, _short(r.get("foreign_source") or "")]
         table.add_row(*row, *([r.get("note") or ""] if show_note else []))
     return table
+
+
+def _short(source: str) -> str:
+    """A source name without the package prefix most share (meta.json keeps the full name)."""
+    return source.removeprefix("bigbench/").removeprefix("natural_instructions/")
 
 
 def loss_table(report: dict, domains: list[str]) -> Table:
