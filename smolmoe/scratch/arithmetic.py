@@ -167,14 +167,27 @@ def problem_from_record(record: dict) -> tuple[list[dict], int]:
     return record["messages"], int(record["answer"])
 
 
-def accuracy(model, tokenizer, records: list[dict], *, max_new_tokens: int = 48,
-             budget: int | None = None) -> dict:
-    """Greedy exact-answer accuracy (and format rate) with thinking on, on prompt records."""
-    from .thinking import chat
+@dataclass(frozen=True)
+class ThinkingArithmetic:
+    """These reward rules in the shape grpo.RolloutBatches asks of a task (thinking on)."""
+    think: bool | None = True
 
-    outs = chat(model, tokenizer, [r["messages"] for r in records], think=True,
-                budget=budget, max_new_tokens=max_new_tokens)
-    correct = [parse_answer(o["completion"]) == int(r["answer"]) for o, r in zip(outs, records)]
-    formatted = [format_ok(o["completion"]) for o in outs]
-    return {"accuracy": sum(correct) / len(records), "format": sum(formatted) / len(records),
-            "n": len(records)}
+    def correct(self, completion: str, answer) -> bool:
+        return parse_answer(completion) == int(answer)
+
+    def formatted(self, completion: str) -> bool:
+        return format_ok(completion)
+
+    def reward(self, completion: str, answer, format_weight: float = 0.1,
+               consistency_weight: float = 0.0) -> float:
+        return reward(completion, int(answer), format_weight, consistency_weight)
+
+
+SCRATCH_TASK = ThinkingArithmetic()
+
+
+def accuracy(model, tokenizer, records: list[dict], *, max_new_tokens: int = 48) -> dict:
+    """Greedy exact-answer accuracy (and format rate) with thinking on, on prompt records."""
+    from .grpo import verified_accuracy
+
+    return verified_accuracy(model, tokenizer, records, SCRATCH_TASK, max_new_tokens=max_new_tokens)
