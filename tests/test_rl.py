@@ -97,7 +97,7 @@ def test_a_policy_step_on_a_tiny_llama_favours_the_higher_reward_completions(tin
 
 def test_lora_rl_trains_only_the_adapter_and_reports_curves(tiny_dir, tmp_path):
     info = rl_train(tiny_dir, parity_records(), parity_records(4), tmp_path / "rl",
-                    TrainSettings(steps=2, lr=5e-2, batch_size=3, warmup_steps=0, precision="no"),
+                    TrainSettings(steps=2, lr=5e-2, batch_size=3, warmup_steps=0),
                     RLSettings(group_size=6, iterations=1, max_new_tokens=8),
                     task=ParityTask(), lora=LoraSettings(r=4, alpha=8), eval_every=1)
     source, merged = load_file(tiny_dir / "model.safetensors"), load_file(tmp_path / "rl/model.safetensors")
@@ -137,3 +137,12 @@ def test_rl_commands_reject_a_missing_model_in_one_line(tmp_path):
     result = CliRunner().invoke(main, ["rl", "grpo", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert result.output.strip().startswith("error:") and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_rollout_is_reused_across_iterations_with_every_micro_batch(tiny_dir):
+    model, tok = load_tiny(tiny_dir)
+    rl = RLSettings(group_size=2, iterations=2, max_new_tokens=4)
+    batches = RolloutBatches(model, tok, parity_records(), 2, rl, task=ParityTask(), precision="no")
+    first = [batches.batch(0, micro, 2) for micro in (0, 1)]
+    assert [batches.batch(1, micro, 2) for micro in (0, 1)] == first    # step 1: same rollout
+    assert batches.batch(2, 0, 2) is not first[0]                       # step 2: a fresh one

@@ -78,8 +78,9 @@ class RolloutBatches:
 
     def batch(self, step, micro=0, grad_accum=1, rank=0, world=1):
         key = (step // self.rl.iterations, micro, rank)
-        if key not in self._cache:
-            self._cache = {key: self._rollout(*key)}
+        if key not in self._cache:      # keep this rollout's micro-batches, drop older ones
+            self._cache = {k: v for k, v in self._cache.items() if k[0] == key[0]}
+            self._cache[key] = self._rollout(*key)
         return self._cache[key]
 
     def _rollout(self, index: int, micro: int, rank: int) -> dict:
