@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import ConfigError
+from ..scratch.verifiable import VerifiableTask
 
 ANSWER_RE = re.compile(r"[Tt]he answer is:?\s*\**\s*(-?\d[\d,]*)")
 FORMAT_RE = re.compile(r".*[Tt]he answer is (-?\d+)\.\s*", re.DOTALL)
@@ -80,20 +80,4 @@ def format_ok(text: str) -> bool:
     return FORMAT_RE.fullmatch(text) is not None and len(ANSWER_RE.findall(text)) == 1
 
 
-@dataclass(frozen=True)
-class AnswerLineTask:
-    """The reward rules of these tasks, in the shape grpo.RolloutBatches asks of a task."""
-    think: bool | None = None          # these chat templates have no thinking switch
-
-    def correct(self, completion: str, answer) -> bool:
-        return parse_answer(completion) == int(answer)
-
-    def formatted(self, completion: str) -> bool:
-        return format_ok(completion)
-
-    def reward(self, completion: str, answer, format_weight: float = 0.1,
-               consistency_weight: float = 0.0) -> float:
-        return float(self.correct(completion, answer)) + format_weight * float(format_ok(completion))
-
-
-ANSWER_LINE = AnswerLineTask()
+ANSWER_LINE = VerifiableTask(parse_answer, format_ok)

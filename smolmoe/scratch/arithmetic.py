@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .tokenizer import THINK_CLOSE, THINK_OPEN
+from .verifiable import VerifiableTask
 
 NAMES_EN = ["Tom", "Lily", "Sam", "Anna", "Ben", "Mia", "Leo", "Zoe"]
 ITEMS_EN = ["apples", "books", "pens", "cards", "coins", "stickers", "eggs", "shells"]
@@ -125,8 +126,7 @@ def reward(completion: str, answer: int, format_weight: float = 0.1,
     copy a wrong result into the answer line are pushed down in the wrong samples, and a small
     model unlearns copying; rewarding consistency keeps that credit where it belongs.
     """
-    return (float(parse_answer(completion) == answer) + format_weight * float(format_ok(completion))
-            + consistency_weight * float(consistent(completion)))
+    return SCRATCH_TASK.reward(completion, answer, format_weight, consistency_weight)
 
 
 # ---- records for each stage (formats in docs/scratch.md)
@@ -167,23 +167,7 @@ def problem_from_record(record: dict) -> tuple[list[dict], int]:
     return record["messages"], int(record["answer"])
 
 
-@dataclass(frozen=True)
-class ThinkingArithmetic:
-    """These reward rules in the shape grpo.RolloutBatches asks of a task (thinking on)."""
-    think: bool | None = True
-
-    def correct(self, completion: str, answer) -> bool:
-        return parse_answer(completion) == int(answer)
-
-    def formatted(self, completion: str) -> bool:
-        return format_ok(completion)
-
-    def reward(self, completion: str, answer, format_weight: float = 0.1,
-               consistency_weight: float = 0.0) -> float:
-        return reward(completion, int(answer), format_weight, consistency_weight)
-
-
-SCRATCH_TASK = ThinkingArithmetic()
+SCRATCH_TASK = VerifiableTask(parse_answer, format_ok, think=True, consistent=consistent)
 
 
 def accuracy(model, tokenizer, records: list[dict], *, max_new_tokens: int = 48) -> dict:
