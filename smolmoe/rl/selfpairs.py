@@ -39,7 +39,7 @@ def pick_pair(record: dict, replies: list[str], task) -> dict | None:
 
 @torch.no_grad()
 def sample_pairs(model, tokenizer, records: list[dict], task, *, samples: int = 6,
-                 temperature: float = 0.8, max_new_tokens: int = 48, precision: str = "auto",
+                 temperature: float = 0.6, max_new_tokens: int = 40, precision: str = "auto",
                  prompts_per_batch: int = 8, seed: int = 0) -> list[dict]:
     """Sample `samples` replies per prompt (one batched generate per chunk); keep the pairs."""
     torch.manual_seed(seed)
@@ -60,7 +60,7 @@ def sample_pairs(model, tokenizer, records: list[dict], task, *, samples: int = 
 
 def self_dpo(model_dir: str | os.PathLike, records: list[dict], test_records: list[dict],
              out_dir: str | os.PathLike, settings: TrainSettings, task, *, prompts: int = 64,
-             samples: int = 6, temperature: float = 0.8, max_new_tokens: int = 48,
+             samples: int = 6, temperature: float = 0.6, max_new_tokens: int = 40,
              beta: float = 0.1, lora: LoraSettings | None = None, overwrite: bool = False,
              on_step: Callable[[dict], None] | None = None,
              on_stage: Callable[[str], None] | None = None) -> dict:
