@@ -146,3 +146,16 @@ def test_a_rollout_is_reused_across_iterations_with_every_micro_batch(tiny_dir):
     first = [batches.batch(0, micro, 2) for micro in (0, 1)]
     assert [batches.batch(1, micro, 2) for micro in (0, 1)] == first    # step 1: same rollout
     assert batches.batch(2, 0, 2) is not first[0]                       # step 2: a fresh one
+
+
+def test_rl_grpo_and_eval_commands_on_a_tiny_llama(tiny_dir, tmp_path):
+    out = tmp_path / "rl"
+    result = CliRunner().invoke(main, ["rl", "grpo", str(tiny_dir), "--out", str(out), "--steps", "2",
+                                       "--batch-size", "1", "--grad-accum", "1", "--group-size", "2",
+                                       "--test-limit", "3", "--max-new-tokens", "4", "--eval-every", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "rl_report.json").read_text())
+    assert [p["step"] for p in report["curves"]["held_out"]] == [0, 1, 2]
+    assert report["test_before"]["n"] == 3 and report["task"] == "small-arithmetic"
+    result = CliRunner().invoke(main, ["rl", "eval", str(out), "--test-limit", "3", "--max-new-tokens", "4"])
+    assert result.exit_code == 0 and "held-out accuracy" in result.output and "(n=3)" in result.output
