@@ -491,5 +491,10 @@ from .scratch.cli import scratch  # noqa: E402  (the group lives beside its stag
 
 main.add_command(scratch)
 
+# ---------------------------------------------------------------- rl (any model dir, verifiable tasks)
+from .rl.cli import rl  # noqa: E402
+
+main.add_command(rl)
+
 if __name__ == "__main__":
     main()

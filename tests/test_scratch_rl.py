@@ -88,7 +88,7 @@ def test_rl_train_runs_end_to_end_and_reports_accuracy(scratch_root, tmp_path):
     info = rl_train(scratch_root / "model", records, test, tmp_path / "rl",
                     TrainSettings(steps=2, lr=1e-3, batch_size=2, warmup_steps=0),
                     RLSettings(algo="gspo", group_size=2, max_new_tokens=6))
-    assert set(info["test_before"]) == {"accuracy", "format", "n"} and info["test_after"]["n"] == 6
+    assert set(info["test_before"]) == {"accuracy", "format", "n", "interval"} and info["test_after"]["n"] == 6
     assert (tmp_path / "rl" / "config.json").is_file()
     with pytest.raises(ConfigError, match="algo"):
         RLSettings(algo="ppo").validate()

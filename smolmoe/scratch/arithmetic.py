@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .tokenizer import THINK_CLOSE, THINK_OPEN
+from .verifiable import VerifiableTask
 
 NAMES_EN = ["Tom", "Lily", "Sam", "Anna", "Ben", "Mia", "Leo", "Zoe"]
 ITEMS_EN = ["apples", "books", "pens", "cards", "coins", "stickers", "eggs", "shells"]
@@ -125,8 +126,7 @@ def reward(completion: str, answer: int, format_weight: float = 0.1,
     copy a wrong result into the answer line are pushed down in the wrong samples, and a small
     model unlearns copying; rewarding consistency keeps that credit where it belongs.
     """
-    return (float(parse_answer(completion) == answer) + format_weight * float(format_ok(completion))
-            + consistency_weight * float(consistent(completion)))
+    return SCRATCH_TASK.reward(completion, answer, format_weight, consistency_weight)
 
 
 # ---- records for each stage (formats in docs/scratch.md)
@@ -167,14 +167,11 @@ def problem_from_record(record: dict) -> tuple[list[dict], int]:
     return record["messages"], int(record["answer"])
 
 
-def accuracy(model, tokenizer, records: list[dict], *, max_new_tokens: int = 48,
-             budget: int | None = None) -> dict:
-    """Greedy exact-answer accuracy (and format rate) with thinking on, on prompt records."""
-    from .thinking import chat
+SCRATCH_TASK = VerifiableTask(parse_answer, format_ok, think=True, consistent=consistent)
 
-    outs = chat(model, tokenizer, [r["messages"] for r in records], think=True,
-                budget=budget, max_new_tokens=max_new_tokens)
-    correct = [parse_answer(o["completion"]) == int(r["answer"]) for o, r in zip(outs, records)]
-    formatted = [format_ok(o["completion"]) for o in outs]
-    return {"accuracy": sum(correct) / len(records), "format": sum(formatted) / len(records),
-            "n": len(records)}
+
+def accuracy(model, tokenizer, records: list[dict], *, max_new_tokens: int = 48) -> dict:
+    """Greedy exact-answer accuracy (and format rate) with thinking on, on prompt records."""
+    from .grpo import verified_accuracy
+
+    return verified_accuracy(model, tokenizer, records, SCRATCH_TASK, max_new_tokens=max_new_tokens)

@@ -31,8 +31,10 @@ from ..errors import ConfigError
 from ..io import check_writable_target
 from ..train import train
 from . import arithmetic
+from ..precision import autocast
 from .common import checkpoints_for, save_model, summary
 from .logprobs import token_logps
+from .lora import LoraSettings, finish_lora, lora_trainable, wrap_lora
 from .thinking import generate_ids, prompt_ids
 
 
@@ -59,49 +61,87 @@ class RLSettings:
 
 
 class RolloutBatches:
-    """The StepBatches interface over rollouts sampled from the live policy."""
+    """The StepBatches interface over rollouts sampled from the live policy.
+
+    `task` supplies the reward rules (scratch arithmetic with thinking, or an answer-line task
+    for instruct models: smolmoe.rl.tasks); rollouts and their old log-probs run in
+    `precision`, the training loop's number format, so the importance ratio starts at 1.
+    """
 
     def __init__(self, model, tokenizer, records: list[dict], prompts_per_step: int,
-                 rl: RLSettings, seed: int = 0):
+                 rl: RLSettings, seed: int = 0, task=None, precision: str = "auto"):
         self.model, self.tokenizer, self.records = model, tokenizer, records
         self.prompts_per_step, self.rl, self.seed = prompts_per_step, rl, seed
+        self.task = task or arithmetic.SCRATCH_TASK
+        self.precision = precision
         self._cache: dict = {}
-        self.stats: list[dict] = []
 
     def batch(self, step, micro=0, grad_accum=1, rank=0, world=1):
         key = (step // self.rl.iterations, micro, rank)
-        if key not in self._cache:
-            self._cache = {key: self._rollout(*key)}
+        if key not in self._cache:      # keep this rollout's micro-batches, drop older ones
+            self._cache = {k: v for k, v in self._cache.items() if k[0] == key[0]}
+            self._cache[key] = self._rollout(*key)
         return self._cache[key]
 
     def _rollout(self, index: int, micro: int, rank: int) -> dict:
         rng = random.Random(f"{self.seed}-{index}-{micro}-{rank}")
         chosen = rng.sample(self.records, min(self.prompts_per_step, len(self.records)))
-        prompts = [prompt_ids(self.tokenizer, r["messages"], think=True) for r in chosen]
+        prompts = [prompt_ids(self.tokenizer, r["messages"], think=self.task.think) for r in chosen]
         torch.manual_seed(rng.randrange(1 << 31))
-        completions = generate_ids(self.model, self.tokenizer, prompts, do_sample=True,
-                                   temperature=self.rl.temperature,
-                                   max_new_tokens=self.rl.max_new_tokens,
-                                   num_return_sequences=self.rl.group_size)
+        with autocast(self.precision):          # one batched, KV-cached generate for G x prompts
+            completions = generate_ids(self.model, self.tokenizer, prompts, do_sample=True,
+                                       temperature=self.rl.temperature,
+                                       max_new_tokens=self.rl.max_new_tokens,
+                                       num_return_sequences=self.rl.group_size)
         rows, rewards, correct = [], [], []
         for i, completion in enumerate(completions):
             record, prompt = chosen[i // self.rl.group_size], prompts[i // self.rl.group_size]
             text = self.tokenizer.decode(completion, skip_special_tokens=True)
-            rewards.append(arithmetic.reward(text, int(record["answer"]), self.rl.format_weight,
-                                             self.rl.consistency_weight))
-            correct.append(float(arithmetic.parse_answer(text) == int(record["answer"])))
+            rewards.append(self.task.reward(text, record["answer"], self.rl.format_weight,
+                                            self.rl.consistency_weight))
+            correct.append(float(self.task.correct(text, record["answer"])))
             rows.append({"input_ids": prompt + completion,
                          "labels": [IGNORE_INDEX] * len(prompt) + completion})
         batch = collate(rows, self.tokenizer.pad_token_id)
         batch["advantages"] = group_advantages(rewards, self.rl.group_size)
         batch["rewards"] = torch.tensor(rewards)
         batch["correct"] = torch.tensor(correct)
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.precision):
             was_training = self.model.training
             self.model.eval()
             batch["old_logps"], _ = token_logps(self.model, batch)
             self.model.train(was_training)
         return batch
+
+
+def verified_accuracy(model, tokenizer, records: list[dict], task=None, *,
+                      max_new_tokens: int = 48, precision: str = "auto",
+                      batch_size: int = 32) -> dict:
+    """Greedy accuracy (answer right by the task's rule) and format rate on prompt records."""
+    task = task or arithmetic.SCRATCH_TASK
+    correct = formatted = 0
+    for i in range(0, len(records), batch_size):
+        chunk = records[i:i + batch_size]
+        prompts = [prompt_ids(tokenizer, r["messages"], think=task.think) for r in chunk]
+        with autocast(precision):
+            outs = generate_ids(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
+        for r, out in zip(chunk, outs):
+            text = tokenizer.decode(out, skip_special_tokens=True)
+            correct += task.correct(text, r["answer"])
+            formatted += task.formatted(text)
+    n = len(records)
+    return {"accuracy": correct / n, "format": formatted / n, "n": n,
+            "interval": wilson_interval(correct, n)}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float]:
+    """95 % Wilson score interval of a proportion (sound near 0 and 1, unlike p +- 1.96 se)."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 def group_advantages(rewards: list[float], group_size: int) -> torch.Tensor:
@@ -138,22 +178,40 @@ def policy_loss(rl: RLSettings):
 
 def rl_train(model_dir: str | os.PathLike, records: list[dict], test_records: list[dict],
              out_dir: str | os.PathLike, settings: TrainSettings, rl: RLSettings, *,
+             task=None, lora: LoraSettings | None = None, eval_every: int = 0,
              overwrite: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
-    """GRPO/GSPO from model_dir; exact-answer accuracy on test_records before and after."""
+    """GRPO/GSPO from model_dir (full, or a LoRA adapter); held-out accuracy before, every
+    `eval_every` steps, and after. Any causal LM dir works; `task` sets the reward rules."""
     settings.validate()
     rl.validate()
     check_writable_target(out_dir, overwrite)
+    task = task or arithmetic.SCRATCH_TASK
     model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
-    before = arithmetic.accuracy(model, tokenizer, test_records, max_new_tokens=rl.max_new_tokens)
-    batches = RolloutBatches(model, tokenizer, records, settings.batch_size, rl, settings.seed)
+
+    def evaluate(m) -> dict:
+        return verified_accuracy(m, tokenizer, test_records, task, max_new_tokens=rl.max_new_tokens,
+                                 precision=settings.precision)
+
+    before = evaluate(model)
+    trainable = None
+    if lora:
+        model, trainable = wrap_lora(model, lora), lora_trainable
+    batches = RolloutBatches(model, tokenizer, records, settings.batch_size, rl, settings.seed,
+                             task, settings.precision)
     ckpt = checkpoints_for(out_dir)
-    result = train(model, batches, settings, loss_fn=policy_loss(rl), checkpoint_dir=ckpt,
-                   on_step=on_step)
-    after = arithmetic.accuracy(model, tokenizer, test_records, max_new_tokens=rl.max_new_tokens)
+    result = train(model, batches, settings, trainable=trainable, loss_fn=policy_loss(rl),
+                   checkpoint_dir=ckpt, on_step=on_step,
+                   eval_fn=evaluate if eval_every else None, eval_every=eval_every)
+    after = result.history[-1] if eval_every else {}
+    after = {k[4:]: v for k, v in after.items() if k.startswith("val_")} or evaluate(model)
     train_reward = [h["reward"] for h in result.history]
     info = summary(rl.algo, result, settings, rl=asdict(rl), test_before=before, test_after=after,
                    reward_first=statistics.mean(train_reward[:10]),
-                   reward_last=statistics.mean(train_reward[-10:]), source=str(model_dir))
-    save_model(model, tokenizer, out_dir, info, overwrite)
+                   reward_last=statistics.mean(train_reward[-10:]), source=str(model_dir),
+                   lora=bool(lora), history=result.history)
+    if lora:
+        finish_lora(model, tokenizer, out_dir, info, overwrite)
+    else:
+        save_model(model, tokenizer, out_dir, info, overwrite)
     shutil.rmtree(ckpt, ignore_errors=True)
     return info

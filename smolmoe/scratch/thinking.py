@@ -41,11 +41,33 @@ class ThinkingBudget(LogitsProcessor):
         return scores
 
 
+def has_token(tokenizer, token: str) -> bool:
+    i = tokenizer.convert_tokens_to_ids(token)
+    return i is not None and i != tokenizer.unk_token_id and tokenizer.convert_ids_to_tokens(i) == token
+
+
 def stop_ids(tokenizer) -> list[int]:
-    return [token_id(tokenizer, IM_END), token_id(tokenizer, DOC_END)]
+    """End-of-turn and end-of-document ids the tokenizer has (ChatML models: both), plus eos."""
+    ids = [token_id(tokenizer, t) for t in (IM_END, DOC_END) if has_token(tokenizer, t)]
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def thinking_processors(tokenizer, budget: int | None, prompt_len: int) -> LogitsProcessorList:
+    """The thinking rules for tokenizers with <think> tokens (the scratch one); none otherwise
+    (SmolLM2 and most instruct models have no thinking block to police)."""
+    if not (has_token(tokenizer, THINK_OPEN) and has_token(tokenizer, THINK_CLOSE)):
+        return LogitsProcessorList()
+    processor = ThinkingBudget(token_id(tokenizer, THINK_OPEN), token_id(tokenizer, THINK_CLOSE),
+                               stop_ids(tokenizer), budget)
+    processor.prompt_len = prompt_len
+    return LogitsProcessorList([processor])
 
 
 def prompt_ids(tokenizer, messages: list[dict], think: bool | None = True) -> list[int]:
+    """The chat prompt's ids; `think` selects the scratch template's thinking mode and is
+    ignored by templates without one."""
     kwargs = {} if think is None else {"enable_thinking": think}
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -64,15 +86,12 @@ def generate_ids(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: 
         ids[i, width - len(p):] = torch.tensor(p)
         mask[i, width - len(p):] = 1
     stops = stop_ids(tokenizer)
-    processor = ThinkingBudget(token_id(tokenizer, THINK_OPEN), token_id(tokenizer, THINK_CLOSE),
-                               stops, budget)
-    processor.prompt_len = width
     was_training = model.training
     model.eval()
     sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} \
         if do_sample else {"do_sample": False}
     out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                         logits_processor=LogitsProcessorList([processor]),
+                         logits_processor=thinking_processors(tokenizer, budget, width),
                          eos_token_id=stops, pad_token_id=pad,
                          num_return_sequences=num_return_sequences, **sampling)
     model.train(was_training)

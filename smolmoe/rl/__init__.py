@@ -1,0 +1,1 @@
+"""Reinforcement learning on real models (any HF dir smolmoe loads): tasks, DPO pairs, reports."""

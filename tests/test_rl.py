@@ -1,0 +1,161 @@
+"""RL on real (HF) models: operand-disjoint tasks, answer-line rewards, GRPO/GSPO steps on a
+tiny Llama, LoRA, and DPO pairs from a model's own samples."""
+import json
+from dataclasses import dataclass
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from smolmoe.cli import main
+from smolmoe.config import TrainSettings
+from smolmoe.rl import tasks
+from smolmoe.rl.report import curves, write_report
+from smolmoe.rl.selfpairs import pick_pair, sample_pairs
+from smolmoe.scratch.grpo import RLSettings, RolloutBatches, policy_loss, rl_train, wilson_interval
+from smolmoe.scratch.logprobs import sequence_logps
+from smolmoe.scratch.lora import LoraSettings
+
+
+def test_train_and_held_out_prompts_share_no_operands_and_answers_are_exact():
+    train, test = tasks.problems("small-arithmetic", "train"), tasks.problems("small-arithmetic", "test")
+    key = lambda r: tuple(r["operands"])
+    assert not {key(r) for r in train} & {key(r) for r in test}
+    assert len(train) + len(test) == len(tasks.small_arithmetic_operands()) and len(test) >= 200
+    for r in train[:50] + test[:50]:
+        op, a, b = r["operands"]
+        assert r["answer"] == {"+": a + b, "-": a - b, "*": a * b}[op]
+    # The split follows the operands, not the wording: another seed rewords, same split.
+    reworded = tasks.problems("small-arithmetic", "test", seed=1)
+    assert [key(r) for r in reworded] == [key(r) for r in test]
+    assert [r["messages"] for r in reworded] != [r["messages"] for r in test]
+
+
+@pytest.mark.parametrize("reply, reward", [
+    ("7 + 5 = 12. The answer is 12.", 1.1),
+    ("The answer is 12", 1.0),                          # right, no closing full stop: no format bonus
+    ("The answer is 13.", 0.1),                         # wrong, well formatted
+    ("The answer is 13. The answer is 12.", 1.0),       # last answer counts; two answers: no bonus
+    ("The answer is 12. I hope this helps!", 1.0),      # the answer line is not the end
+    ("It is 12.", 0.0),                                 # no answer line
+    ("The answer is: 1,2.", 1.0),                       # thousands separators are read through
+])
+def test_answer_line_reward_on_hand_made_replies(reply, reward):
+    assert tasks.ANSWER_LINE.reward(reply, 12, format_weight=0.1) == pytest.approx(reward)
+
+
+def test_wilson_interval_brackets_the_proportion():
+    low, high = wilson_interval(30, 200)
+    assert low < 0.15 < high and high - low < 0.11
+    assert wilson_interval(0, 50)[0] == 0.0 and wilson_interval(50, 50)[1] == 1.0
+
+
+@dataclass(frozen=True)
+class ParityTask:
+    """A stand-in verifiable rule that random tiny models satisfy about half of the time."""
+    think: bool | None = None
+
+    def correct(self, completion, answer):
+        return len(completion) % 2 == answer
+
+    def formatted(self, completion):
+        return True
+
+    def reward(self, completion, answer, format_weight=0.1, consistency_weight=0.0):
+        return float(self.correct(completion, answer))
+
+
+def parity_records(n=8):
+    return [{"messages": [{"role": "user", "content": f"add {i} plus {i + 1}"}], "answer": 0}
+            for i in range(n)]
+
+
+def load_tiny(tiny_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    return AutoModelForCausalLM.from_pretrained(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
+
+
+@pytest.mark.parametrize("algo", ["grpo", "gspo"])
+def test_a_policy_step_on_a_tiny_llama_favours_the_higher_reward_completions(tiny_dir, algo):
+    model, tok = load_tiny(tiny_dir)
+    rl = RLSettings(algo=algo, group_size=6, max_new_tokens=8, temperature=1.0)
+    batch = RolloutBatches(model, tok, parity_records(), 3, rl, seed=1, task=ParityTask(),
+                           precision="no").batch(0)
+    adv = batch["advantages"]
+    assert (adv > 0).any() and (adv < 0).any()       # the sampled groups carry a signal
+    with torch.no_grad():
+        before = sequence_logps(model, batch)
+    loss, _ = policy_loss(rl)(model, batch)
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.05 * p.grad
+        moved = sequence_logps(model, batch) - before
+    assert moved[adv > 0].mean() > 0 > moved[adv < 0].mean()
+
+
+def test_lora_rl_trains_only_the_adapter_and_reports_curves(tiny_dir, tmp_path):
+    info = rl_train(tiny_dir, parity_records(), parity_records(4), tmp_path / "rl",
+                    TrainSettings(steps=2, lr=5e-2, batch_size=3, warmup_steps=0),
+                    RLSettings(group_size=6, iterations=1, max_new_tokens=8),
+                    task=ParityTask(), lora=LoraSettings(r=4, alpha=8), eval_every=1)
+    source, merged = load_file(tiny_dir / "model.safetensors"), load_file(tmp_path / "rl/model.safetensors")
+    changed = {k for k in source if not torch.equal(source[k], merged[k])}
+    assert changed and all("proj" in k for k in changed)        # LoRA targets the linear layers
+    assert "model.embed_tokens.weight" not in changed and info["trainable_params"] < 10_000
+    assert (tmp_path / "rl/adapter/adapter_config.json").is_file()
+    c = curves(info)
+    assert [p["step"] for p in c["held_out"]] == [0, 1, 2] and len(c["train"]) == 2
+    written = write_report(info, tmp_path / "report.json")
+    assert json.loads((tmp_path / "report.json").read_text())["curves"] == c
+    assert written["png"].endswith(".png") or written["png"].startswith("skipped")
+
+
+def test_dpo_pairs_hold_a_verified_right_chosen_and_a_wrong_rejected_reply():
+    record = {"messages": [{"role": "user", "content": "What is 7 + 5?"}], "answer": 12}
+    replies = ["The answer is 13.", "It is 12.", "7 + 5 = 12. The answer is 12.", "The answer is 11."]
+    pair = pick_pair(record, replies, tasks.ANSWER_LINE)
+    assert pair["chosen"] == "7 + 5 = 12. The answer is 12."    # right and well formatted
+    assert pair["rejected"] in ("The answer is 13.", "It is 12.", "The answer is 11.")
+    assert not tasks.ANSWER_LINE.correct(pair["rejected"], 12)
+    assert pick_pair(record, ["The answer is 12."] * 3, tasks.ANSWER_LINE) is None
+    assert pick_pair(record, ["The answer is 1."] * 3, tasks.ANSWER_LINE) is None
+
+
+def test_sampled_pairs_on_a_tiny_llama_are_verified(tiny_dir):
+    model, tok = load_tiny(tiny_dir)
+    task = ParityTask()
+    pairs = sample_pairs(model, tok, parity_records(), task, samples=4, max_new_tokens=8,
+                         precision="no", prompts_per_batch=4)
+    assert pairs
+    for p in pairs:
+        assert task.correct(p["chosen"], 0) and not task.correct(p["rejected"], 0)
+
+
+def test_rl_commands_reject_a_missing_model_in_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["rl", "grpo", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error:") and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_rollout_is_reused_across_iterations_with_every_micro_batch(tiny_dir):
+    model, tok = load_tiny(tiny_dir)
+    rl = RLSettings(group_size=2, iterations=2, max_new_tokens=4)
+    batches = RolloutBatches(model, tok, parity_records(), 2, rl, task=ParityTask(), precision="no")
+    first = [batches.batch(0, micro, 2) for micro in (0, 1)]
+    assert [batches.batch(1, micro, 2) for micro in (0, 1)] == first    # step 1: same rollout
+    assert batches.batch(2, 0, 2) is not first[0]                       # step 2: a fresh one
+
+
+def test_rl_grpo_and_eval_commands_on_a_tiny_llama(tiny_dir, tmp_path):
+    out = tmp_path / "rl"
+    result = CliRunner().invoke(main, ["rl", "grpo", str(tiny_dir), "--out", str(out), "--steps", "2",
+                                       "--batch-size", "1", "--grad-accum", "1", "--group-size", "2",
+                                       "--test-limit", "3", "--max-new-tokens", "4", "--eval-every", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "rl_report.json").read_text())
+    assert [p["step"] for p in report["curves"]["held_out"]] == [0, 1, 2]
+    assert report["test_before"]["n"] == 3 and report["task"] == "small-arithmetic"
+    result = CliRunner().invoke(main, ["rl", "eval", str(out), "--test-limit", "3", "--max-new-tokens", "4"])
+    assert result.exit_code == 0 and "held-out accuracy" in result.output and "(n=3)" in result.output
