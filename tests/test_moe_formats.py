@@ -54,6 +54,23 @@ def make_family_experts(root, family: str, n: int = 3):
     return dirs
 
 
+def two_expert_moe(root, family: str):
+    """A top-1 MoE of two MLP-only experts of `family`, and data for their two domains."""
+    dirs = make_family_experts(root, family, n=2)
+    data = root / "data"
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(data, d, n_train=16, seed=i)
+    out = root / "moe"
+    assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
+                         router_init="random", base=str(root / "base")), experts_root=root)
+    return out, data
+
+
+def tensors(model_dir) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+    return {k: v for f in model_dir.glob("*.safetensors") for k, v in load_file(f).items()}
+
+
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_family_assembles_into_its_moe_class_with_exact_parity(tmp_path, family):
     from transformers import AutoModelForCausalLM
@@ -76,20 +93,13 @@ def test_family_assembles_into_its_moe_class_with_exact_parity(tmp_path, family)
 
 def test_qwen2_moe_shared_expert_is_zero_and_stays_out_of_router_training(tmp_path):
     from smolmoe.router import train_router
-    from safetensors.torch import load_file
 
-    dirs = make_family_experts(tmp_path, "qwen2", n=2)
-    data = tmp_path / "data"
-    for i, d in enumerate(("e0", "e1")):
-        write_domain(data, d, n_train=16, seed=i)
-    out = tmp_path / "moe"
-    assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
-                         router_init="random", base=str(tmp_path / "base")), experts_root=tmp_path)
-    before = {k: v.clone() for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    out, data = two_expert_moe(tmp_path, "qwen2")
+    before = tensors(out)
     assert all(float(v.abs().max()) == 0 for k, v in before.items() if "shared_expert" in k)
     train_router(out, data, TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
                                           warmup_steps=0))
-    after = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    after = tensors(out)
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.endswith("mlp.gate.weight") for k in changed)
 
@@ -175,21 +185,13 @@ def test_pickle_only_weights_are_refused_unread(tmp_path, monkeypatch):
 @pytest.mark.parametrize("heal,allowed", [("norms", ("gate.weight", "norm.weight")),
                                           ("lora", ("gate.weight", "_proj.weight"))])
 def test_healing_trains_routers_and_only_the_chosen_shared_weights(tmp_path, heal, allowed):
-    from safetensors.torch import load_file
-
     from smolmoe.router import train_router
 
-    dirs = make_family_experts(tmp_path, "llama", n=2)
-    data = tmp_path / "data"
-    for i, d in enumerate(("e0", "e1")):
-        write_domain(data, d, n_train=16, seed=i)
-    out = tmp_path / "moe"
-    assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(out), top_k=1,
-                         router_init="random"), experts_root=tmp_path)
-    before = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    out, data = two_expert_moe(tmp_path, "llama")
+    before = tensors(out)
     s = train_router(out, data, TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
                                               warmup_steps=0), heal=heal)
-    after = {k: v for f in out.glob("*.safetensors") for k, v in load_file(f).items()}
+    after = tensors(out)
     assert set(after) == set(before)  # LoRA merged back: a stock checkpoint, no adapter keys
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     # (Mixtral is saved in its per-expert layout: routers are block_sparse_moe.gate.weight.)
