@@ -135,13 +135,15 @@ def expert_scoring(meta: dict, expert: dict) -> tuple[Path | None, str]:
 
 def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                  split: str = "test", limit: int | None = 100, max_len: int = 384,
+                 experts_on_all: bool = True,
                  on_progress: Callable[[str, str], None] | None = None) -> dict:
     """Base, every expert, the oracle and the MoE on each expert's domain, plus routing.
 
     Expert j is scored as the MoE with every router forced to j where assemble's parity check
     proved that equal to dense expert j (MLP-only fine-tunes: no expert directories needed);
     otherwise (full fine-tunes) from its own dense directory, so the oracle is the true one.
-    `expert_scoring` says which way each expert was scored.
+    `expert_scoring` says which way each expert was scored. With experts_on_all=False each
+    expert is scored on its own domain only (enough for the oracle, at a fraction of the cost).
     """
     from .hooks import force_expert
     from .surgery import read_meta
@@ -160,9 +162,9 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     results: dict[str, dict] = {}
     scoring: dict[str, str] = {}
 
-    def score(label, model, tokenizer):
+    def score(label, model, tokenizer, domains=records):
         results[label] = {}
-        for d in records:
+        for d in domains:
             results[label][d] = loss_on_records(model, tokenizer, records[d], max_len=max_len)
             if on_progress:
                 on_progress(label, d)
@@ -173,11 +175,12 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     for j, expert in enumerate(meta["experts"]):
         name = expert["name"]
         source, scoring[name] = expert_scoring(meta, expert)
+        own = records if experts_on_all else [d for d in records if d == expert["domain"]]
         if source is None:
             with force_expert(model, j):
-                score(name, model, tokenizer)
+                score(name, model, tokenizer, own)
         else:
-            score(name, load_model(source), load_tokenizer(source))
+            score(name, load_model(source), load_tokenizer(source), own)
     routing = moe_routing(model, tokenizer, records, domains, max_len=max_len,
                           on_progress=on_progress)
     results["moe"] = routing.pop("losses")

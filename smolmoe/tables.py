@@ -48,14 +48,16 @@ def loss_table(report: dict, domains: list[str]) -> Table:
                 continue
             v = per_domain[d]["loss"]
             cells.append(f"[bold]{v:.3f}[/bold]" if v == best[d] else f"{v:.3f}")
-        table.add_row(name, *cells, f"{mean_loss(per_domain):.3f}")
+        # A model scored on some domains only (an expert on its own) has no mixed loss.
+        mixed = f"{mean_loss(per_domain):.3f}" if all(d in per_domain for d in domains) else ""
+        table.add_row(name, *cells, mixed)
     return table
 
 
 def expert_vs_base_table(report: dict, experts: dict[str, str], base: str = "base") -> Table:
     """One row per expert: the base's and the expert's loss on the expert's own domain."""
     results = report["results"]
-    table = Table(title="each expert on its own domain (test loss)")
+    table = Table(title=f"each expert on its own domain ({report['settings']['split']} loss)")
     for col in ("expert", "domain", "base", "expert loss", "change", "better"):
         table.add_column(col, justify="left" if col in ("expert", "domain") else "right")
     for name, domain in experts.items():
@@ -104,8 +106,9 @@ def token_line(view: dict, experts: list[str] | None = None) -> str:
 
 def moe_eval_tables(report: dict) -> list[Table]:
     """Loss table (base, experts, oracle, MoE), routing matrix and load share."""
-    domains, names = report["domains"], report["experts"]
-    results = report["results"]
+    names, results = report["experts"], report["results"]
+    # Domains without this split (the general one has no foreign part) are left out.
+    domains = [d for d in report["domains"] if d in results["moe"]]
     losses = loss_table(report, domains)  # its "mean" column is the mixed test set's loss
     ratio = Table(title="MoE / oracle loss")
     for d in domains:

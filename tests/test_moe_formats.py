@@ -225,8 +225,12 @@ def test_base_expert_is_the_last_expert_and_serves_the_general_split(tmp_path):
     # the base expert computes the base model exactly
     assert test["results"]["base"]["everyday"]["loss"] == pytest.approx(
         test["results"]["oracle"]["everyday"]["loss"], rel=1e-3)
-    foreign = moe_evaluate(tmp_path / "moe", data, split="foreign", limit=4)
+    foreign = moe_evaluate(tmp_path / "moe", data, split="foreign", limit=4, experts_on_all=False)
     assert set(foreign["results"]["moe"]) == {"e0", "e1"}
+    assert set(foreign["results"]["e0"]) == {"e0"}  # each expert on its own domain only
+    from smolmoe.tables import moe_eval_tables
+    assert moe_eval_tables(foreign)[1].columns[0].header == "e0"  # no column for 'everyday'
+    assert len(moe_eval_tables(foreign)[1].columns) == 2
 
 
 def test_base_expert_needs_the_base():
