@@ -24,10 +24,12 @@ def rl(threads):
 def _task_options(fn):
     options = [
         click.argument("model_dir", type=click.Path()),
-        click.option("--task", default="small-arithmetic", type=click.Choice(sorted(TASKS))),
+        click.option("--task", default="small-arithmetic", type=click.Choice(sorted(TASKS)),
+                     help="The verifiable task (docs/rl.md)."),
         click.option("--test-limit", default=208, type=click.IntRange(1),
                      help="Held-out prompts to score (the whole held-out split is 208)."),
-        click.option("--max-new-tokens", default=40, type=click.IntRange(1)),
+        click.option("--max-new-tokens", default=40, type=click.IntRange(1),
+                     help="Longest reply, in tokens."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -47,7 +49,8 @@ def _accuracy_line(label: str, a: dict) -> str:
 
 @rl.command("eval", context_settings=CONTEXT)
 @_task_options
-@click.option("--precision", default="auto", type=click.Choice(["auto", "no", "bf16"]))
+@click.option("--precision", default="auto", type=click.Choice(["auto", "no", "bf16"]),
+              help="Products in bf16 where the CPU or GPU is fast at it (auto), or float32 (no).")
 @one_line_errors
 def rl_eval(model_dir, task, test_limit, max_new_tokens, precision):
     """Greedy held-out exact accuracy on the task, with a 95% Wilson interval."""
@@ -63,10 +66,12 @@ def rl_eval(model_dir, task, test_limit, max_new_tokens, precision):
 
 @rl.command("grpo", context_settings=CONTEXT)
 @_task_options
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output model directory (with its report).")
 @_train_options
 @_lora_option
-@click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]))
+@click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]),
+              help="GRPO (token-level ratio clip) or GSPO (sequence-level ratio clip).")
 @click.option("--group-size", default=8, type=click.IntRange(2), help="Completions per prompt.")
 @click.option("--iterations", default=2, type=click.IntRange(1), help="Optimizer steps per rollout.")
 @click.option("--temperature", default=0.4, type=click.FloatRange(0, min_open=True),
@@ -106,14 +111,17 @@ def rl_grpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, algo, 
 
 @rl.command("dpo", context_settings=CONTEXT)
 @_task_options
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output model directory (with its report).")
 @_train_options
 @_lora_option
-@click.option("--beta", default=0.1, type=click.FloatRange(0, min_open=True))
+@click.option("--beta", default=0.1, type=click.FloatRange(0, min_open=True),
+              help="DPO temperature: how far the policy may move from the starting model.")
 @click.option("--prompts", default=64, type=click.IntRange(1),
               help="Training (and held-out) prompts to sample reply pairs on.")
 @click.option("--samples", default=6, type=click.IntRange(2), help="Sampled replies per prompt.")
-@click.option("--temperature", default=0.6, type=click.FloatRange(0, min_open=True))
+@click.option("--temperature", default=0.6, type=click.FloatRange(0, min_open=True),
+              help="Sampling temperature of the replies that make the pairs.")
 @one_line_errors
 def rl_dpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, beta, prompts, samples,
            temperature, overwrite, **kw):
