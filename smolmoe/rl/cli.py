@@ -64,12 +64,16 @@ def rl_eval(model_dir, task, test_limit, max_new_tokens, precision):
     click.echo(_accuracy_line("held-out accuracy", a))
 
 
+def _stage_options(fn):
+    """Where a training stage writes, its training settings and its LoRA option."""
+    out = click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+                       help="Output model directory (with its report).")
+    return out(_train_options(_lora_option(fn)))
+
+
 @rl.command("grpo", context_settings=CONTEXT)
 @_task_options
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output model directory (with its report).")
-@_train_options
-@_lora_option
+@_stage_options
 @click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]),
               help="GRPO (token-level ratio clip) or GSPO (sequence-level ratio clip).")
 @click.option("--group-size", default=8, type=click.IntRange(2), help="Completions per prompt.")
@@ -111,10 +115,7 @@ def rl_grpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, algo, 
 
 @rl.command("dpo", context_settings=CONTEXT)
 @_task_options
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output model directory (with its report).")
-@_train_options
-@_lora_option
+@_stage_options
 @click.option("--beta", default=0.1, type=click.FloatRange(0, min_open=True),
               help="DPO temperature: how far the policy may move from the starting model.")
 @click.option("--prompts", default=64, type=click.IntRange(1),
