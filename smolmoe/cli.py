@@ -212,7 +212,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Data for router_init=fit.")
 @click.option("--fit-samples", type=click.IntRange(1), default=None, help="Conversations per domain for the fit init [default: 16].")
 @click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
-@click.option("--base-expert", is_flag=True, default=None, help="Add the base model's own FFN as one more expert, 'base', for requests outside every domain (--base, default: the packaged SmolLM2).")
+@click.option("--base-expert", is_flag=True, default=None, help="Add the base model's own FFN as one more expert, 'general', for requests outside every domain (--base, default: the packaged SmolLM2).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
 def assemble(experts, config_file, experts_root, all_, base, top_k, router_init, non_ffn, data_dir,

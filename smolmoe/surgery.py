@@ -24,7 +24,9 @@ from .io import atomic_dir, check_writable_target, read_json, write_json
 from .moe_formats import COMMON_MUST_MATCH, MOE_TYPES, format_for
 
 MOE_META = "smolmoe.json"
-BASE_EXPERT = "base"  # name of the base model's own FFN when it is an expert (--base-expert)
+BASE_EXPERT = "general"  # the base model's own FFN when it is an expert (--base-expert)
+# Labels the MoE reports use beside the experts' names: an expert may not take one.
+REPORT_LABELS = ("base", "oracle", "moe")
 # Forced routing reproduces an MLP-only expert to float32 rounding (~1e-5 here); a larger
 # difference means the expert changed shared weights too, so "MoE forced to j" is not expert j.
 PARITY_TOLERANCE = 1e-3
@@ -41,6 +43,9 @@ def resolve_experts(experts: list[str], experts_root: Path) -> dict[str, Path]:
         if not path.exists():
             raise ModelError(f"expert '{e}' not found (looked for {path} and {experts_root / e})")
         check_weights_fit(check_model_dir(path))  # its config.json describes its weights
+        if path.name in REPORT_LABELS:
+            raise ModelError(f"an expert may not be called '{path.name}' (the reports use "
+                             f"{', '.join(REPORT_LABELS)} for the base, oracle and MoE): rename its directory")
         out[path.name] = path
     return out
 

@@ -218,16 +218,18 @@ def test_base_expert_is_the_last_expert_and_serves_the_general_split(tmp_path):
                                 top_k=2, router_init="fit", data=str(data), fit_samples=4,
                                 base=str(tmp_path / "base"), base_expert=True),
                     experts_root=tmp_path)
-    assert [(e["name"], e["domain"]) for e in meta["experts"]][-1] == ("base", "everyday")
-    assert meta["parity_max_abs_logit_diff"]["base"] <= 1e-4
+    assert [(e["name"], e["domain"]) for e in meta["experts"]][-1] == ("general", "everyday")
+    assert meta["parity_max_abs_logit_diff"]["general"] <= 1e-4
     test = moe_evaluate(tmp_path / "moe", data, base=tmp_path / "base", limit=4)
     assert set(test["results"]["moe"]) == {"e0", "e1", "everyday"}
     # the base expert computes the base model exactly
     assert test["results"]["base"]["everyday"]["loss"] == pytest.approx(
         test["results"]["oracle"]["everyday"]["loss"], rel=1e-3)
-    foreign = moe_evaluate(tmp_path / "moe", data, split="foreign", limit=4, experts_on_all=False)
+    foreign = moe_evaluate(tmp_path / "moe", data, base=tmp_path / "base", split="foreign", limit=4,
+                           experts_on_all=False)
     assert set(foreign["results"]["moe"]) == {"e0", "e1"}
     assert set(foreign["results"]["e0"]) == {"e0"}  # each expert on its own domain only
+    assert set(foreign["results"]["base"]) == {"e0", "e1"}  # the base model, not the base expert
     from smolmoe.tables import moe_eval_tables
     assert moe_eval_tables(foreign)[1].columns[0].header == "e0"  # no column for 'everyday'
     assert len(moe_eval_tables(foreign)[1].columns) == 2
