@@ -318,7 +318,11 @@ def adopt(moe_dir: Path, names: list[str] | None = None, domains: list[str] | No
             raise ModelError(f"{moe_dir} has {n} experts but {len(values)} {what} were given")
     if len(set(names)) != n:
         raise ModelError("expert names must be different from each other")
+    renamed = dict(zip((e["name"] for e in meta["experts"]), names))
     meta["experts"] = [{**e, "name": a, "domain": d}
                        for e, a, d in zip(meta["experts"], names, domains)]
+    for key in ("parity_max_abs_logit_diff", "non_ffn_distance"):  # per-expert reports follow
+        if isinstance(meta.get(key), dict):
+            meta[key] = {renamed.get(k, k): v for k, v in meta[key].items()}
     write_json(moe_dir / MOE_META, meta)
     return meta

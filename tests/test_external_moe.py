@@ -89,3 +89,12 @@ def test_dense_dir_is_not_an_moe(tmp_path, tiny_dir):
     from smolmoe.errors import ModelError
     with pytest.raises(ModelError, match="is not an MoE directory"):
         read_meta(tiny_dir)
+
+
+def test_adopt_renames_the_per_expert_reports(tmp_path):
+    from smolmoe.surgery import adopt, forced_routing_is_exact
+    moe = make_tiny_moe(tmp_path)
+    assert forced_routing_is_exact(read_meta(moe), "math")
+    meta = adopt(moe, ["sums", "programs", "tales"])
+    assert forced_routing_is_exact(meta, "sums") and not forced_routing_is_exact(meta, "math")
+    assert set(meta["non_ffn_distance"]) == {"sums", "programs", "tales"}
