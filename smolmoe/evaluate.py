@@ -121,16 +121,17 @@ def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[
 
 
 def expert_scoring(meta: dict, expert: dict) -> tuple[Path | None, str]:
-    """How to score one expert of an MoE: (None, "forced") to force the MoE's routers to it,
-    exact where assemble's parity check proved it; else (its dense directory, "dense DIR"),
-    or forced anyway when that directory is missing (and the label says so)."""
+    """How to score one expert of an MoE: from its dense directory when it is there ((DIR,
+    "dense DIR")): the real expert, and measured 2.2x cheaper than the MoE forced to it (3.7 vs
+    1.7 s for 20 coder records, bf16, 2 threads); else (None, "forced") to force the MoE's
+    routers to it, exact where assemble's parity check proved it, and labelled when not."""
     from .surgery import forced_routing_is_exact
     source = Path(expert.get("source", ""))
+    if (source / "config.json").is_file():
+        return source, f"dense {source}"
     if forced_routing_is_exact(meta, expert["name"]):
         return None, "forced"
-    if not (source / "config.json").is_file():
-        return None, "forced (not exact: dense dir missing)"
-    return source, f"dense {source}"
+    return None, "forced (not exact: dense dir missing)"
 
 
 def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
@@ -139,10 +140,10 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                  on_progress: Callable[[str, str], None] | None = None) -> dict:
     """Base, every expert, the oracle and the MoE on each expert's domain, plus routing.
 
-    Expert j is scored as the MoE with every router forced to j where assemble's parity check
-    proved that equal to dense expert j (MLP-only fine-tunes: no expert directories needed);
-    otherwise (full fine-tunes) from its own dense directory, so the oracle is the true one.
-    `expert_scoring` says which way each expert was scored. With experts_on_all=False each
+    Expert j is scored from its own dense directory when it is there (the true expert, and
+    cheaper), else as the MoE with every router forced to j (equal to dense expert j where
+    assemble's parity check proved it: MLP-only fine-tunes). `expert_scoring` says which way
+    each expert was scored. With experts_on_all=False each
     expert is scored on its own domain only (enough for the oracle, at a fraction of the cost).
     """
     from .hooks import force_expert

@@ -114,6 +114,8 @@ def test_full_finetunes_name_their_non_ffn_source_and_are_scored_as_dense(tmp_pa
     non-FFN weights, and eval --moe scores the real dense expert where forcing is not exact."""
     from transformers import AutoModelForCausalLM
 
+    import shutil
+
     from smolmoe.evaluate import evaluate, moe_evaluate
 
     dirs = make_family_experts(tmp_path, "llama", n=2)
@@ -136,8 +138,9 @@ def test_full_finetunes_name_their_non_ffn_source_and_are_scored_as_dense(tmp_pa
     assert meta["parity_max_abs_logit_diff"]["e1"] > 1e-3
 
     report = moe_evaluate(out, data, limit=4)
-    assert report["expert_scoring"]["e0"] == "forced"
-    assert report["expert_scoring"]["e1"].startswith("dense")
+    assert report["expert_scoring"]["e1"].startswith("dense")  # the real expert, not forced
+    shutil.rmtree(dirs[0])  # without its directory, the exact expert is scored by forcing
+    assert moe_evaluate(out, data, limit=4)["expert_scoring"]["e0"] == "forced"
     dense = evaluate({"e1": dirs[1]}, data, ["e1"], limit=4)["results"]["e1"]["e1"]["loss"]
     assert report["results"]["oracle"]["e1"]["loss"] == pytest.approx(dense, rel=1e-6)
 
