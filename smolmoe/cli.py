@@ -187,8 +187,9 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
                           max_len=max_len, on_progress=advance)
     out.print(loss_table(report, names))
     if tasks:
-        from .tasks.run import EVERYDAY, evaluate_tasks, has_everyday
-        sets = len(set(names) | ({EVERYDAY} if has_everyday(Path(data_dir)) else set()))
+        from .config import GENERAL_DOMAIN
+        from .tasks.run import evaluate_tasks, has_everyday
+        sets = len(set(names) | ({GENERAL_DOMAIN} if has_everyday(Path(data_dir)) else set()))
         with task_progress(len(models) * sets, "tasks") as advance:
             report["tasks"] = evaluate_tasks(models, Path(data_dir), names, on_progress=advance,
                                              **task_args)

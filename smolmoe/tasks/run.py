@@ -9,15 +9,16 @@ from typing import Callable, Iterable
 
 import torch
 
+from ..config import GENERAL_DOMAIN
 from ..data import load_records, split_path
 from ..errors import DataError
 from ..generate import ChatModel
-from .metrics import EVERYDAY, is_harmful, refusal_summary, score_domain
+from .metrics import is_harmful, refusal_summary, score_domain
 
 # Longest reply per domain, in new tokens: long enough for the metric to see the answer
 # (refusals are read from the opening only), short enough for the demo's budget.
 MAX_NEW_TOKENS = {"analyst": 80, "thinker": 80, "encyclopedia": 40, "coder": 128, "guardian": 32,
-                  "writer": 64, "summarizer": 48, "actor": 48, EVERYDAY: 32}
+                  "writer": 64, "summarizer": 48, "actor": 48, GENERAL_DOMAIN: 32}
 DEFAULT_MAX_NEW_TOKENS = 64
 # Answers are generated with bf16 products where the hardware is fast at it (precision.py),
 # like the loss evaluation: ~3x faster here, and every model compared the same way.
@@ -50,9 +51,9 @@ def task_items(data_dir: Path, domain: str, split: str, limit: int) -> list[dict
 
 def load_task_sets(data_dir: Path, domains: Iterable[str], split: str, limit: int) -> dict:
     """domain -> items, plus the everyday test split when the data dir has one."""
-    sets = {d: task_items(data_dir, d, split, limit) for d in domains if d != EVERYDAY}
+    sets = {d: task_items(data_dir, d, split, limit) for d in domains if d != GENERAL_DOMAIN}
     if has_everyday(data_dir):
-        sets[EVERYDAY] = task_items(data_dir, EVERYDAY, "test", limit)
+        sets[GENERAL_DOMAIN] = task_items(data_dir, GENERAL_DOMAIN, "test", limit)
     empty = [d for d, items in sets.items() if not items]
     if empty:
         raise DataError(f"no prompts with a reference reply in {', '.join(empty)} ({split} split)")
@@ -60,7 +61,7 @@ def load_task_sets(data_dir: Path, domains: Iterable[str], split: str, limit: in
 
 
 def has_everyday(data_dir: Path) -> bool:
-    return split_path(data_dir, EVERYDAY, "test").is_file()
+    return split_path(data_dir, GENERAL_DOMAIN, "test").is_file()
 
 
 def moe_task_steps(num_experts: int, data_dir: Path) -> int:
@@ -115,7 +116,7 @@ class TaskRunner:
 
 def _settings(data_dir, split, limit, sets) -> dict:
     return {"split": split, "limit": limit, "data_dir": str(data_dir),
-            "everyday": EVERYDAY in sets}
+            "everyday": GENERAL_DOMAIN in sets}
 
 
 def evaluate_tasks(models: dict[str, Path], data_dir: Path, domains: Iterable[str], *,
@@ -146,7 +147,7 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     names = [e["name"] for e in meta["experts"]]
     domains = [e["domain"] for e in meta["experts"]]
     sets = load_task_sets(data_dir, dict.fromkeys(domains), split, limit)
-    extra = [EVERYDAY] if EVERYDAY in sets else []
+    extra = [GENERAL_DOMAIN] if GENERAL_DOMAIN in sets else []
     runner = TaskRunner(sets, batch_size, max_new_tokens, on_progress)
     t0 = time.perf_counter()
     if base is not None:
