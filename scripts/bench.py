@@ -28,7 +28,7 @@ from smolmoe.errors import SmolMoEError
 from smolmoe.io import write_json
 from smolmoe.progress import console, out
 from smolmoe.router import init_routers, is_router, router_loss_fn
-from smolmoe.surgery import read_meta
+from smolmoe.assemble import read_meta
 from smolmoe.train import train
 
 

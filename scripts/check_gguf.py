@@ -25,7 +25,7 @@ from smolmoe.config import MergeConfig, home_path
 from smolmoe.export import check_gguf, export_gguf
 from smolmoe.io import write_json
 from smolmoe.progress import console
-from smolmoe.surgery import assemble
+from smolmoe.assemble import assemble
 
 
 

@@ -28,7 +28,7 @@ from smolmoe.io import write_json
 from smolmoe.progress import console, step_progress, task_progress
 from smolmoe.router import train_router
 from smolmoe.routing import inspect_prompt
-from smolmoe.surgery import assemble, parity_warning
+from smolmoe.assemble import assemble, parity_warning
 from smolmoe.tables import (data_table, expert_vs_base_table, moe_eval_tables, refusal_table,
                             routing_layer_table, task_table)
 from smolmoe.tasks.run import moe_evaluate_tasks, moe_task_steps

@@ -160,7 +160,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     if moe_dir:
         from .base import resolve_base
         moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir
-        from .surgery import read_meta
+        from .assemble import read_meta
         n = len(read_meta(Path(moe_dir))["experts"])
         base_dir = resolve_base(base)
         with task_progress((n + 2) * n, "evaluating") as advance:
@@ -221,7 +221,7 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
     """Merge dense experts into one MoE (routers initialised, parity checked)."""
     from .config import MergeConfig, list_manifests, load_merge_config
     from .progress import console
-    from .surgery import assemble as assemble_moe
+    from .assemble import assemble as assemble_moe
     quiet_transformers()
     manifests = {}
     try:
@@ -252,7 +252,7 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
         click.echo(f"  {name:14} max |diff| {d['max_abs']:.3g}, relative L2 {d['relative_l2']:.3g}")
     for name, diff in meta["parity_max_abs_logit_diff"].items():
         click.echo(f"parity {name:14} max |logit diff| {diff:.2e}")
-    from .surgery import parity_warning
+    from .assemble import parity_warning
     warning = parity_warning(meta)
     if warning:
         click.secho(warning, err=True, fg="red", bold=True)
@@ -272,7 +272,7 @@ def adopt(moe_dir, names, domains):
 
     Without it every command still works, with experts called expert_0, expert_1, ...
     """
-    from .surgery import adopt as adopt_moe
+    from .assemble import adopt as adopt_moe
 
     split = lambda text: [x.strip() for x in text.split(",")] if text else None  # noqa: E731
     meta = adopt_moe(Path(moe_dir), split(names), split(domains))

@@ -125,7 +125,7 @@ def expert_scoring(meta: dict, expert: dict) -> tuple[Path | None, str]:
     "dense DIR")): the real expert, and measured 2.2x cheaper than the MoE forced to it (3.7 vs
     1.7 s for 20 coder records, bf16, 2 threads); else (None, "forced") to force the MoE's
     routers to it, exact where assemble's parity check proved it, and labelled when not."""
-    from .surgery import forced_routing_is_exact
+    from .assemble import forced_routing_is_exact
     source = Path(expert.get("source", ""))
     if (source / "config.json").is_file():
         return source, f"dense {source}"
@@ -147,7 +147,7 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     expert is scored on its own domain only (enough for the oracle, at a fraction of the cost).
     """
     from .hooks import force_expert
-    from .surgery import read_meta
+    from .assemble import read_meta
 
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]

@@ -186,7 +186,7 @@ class ChatModel:
     def load(cls, model_dir: str | Path, precision: str = "no") -> "ChatModel":
         """A dense model, the base, or an MoE directory (expert names from smolmoe.json)."""
         from .moe_formats import MOE_TYPES
-        from .surgery import read_meta
+        from .assemble import read_meta
         model_dir = check_model_dir(Path(model_dir))
         model = load_model(model_dir)
         experts = None

@@ -263,7 +263,7 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     """Train the routers (and, with `heal`, lightly the shared weights) on a shuffled mix of
     every domain's train split."""
     from .io import check_writable_target
-    from .surgery import read_meta, save_moe
+    from .assemble import read_meta, save_moe
     from .train import process_state, train
 
     for name, value in (("alpha", alpha), ("beta", beta)):

@@ -9,7 +9,7 @@ from .base import load_model, load_tokenizer, read_config
 from .data import ensure_template
 from .errors import ConfigError, DataError
 from .hooks import capture_routing, layer_summary, token_top1, usage_share
-from .surgery import read_meta
+from .assemble import read_meta
 
 
 def token_spans(tokenizer, ids: list[int]) -> list[tuple[str, list[int]]]:

@@ -203,7 +203,7 @@ def test_cheap_checks_run_before_any_model_loads(tiny_moe, trained, tmp_path, mo
     shutil.copytree(bad / "math", bad / "code")   # tiny_moe's experts: math, code, story
     (bad / "story" / "train.jsonl").write_text('{"messages": [\n')
     one_line_error(["train-router", tiny_moe, "--data", bad, "--out", tmp_path / "r"], "story/train.jsonl:1")
-    monkeypatch.setattr("smolmoe.surgery.build_moe", lambda *a, **k: (_ for _ in ()).throw(
+    monkeypatch.setattr("smolmoe.assemble.build_moe", lambda *a, **k: (_ for _ in ()).throw(
         AssertionError("the MoE was built before the data was checked")))
     one_line_error(["assemble", "math", "story", "--experts-root", trained / "experts",
                     "--data", bad, "--out", tmp_path / "moe"], "story/train.jsonl:1")

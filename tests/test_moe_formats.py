@@ -12,7 +12,7 @@ from conftest import make_tokenizer, write_domain
 from smolmoe.config import MergeConfig, TrainSettings
 from smolmoe.errors import ModelError
 from smolmoe.moe_formats import experts_and_top_k, format_for
-from smolmoe.surgery import assemble
+from smolmoe.assemble import assemble
 
 SIZES = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True)

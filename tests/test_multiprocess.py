@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from smolmoe.config import MergeConfig
-from smolmoe.surgery import assemble, read_meta
+from smolmoe.assemble import assemble, read_meta
 
 from conftest import DOMAINS
 

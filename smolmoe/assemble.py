@@ -1,4 +1,4 @@
-"""assemble: dense experts -> one stock transformers MoE.
+"""assemble.py: dense experts -> one stock transformers MoE.
 
 Each layer's MLP becomes a sparse MoE block whose expert i is expert i's FFN
 (gate_proj/up_proj/down_proj); attention, norms and embeddings come from the base (or the

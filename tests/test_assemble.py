@@ -10,7 +10,7 @@ from smolmoe.cli import main
 from smolmoe.config import ExpertManifest, MergeConfig, TrainSettings
 from smolmoe.errors import ConfigError, ModelError
 from smolmoe.experts import train_expert
-from smolmoe.surgery import assemble
+from smolmoe.assemble import assemble
 
 from conftest import DOMAINS, make_llama, make_tokenizer
 
