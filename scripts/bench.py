@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import torch
 
-from smolmoe.base import load_model, load_tokenizer, resolve_base
+from smolmoe.base import resolve_base
 from smolmoe.cli import home_default, one_line_errors, quiet_transformers
 from smolmoe.config import TrainSettings
 from smolmoe.data import StepBatches, encode_records, load_records, mixed_examples, split_path
@@ -28,7 +28,7 @@ from smolmoe.errors import SmolMoEError
 from smolmoe.io import write_json
 from smolmoe.progress import console, out
 from smolmoe.router import init_routers, is_router, router_loss_fn
-from smolmoe.assemble import read_meta
+from smolmoe.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
 from smolmoe.train import train
 
 
@@ -183,7 +183,7 @@ def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16)
     a 4x256 batch wants ~21 GB, so try it in a child process with a memory cap."""
     code = (f"import resource, json, sys; resource.setrlimit(resource.RLIMIT_AS, ({limit_gb << 30}, {limit_gb << 30}))\n"
             f"sys.path.insert(0, 'scripts'); import torch; from bench import prefill_rate\n"
-            f"from smolmoe.base import load_model\n"
+            f"from smolmoe.modeldir import load_model\n"
             f"m = load_model({str(moe_dir)!r}, experts_implementation='batched_mm')\n"
             f"ids = torch.randint(100, 49000, ({batch}, {seq}))\n"
             f"print(json.dumps({{'forward_tok_s': prefill_rate(m, ids)}}))")

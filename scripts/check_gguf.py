@@ -19,7 +19,8 @@ from pathlib import Path
 import click
 import torch
 
-from smolmoe.base import load_model, load_tokenizer, resolve_base
+from smolmoe.base import resolve_base
+from smolmoe.modeldir import load_model, load_tokenizer
 from smolmoe.cli import one_line_errors, quiet_transformers
 from smolmoe.config import MergeConfig, home_path
 from smolmoe.export import check_gguf, export_gguf

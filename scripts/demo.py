@@ -19,7 +19,8 @@ from pathlib import Path
 
 import click
 
-from smolmoe.base import describe, resolve_base
+from smolmoe.base import resolve_base
+from smolmoe.modeldir import describe
 from smolmoe.cli import Finite, one_line_errors, quiet_transformers
 from smolmoe.config import MergeConfig, TrainSettings, home_path, list_manifests, smolmoe_home
 from smolmoe.evaluate import mean_loss, moe_evaluate

@@ -17,13 +17,15 @@ from typing import Callable
 
 import torch
 
-from .base import check_built, check_model_dir, check_weights_fit, load_tokenizer, read_config
+from . import router
 from .config import GENERAL_DOMAIN, MergeConfig
 from .errors import ModelError
-from .io import atomic_dir, check_writable_target, read_json, write_json
-from .moe_formats import COMMON_MUST_MATCH, MOE_TYPES, format_for
+from .hooks import force_expert
+from .io import check_writable_target
+from .modeldir import (MOE_META, check_model_dir, check_weights_fit, expert_domain, load_model,
+                       load_tokenizer, read_config, save_model_dir)
+from .moe_formats import COMMON_MUST_MATCH, format_for
 
-MOE_META = "smolmoe.json"
 BASE_EXPERT = "general"  # the base model's own FFN when it is an expert (--base-expert)
 # Labels the MoE reports use beside the experts' names: an expert may not take one.
 REPORT_LABELS = ("base", "oracle", "moe")
@@ -165,9 +167,6 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
 @torch.no_grad()
 def parity_check(model, dirs: dict[str, Path], input_ids: torch.Tensor) -> dict[str, float]:
     """max |logit difference| between the MoE forced to expert j and dense expert j."""
-    from .base import load_model
-    from .hooks import force_expert
-
     report = {}
     for j, (name, path) in enumerate(dirs.items()):
         dense = load_model(path)
@@ -179,17 +178,6 @@ def parity_check(model, dirs: dict[str, Path], input_ids: torch.Tensor) -> dict[
     return report
 
 
-def expert_domain(path: Path) -> str:
-    meta = path / "smolmoe_expert.json"
-    if not meta.is_file():
-        return path.name
-    info = read_json(meta, ModelError)
-    domain = info.get("domain", path.name) if isinstance(info, dict) else None
-    if not isinstance(domain, str):
-        raise ModelError(f"{meta} is malformed: 'domain' must be a string")
-    return domain
-
-
 def weights_sha256(path: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(path.glob("*.safetensors")):
@@ -199,24 +187,10 @@ def weights_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_moe(model, tokenizer, out_dir: Path, meta: dict, overwrite: bool) -> None:
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        # Older readers (llama.cpp's converter, vLLM) look for rope_theta at the top level.
-        cfg_file = tmp / "config.json"
-        cfg = json.loads(cfg_file.read_text())
-        cfg["rope_theta"] = cfg.get("rope_parameters", {}).get("rope_theta", cfg.get("rope_theta"))
-        cfg_file.write_text(json.dumps(cfg, indent=2))
-        (tmp / MOE_META).write_text(json.dumps(meta, indent=2))
-
-
 def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
              manifests: dict | None = None,
              on_progress: Callable[[str], None] | None = None) -> dict:
     """Validate, build, initialise routers, check parity, save. Returns the metadata written."""
-    from . import router
-
     say = on_progress or (lambda _msg: None)
     merge.validate()
     out_dir = check_writable_target(Path(merge.output), overwrite)
@@ -257,7 +231,8 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     }
     say("saving")
-    save_moe(model, tokenizer, out_dir, meta, overwrite)
+    save_model_dir(model, tokenizer, out_dir, MOE_META, meta, overwrite=overwrite,
+                   for_other_readers=True)
     return meta
 
 
@@ -278,51 +253,3 @@ def parity_warning(meta: dict) -> str | None:
             f"|logit diff| {off[worst]:.3g} > {PARITY_TOLERANCE:g}). The experts are not MLP-only "
             f"fine-tunes of one base (their attention, norms or embeddings differ), so the MoE "
             f"forced to expert j is not expert j: each expert's skill is only approximated.")
-
-
-def read_meta(moe_dir: Path) -> dict:
-    """smolmoe.json of an MoE directory, checked enough that its readers cannot trip; for an
-    MoE made elsewhere (a Mixtral, Qwen2-MoE or Qwen3-MoE dir without it, e.g. from
-    mergekit-moe) the same shape read from its config, with experts named expert_0, expert_1,
-    ... (`smolmoe adopt` gives them names)."""
-    moe_dir = check_built(Path(moe_dir))
-    f = moe_dir / MOE_META
-    if f.is_file():
-        meta = read_json(f, ModelError, " (re-run `smolmoe assemble`)")
-        experts = meta.get("experts") if isinstance(meta, dict) else None
-        if not (isinstance(experts, list) and experts and all(
-                isinstance(e, dict) and isinstance(e.get("name"), str)
-                and isinstance(e.get("domain"), str) for e in experts)):
-            raise ModelError(f"{f} is malformed: it needs an 'experts' list of {{name, domain}} "
-                             f"(re-run `smolmoe assemble`)")
-        return meta
-    config = read_config(moe_dir) if (moe_dir / "config.json").is_file() else {}
-    if config.get("model_type") not in MOE_TYPES:
-        raise ModelError(f"{moe_dir} is not an MoE directory (no {MOE_META}, and its config is "
-                         f"not one of {', '.join(MOE_TYPES)})")
-    num = config.get("num_local_experts") or config.get("num_experts")
-    return {"format": "external", "top_k": config.get("num_experts_per_tok"),
-            "experts": [{"name": f"expert_{i}", "domain": f"expert_{i}"} for i in range(num)]}
-
-
-def adopt(moe_dir: Path, names: list[str] | None = None, domains: list[str] | None = None) -> dict:
-    """Write smolmoe.json into an MoE made elsewhere: expert names (and the data domain each
-    serves, default its name), so every command shows names and eval finds each one's domain."""
-    moe_dir = Path(moe_dir)
-    meta = read_meta(moe_dir)
-    n = len(meta["experts"])
-    names = names or [e["name"] for e in meta["experts"]]
-    domains = domains or names
-    for what, values in (("names", names), ("domains", domains)):
-        if len(values) != n:
-            raise ModelError(f"{moe_dir} has {n} experts but {len(values)} {what} were given")
-    if len(set(names)) != n:
-        raise ModelError("expert names must be different from each other")
-    renamed = dict(zip((e["name"] for e in meta["experts"]), names))
-    meta["experts"] = [{**e, "name": a, "domain": d}
-                       for e, a, d in zip(meta["experts"], names, domains)]
-    for key in ("parity_max_abs_logit_diff", "non_ffn_distance"):  # per-expert reports follow
-        if isinstance(meta.get(key), dict):
-            meta[key] = {renamed.get(k, k): v for k, v in meta[key].items()}
-    write_json(moe_dir / MOE_META, meta)
-    return meta

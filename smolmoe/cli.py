@@ -31,7 +31,8 @@ def main():
 @one_line_errors
 def base(base, ask):
     """Resolve the base model (convert the packaged GGUF once) and describe it."""
-    from .base import describe, resolve_base
+    from .base import resolve_base
+    from .modeldir import describe
     from .progress import console
     quiet_transformers()
     with console.status("resolving base model (first run converts the GGUF, ~30 s)..."):
@@ -160,7 +161,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     if moe_dir:
         from .base import resolve_base
         moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir
-        from .assemble import read_meta
+        from .modeldir import read_moe_meta as read_meta
         n = len(read_meta(Path(moe_dir))["experts"])
         base_dir = resolve_base(base)
         with task_progress((n + 2) * n, "evaluating") as advance:
@@ -272,7 +273,7 @@ def adopt(moe_dir, names, domains):
 
     Without it every command still works, with experts called expert_0, expert_1, ...
     """
-    from .assemble import adopt as adopt_moe
+    from .modeldir import adopt as adopt_moe
 
     split = lambda text: [x.strip() for x in text.split(",")] if text else None  # noqa: E731
     meta = adopt_moe(Path(moe_dir), split(names), split(domains))
@@ -384,7 +385,7 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
          thinking_budget):
     """Chat with MODEL_DIR (dense, base or MoE; default $SMOLMOE_HOME/moe) in the terminal,
     or answer stdin line by line."""
-    from .base import check_built
+    from .modeldir import check_built
     from .chat import ChatSession, legend, run_chat, terminal_lines
     from .generate import ChatModel, GenerationSettings
     from .progress import console
@@ -419,7 +420,7 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
 def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
     """Serve MODEL_DIR (default $SMOLMOE_HOME/moe): an OpenAI-compatible API at /v1 and a web
     chat showing routing at /."""
-    from .base import check_built
+    from .modeldir import check_built
     from .serve import ServerLimits, is_loopback, serve as run_server
     quiet_transformers()
     check_built(Path(model_dir))

@@ -9,11 +9,14 @@ from typing import Callable, Iterable
 
 import torch
 
-from .base import load_model, load_tokenizer
+from .assemble import forced_routing_is_exact
 from .data import collate, encode_records, load_records, split_path
 from .config import GENERAL_DOMAIN
 from .errors import DataError
+from .hooks import capture_routing, force_expert
 from .losses import assistant_ce
+from .modeldir import load_model, load_tokenizer, read_moe_meta
+from .moe_formats import experts_and_top_k
 from .precision import autocast
 
 
@@ -91,9 +94,6 @@ def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[
                 max_len: int = 384, on_progress: Callable[[str, str], None] | None = None) -> dict:
     """The MoE's loss per domain of `records` and how it routed: top-1 shares per domain on
     assistant tokens (expert i serves domains[i]), and each expert's share of all top-k choices."""
-    from .hooks import capture_routing
-    from .moe_formats import experts_and_top_k
-
     num, k = experts_and_top_k(model.config)
     scored = [d for d in domains if d in records]
     top1 = {d: torch.zeros(num) for d in scored}
@@ -125,7 +125,6 @@ def expert_scoring(meta: dict, expert: dict) -> tuple[Path | None, str]:
     "dense DIR")): the real expert, and measured 2.2x cheaper than the MoE forced to it (3.7 vs
     1.7 s for 20 coder records, bf16, 2 threads); else (None, "forced") to force the MoE's
     routers to it, exact where assemble's parity check proved it, and labelled when not."""
-    from .assemble import forced_routing_is_exact
     source = Path(expert.get("source", ""))
     if (source / "config.json").is_file():
         return source, f"dense {source}"
@@ -146,10 +145,7 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     each expert was scored. With experts_on_all=False each
     expert is scored on its own domain only (enough for the oracle, at a fraction of the cost).
     """
-    from .hooks import force_expert
-    from .assemble import read_meta
-
-    meta = read_meta(moe_dir)
+    meta = read_moe_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
     domains = [e["domain"] for e in meta["experts"]]
     if not any(split_path(data_dir, d, split).is_file() for d in domains):

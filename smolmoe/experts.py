@@ -6,28 +6,20 @@ differ only in their FFNs and merging them into a Mixtral MoE is exact.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from .base import load_model, load_tokenizer
 from .config import ExpertManifest, TrainSettings
 from .data import StepBatches, encode_records, load_records, split_path
-from .io import atomic_dir, check_writable_target
+from .io import check_writable_target
+from .modeldir import EXPERT_META, checkpoint_dir_for, load_model, load_tokenizer, save_model_dir
 from .train import process_state, train
-
-EXPERT_META = "smolmoe_expert.json"
-
 
 def mlp_only(name: str, _param) -> bool:
     return ".mlp." in name
-
-
-def checkpoint_dir_for(out_dir: Path) -> Path:
-    return out_dir.parent / f".{out_dir.name}.checkpoint"
 
 
 def file_sha256(path: Path) -> str:
@@ -75,11 +67,7 @@ def train_expert(manifest: ExpertManifest, *, base: Path, data_dir: Path, out_di
         "tokens": result.tokens, "seconds": round(result.seconds, 2),
         "tokens_per_second": round(result.tokens_per_second, 1),
     }
+    save_model_dir(model, tokenizer, out_dir, EXPERT_META, summary, overwrite=overwrite)
     if state.is_main_process:
-        with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            (tmp / EXPERT_META).write_text(json.dumps(summary, indent=2))
         shutil.rmtree(ckpt, ignore_errors=True)
-    state.wait_for_everyone()
     return summary

@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,15 +21,14 @@ from typing import Callable
 
 import torch
 
-from .base import check_model_dir, load_model, load_tokenizer
 from .config import home_path
 from .data import ensure_template
 from .errors import ConfigError, ModelError
 from .io import atomic_dir, check_writable_target, temp_prefix
+from .modeldir import check_model_dir, copy_meta, load_model, load_tokenizer, read_config, write_model
 
 LLAMA_CPP_PYTHON = "0.3.36"      # the converter's source; pin llama-cpp-python to match
 GGUF_TYPES = ("f32", "f16", "bf16", "q8_0")
-META_FILES = ("smolmoe.json", "smolmoe_expert.json", "smolmoe_base.json")
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
 
 # Conversations whose every position is compared (prompt and answer alike).
@@ -60,8 +58,9 @@ def conversation_ids(tokenizer, user: str, assistant: str) -> list[int]:
 
 
 def per_expert_layout(path: Path) -> bool:
-    """True when a Mixtral checkpoint stores each expert's w1/w2/w3 separately (what llama.cpp,
-    vLLM and older transformers read), False for a dense model; an error for anything else."""
+    """True when an MoE checkpoint stores each expert's weights separately (what llama.cpp,
+    vLLM and older transformers read: Mixtral's experts.N.w1/w2/w3, Qwen-MoE's
+    experts.N.gate_proj/up_proj/down_proj), False for a dense model; an error for anything else."""
     from safetensors import safe_open
     keys = []
     for f in sorted(path.glob("*.safetensors")):
@@ -71,7 +70,8 @@ def per_expert_layout(path: Path) -> bool:
     if not moe:
         return False
     fused = [k for k in moe if k.endswith(("gate_up_proj", "down_proj")) and ".experts." in k]
-    if fused or not any(k.endswith(".experts.0.w1.weight") for k in moe):
+    if fused or not any(k.endswith((".experts.0.w1.weight", ".experts.0.gate_proj.weight"))
+                        for k in moe):
         raise ModelError(f"{path} does not store experts as experts.N.w1/w2/w3 "
                          f"(found e.g. {(fused or moe)[0]})")
     return True
@@ -84,19 +84,9 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, overwrite: bool = Fals
     check_writable_target(out_dir, overwrite)
     model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        cfg_file = tmp / "config.json"
-        cfg = json.loads(cfg_file.read_text())
-        # llama.cpp's converter (and vLLM) read rope_theta at the top level.
-        rope = (cfg.get("rope_parameters") or {}).get("rope_theta")
-        if rope is not None and "rope_theta" not in cfg:
-            cfg["rope_theta"] = rope
-            cfg_file.write_text(json.dumps(cfg, indent=2))
-        for name in META_FILES:
-            if (model_dir / name).is_file():
-                (tmp / name).write_bytes((model_dir / name).read_bytes())
-        report = {"path": str(out_dir), "architecture": cfg["architectures"][0],
+        write_model(tmp, model, tokenizer, for_other_readers=True)
+        copy_meta(model_dir, tmp)
+        report = {"path": str(out_dir), "architecture": read_config(tmp)["architectures"][0],
                   "per_expert_layout": per_expert_layout(tmp)}
         if verify:
             report["max_abs_logit_diff"] = _logit_diff(model, load_model(tmp), tokenizer)

@@ -18,10 +18,10 @@ from typing import Callable, Iterator
 
 import torch
 
-from .base import check_model_dir, load_model, load_tokenizer
 from .config import DEFAULT_MAX_TOKENS
 from .data import ROLES, ensure_template
 from .errors import ConfigError, DataError
+from .modeldir import check_model_dir, load_model, load_tokenizer
 from .precision import autocast
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -186,7 +186,7 @@ class ChatModel:
     def load(cls, model_dir: str | Path, precision: str = "no") -> "ChatModel":
         """A dense model, the base, or an MoE directory (expert names from smolmoe.json)."""
         from .moe_formats import MOE_TYPES
-        from .assemble import read_meta
+        from .modeldir import read_moe_meta as read_meta
         model_dir = check_model_dir(Path(model_dir))
         model = load_model(model_dir)
         experts = None

@@ -13,15 +13,18 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from .base import load_model, load_tokenizer
 from .config import TrainSettings
 from .data import (StepBatches, collate, data_domains, encode_records, load_records,
                    mixed_examples, split_path)
 from .errors import ConfigError, SmolMoEError
 from .hooks import capture_router_inputs, force_expert, moe_blocks
+from .io import check_writable_target
 from .losses import assistant_ce
+from .modeldir import (MOE_META, checkpoint_dir_for, load_model, load_tokenizer, read_moe_meta,
+                       save_model_dir)
 from .moe_formats import experts_and_top_k
 from .precision import autocast
+from .train import process_state, train
 
 
 def router_params(model) -> dict[str, torch.nn.Parameter]:
@@ -262,10 +265,6 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
                  on_step: Callable[[dict], None] | None = None) -> dict:
     """Train the routers (and, with `heal`, lightly the shared weights) on a shuffled mix of
     every domain's train split."""
-    from .io import check_writable_target
-    from .assemble import read_meta, save_moe
-    from .train import process_state, train
-
     for name, value in (("alpha", alpha), ("beta", beta)):
         if not 0 <= value <= 100:
             raise ConfigError(f"{name} must be between 0 and 100, got {value}")
@@ -274,7 +273,7 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     out_dir = moe_dir if in_place else Path(out_dir)
     if not in_place:
         check_writable_target(out_dir, overwrite)
-    meta = read_meta(moe_dir)
+    meta = read_moe_meta(moe_dir)
     experts = [e["domain"] for e in meta["experts"]]
     domains = training_domains(experts, data_dir, beta)
     # Records first: a bad file fails in a second instead of after loading the MoE.
@@ -294,14 +293,12 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     trainable = sum(p.numel() for p in router_params(model).values())
     if trainable != expected:
         raise SmolMoEError(f"router parameter count {trainable} != layers*experts*hidden {expected}")
-    ckpt = out_dir.parent / f".{out_dir.name}.router-checkpoint"
+    ckpt = checkpoint_dir_for(out_dir, "router-checkpoint")
     model, trainable = healing(model, heal)
     result = train(model, batches, settings, trainable=trainable,
                    loss_fn=router_loss_fn(num_experts, top_k, alpha,
                                           beta, skip=_common_prefix(examples)),
                    checkpoint_dir=ckpt, resume=resume, on_step=on_step)
-    if heal == "lora":
-        model = model.merge_and_unload()
     assert heal != "none" or result.trainable_params == expected
     summary = {"trainable_params": result.trainable_params, "router_params": expected,
                "heal": heal, "alpha": alpha, "beta": beta,
@@ -313,9 +310,8 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
                "final": result.history[-1], "tokens_per_second": round(result.tokens_per_second, 1),
                "seconds": round(result.seconds, 1)}
     meta["router_training"] = summary
-    state = process_state()
-    if state.is_main_process:
-        save_moe(model, tokenizer, out_dir, meta, overwrite=True if in_place else overwrite)
+    save_model_dir(model, tokenizer, out_dir, MOE_META, meta, overwrite=in_place or overwrite,
+                   for_other_readers=True)   # a healed LoRA is merged into the weights
+    if process_state().is_main_process:
         shutil.rmtree(ckpt, ignore_errors=True)
-    state.wait_for_everyone()
     return summary

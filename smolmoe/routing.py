@@ -5,11 +5,10 @@ from pathlib import Path
 
 import torch
 
-from .base import load_model, load_tokenizer, read_config
 from .data import ensure_template
 from .errors import ConfigError, DataError
 from .hooks import capture_routing, layer_summary, token_top1, usage_share
-from .assemble import read_meta
+from .modeldir import load_model, load_tokenizer, read_config, read_moe_meta as read_meta
 
 
 def token_spans(tokenizer, ids: list[int]) -> list[tuple[str, list[int]]]:

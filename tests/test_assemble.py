@@ -162,7 +162,7 @@ def test_router_supervision_lowers_routing_ce(trained, tmp_path):
                                                           warmup_steps=0), alpha=0.0, beta=1.0,
                      out_dir=tmp_path / "supervised")
     assert s["beta"] == 1.0 and "route_ce" in s["final"]
-    from smolmoe.base import load_model, load_tokenizer
+    from smolmoe.modeldir import load_model, load_tokenizer
     from smolmoe.data import load_records, split_path
     from smolmoe.evaluate import moe_routing
     model, tok = load_model(tmp_path / "supervised"), load_tokenizer(tmp_path / "supervised")

@@ -194,7 +194,7 @@ def _no_model_loads(monkeypatch, *modules):
 
 
 def test_cheap_checks_run_before_any_model_loads(tiny_moe, trained, tmp_path, monkeypatch):
-    _no_model_loads(monkeypatch, "smolmoe.routing", "smolmoe.router", "smolmoe.base")
+    _no_model_loads(monkeypatch, "smolmoe.routing", "smolmoe.router", "smolmoe.modeldir")
     one_line_error(["inspect", "", "--moe", tiny_moe], "prompt is empty")
     one_line_error(["inspect", "   ", "--moe", tiny_moe], "prompt is empty")
     one_line_error(["inspect", "hello", "--moe", tiny_moe, "--layer", "99"], "--layer must be between 0 and 1")
@@ -253,7 +253,7 @@ def test_configs_that_do_not_describe_the_weights(tiny_moe, tmp_path, config, fr
 
 
 def test_a_model_too_large_for_memory_is_refused_before_loading(tiny_moe, monkeypatch):
-    monkeypatch.setattr("smolmoe.base.available_memory", lambda: 1 << 10)
+    monkeypatch.setattr("smolmoe.modeldir.available_memory", lambda: 1 << 10)
     one_line_error(["inspect", "hello", "--moe", tiny_moe], "needs 0.0 GiB to load",
                    "only 0.0 GiB of memory is available")
 

@@ -1,7 +1,8 @@
 """The base model: the real packaged SmolLM2-135M-Instruct, and clear errors for bad specs."""
 import pytest
 
-from smolmoe.base import describe, resolve_base
+from smolmoe.base import resolve_base
+from smolmoe.modeldir import describe
 from smolmoe.errors import ModelError
 
 

@@ -12,6 +12,7 @@ from smolmoe.cli import main
 from smolmoe.errors import ConfigError
 from smolmoe.export import check_gguf, export_gguf, export_hf
 
+from scratch_fixtures import scratch_root  # noqa: F401  (fixture)
 from tiny_moe import make_tiny_moe, tiny_moe  # noqa: F401  (fixture)
 
 
@@ -60,7 +61,8 @@ llama_cpp = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
 def moe_with_real_tokenizer(tmp_path_factory):
     """llama.cpp's converter only accepts tokenizers it knows, so the tiny MoE borrows the
     real SmolLM2 tokenizer (its weights stay tiny and random)."""
-    from smolmoe.base import load_tokenizer, resolve_base
+    from smolmoe.base import resolve_base
+    from smolmoe.modeldir import load_tokenizer
     return make_tiny_moe(tmp_path_factory.mktemp("gguf"), tokenizer=load_tokenizer(resolve_base()))
 
 
@@ -95,3 +97,16 @@ def test_gguf_dense_expert_runs_in_llama_cpp(moe_with_real_tokenizer, tmp_path):
     expert = moe_with_real_tokenizer.parent / "math"
     path = export_gguf(expert, tmp_path / "math-f32.gguf", "f32")["path"]
     assert check_gguf(path, expert)["agreement"] >= 0.99
+
+
+@pytest.mark.parametrize("kind", ["expert", "moe", "scratch"])
+def test_hf_export_keeps_each_kinds_metadata(kind, request, tmp_path):
+    from smolmoe.modeldir import EXPERT_META, MOE_META, SCRATCH_META
+    source, meta = {
+        "expert": lambda: (request.getfixturevalue("trained") / "experts" / "math", EXPERT_META),
+        "moe": lambda: (request.getfixturevalue("tiny_moe"), MOE_META),
+        "scratch": lambda: (request.getfixturevalue("scratch_root") / "model", SCRATCH_META),
+    }[kind]()
+    assert (source / meta).is_file()
+    export_hf(source, tmp_path / "hf", verify=False)
+    assert (tmp_path / "hf" / meta).read_bytes() == (source / meta).read_bytes()

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import write_domain
 from smolmoe.cli import main
 from smolmoe.config import TrainSettings
-from smolmoe.assemble import MOE_META, read_meta
+from smolmoe.modeldir import MOE_META, read_moe_meta as read_meta
 from tiny_moe import make_tiny_moe
 
 
@@ -92,7 +92,8 @@ def test_dense_dir_is_not_an_moe(tmp_path, tiny_dir):
 
 
 def test_adopt_renames_the_per_expert_reports(tmp_path):
-    from smolmoe.assemble import adopt, forced_routing_is_exact
+    from smolmoe.assemble import forced_routing_is_exact
+    from smolmoe.modeldir import adopt
     moe = make_tiny_moe(tmp_path)
     assert forced_routing_is_exact(read_meta(moe), "math")
     meta = adopt(moe, ["sums", "programs", "tales"])

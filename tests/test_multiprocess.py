@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from smolmoe.config import MergeConfig
-from smolmoe.assemble import assemble, read_meta
+from smolmoe.assemble import assemble
+from smolmoe.modeldir import read_moe_meta as read_meta
 
 from conftest import DOMAINS
 

@@ -23,7 +23,7 @@ def test_autocast_runs_products_in_the_chosen_format():
 
 def test_stages_of_different_precisions_run_in_one_process(tiny_dir):
     """accelerate's precision is process-wide; the loop must not trip over a change."""
-    from smolmoe.base import load_model
+    from smolmoe.modeldir import load_model
     from smolmoe.data import StepBatches
 
     seen = []

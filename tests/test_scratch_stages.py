@@ -9,7 +9,7 @@ import torch
 from smolmoe.config import TrainSettings
 from smolmoe.errors import ConfigError, ModelError
 from smolmoe.scratch import arithmetic
-from smolmoe.scratch.common import SCRATCH_META
+from smolmoe.modeldir import SCRATCH_META
 
 from scratch_fixtures import bilingual_texts, make_scratch_model, scratch_root  # noqa: F401
 

@@ -14,10 +14,10 @@ from typing import Callable
 
 import torch
 
-from ..base import load_model, load_tokenizer
 from ..config import TrainSettings
 from ..errors import DataError
 from ..io import check_writable_target
+from ..modeldir import load_model, load_tokenizer
 from ..precision import autocast
 from ..scratch.dpo import dpo
 from ..scratch.grpo import verified_accuracy

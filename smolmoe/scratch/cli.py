@@ -276,7 +276,7 @@ def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temper
 @one_line_errors
 def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
     """Merge a saved LoRA adapter into the model it was trained on; save a plain HF dir."""
-    from ..base import load_tokenizer
+    from ..modeldir import load_tokenizer
     from .lora import merge_adapter
     quiet_transformers()
     merge_adapter(model_dir, adapter_dir, out_dir, load_tokenizer(model_dir), overwrite)
@@ -292,7 +292,7 @@ def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
 @one_line_errors
 def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
     """Answer prompts greedily, showing thinking (within the budget) and the answer."""
-    from ..base import load_model, load_tokenizer
+    from ..modeldir import load_model, load_tokenizer
     from .thinking import chat
     quiet_transformers()
     model, tok = load_model(model_dir), load_tokenizer(model_dir)
@@ -309,7 +309,7 @@ def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
 @one_line_errors
 def scratch_budget_check(model_dir, data_file, budgets, limit):
     """Over LIMIT prompts: the most thinking tokens seen per budget, and how many got an answer."""
-    from ..base import load_model, load_tokenizer
+    from ..modeldir import load_model, load_tokenizer
     from .corpus import load_prompt_records
     from .thinking import budget_report
     quiet_transformers()

@@ -10,13 +10,9 @@ import torch
 
 from ..config import TrainSettings
 from ..data import collate, encode_records
-from ..experts import checkpoint_dir_for
-from ..io import atomic_dir, write_json
 from ..losses import assistant_ce
+from ..modeldir import SCRATCH_META, checkpoint_dir_for, save_model_dir
 from .tokenizer import DOC_END, token_id
-
-SCRATCH_META = "smolmoe_scratch.json"
-
 
 def pack_texts(tokenizer, texts: list[str], seq_len: int) -> list[dict]:
     """Documents joined by <|endoftext|> and cut into full rows of seq_len tokens (all labelled)."""
@@ -50,11 +46,8 @@ def heldout_loss(model, examples: list[dict], pad_id: int, batch_size: int = 8) 
 
 def save_model(model, tokenizer, out_dir: str | os.PathLike, meta: dict,
                overwrite: bool = False) -> Path:
-    """Atomically write an HF dir (loads with stock AutoModelForCausalLM) plus our meta file."""
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        write_json(tmp / SCRATCH_META, meta)
+    """A scratch model's directory: the HF dir plus its report (modeldir.save_model_dir)."""
+    save_model_dir(model, tokenizer, out_dir, SCRATCH_META, meta, overwrite=overwrite)
     return Path(out_dir)
 
 

@@ -13,11 +13,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..base import load_model, load_tokenizer
 from ..config import TrainSettings
 from ..data import IGNORE_INDEX, StepBatches, collate
 from ..errors import ConfigError, ModelError
 from ..io import check_writable_target
+from ..modeldir import load_model, load_tokenizer
 from ..train import train
 from .common import checkpoints_for, pack_texts, save_model, summary
 

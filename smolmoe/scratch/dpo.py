@@ -14,12 +14,12 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..base import load_model, load_tokenizer
 from ..config import TrainSettings
 from ..data import StepBatches, collate, encode_chat
 from ..errors import DataError
 from ..experts import sample_for_steps
 from ..io import check_writable_target
+from ..modeldir import load_model, load_tokenizer
 from ..train import train
 from .common import checkpoints_for, save_model, summary
 from .logprobs import sequence_logps

@@ -24,11 +24,11 @@ from typing import Callable
 
 import torch
 
-from ..base import load_model, load_tokenizer
 from ..config import TrainSettings
 from ..data import IGNORE_INDEX, collate
 from ..errors import ConfigError
 from ..io import check_writable_target
+from ..modeldir import load_model, load_tokenizer
 from ..train import train
 from . import arithmetic
 from ..precision import autocast

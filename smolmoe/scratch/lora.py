@@ -9,12 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..base import load_model
 from ..errors import ConfigError, ModelError
-from ..io import atomic_dir, write_json
-from .common import SCRATCH_META
-
-ADAPTER = "adapter"
+from ..modeldir import SCRATCH_META, load_model, save_model_dir
 
 
 @dataclass
@@ -53,13 +49,8 @@ def lora_trainable(name: str, _param) -> bool:
 def finish_lora(peft_model, tokenizer, out_dir: str | os.PathLike, meta: dict,
                 overwrite: bool = False):
     """Save the adapter, merge it into the weights, save the merged model; return the merged."""
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        peft_model.save_pretrained(tmp / ADAPTER)
-        merged = peft_model.merge_and_unload()
-        merged.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        write_json(tmp / SCRATCH_META, meta)
-    return merged
+    return save_model_dir(peft_model, tokenizer, out_dir, SCRATCH_META, meta,
+                          overwrite=overwrite, adapter=True)
 
 
 def load_with_adapter(model_dir: str | os.PathLike, adapter_dir: str | os.PathLike):
@@ -73,8 +64,6 @@ def load_with_adapter(model_dir: str | os.PathLike, adapter_dir: str | os.PathLi
 
 
 def merge_adapter(model_dir, adapter_dir, out_dir, tokenizer, overwrite: bool = False) -> Path:
-    merged = load_with_adapter(model_dir, adapter_dir).merge_and_unload()
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        merged.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+    save_model_dir(load_with_adapter(model_dir, adapter_dir), tokenizer, out_dir,
+                   overwrite=overwrite)
     return Path(out_dir)

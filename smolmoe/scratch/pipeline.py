@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..base import load_model, load_tokenizer
 from ..config import TrainSettings
 from ..data import load_records
 from ..io import check_writable_target, write_json
+from ..modeldir import load_model, load_tokenizer
 from . import arithmetic, corpus
 from .pretrain import init_model, pretrain
 from .sft import sft

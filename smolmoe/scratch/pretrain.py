@@ -8,11 +8,11 @@ from typing import Callable
 
 from transformers import AutoModelForCausalLM
 
-from ..base import load_model, load_tokenizer
 from ..config import TrainSettings
 from ..data import StepBatches
 from ..errors import ConfigError
 from ..io import check_writable_target
+from ..modeldir import load_model, load_tokenizer
 from ..train import train
 from .common import checkpoints_for, heldout_loss, pack_texts, save_model, summary
 from .presets import build_model, get_preset, parameter_counts

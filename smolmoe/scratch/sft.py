@@ -10,11 +10,11 @@ import os
 import shutil
 from typing import Callable
 
-from ..base import load_model, load_tokenizer
 from ..config import TrainSettings
 from ..data import StepBatches
 from ..experts import sample_for_steps
 from ..io import check_writable_target
+from ..modeldir import load_model, load_tokenizer
 from ..train import train
 from .common import chat_examples, checkpoints_for, heldout_loss, save_model, summary
 from .lora import LoraSettings, finish_lora, lora_trainable, wrap_lora

@@ -141,7 +141,7 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     them on the everyday split; MoE/oracle ratios."""
     from ..evaluate import expert_scoring
     from ..hooks import force_expert
-    from ..assemble import read_meta
+    from ..modeldir import read_moe_meta as read_meta
 
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
