@@ -13,7 +13,8 @@ from smolmoe.config import TrainSettings
 from smolmoe.rl import tasks
 from smolmoe.rl.report import curves, write_report
 from smolmoe.rl.selfpairs import pick_pair, sample_pairs
-from smolmoe.scratch.grpo import RLSettings, RolloutBatches, policy_loss, rl_train, wilson_interval
+from smolmoe.scratch.grpo import RLSettings, RolloutBatches, policy_loss, rl_train
+from smolmoe.scratch.verifiable import wilson_interval
 from smolmoe.scratch.logprobs import sequence_logps
 from smolmoe.scratch.lora import LoraSettings
 

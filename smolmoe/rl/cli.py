@@ -54,8 +54,8 @@ def _accuracy_line(label: str, a: dict) -> str:
 @one_line_errors
 def rl_eval(model_dir, task, test_limit, max_new_tokens, precision):
     """Greedy held-out exact accuracy on the task, with a 95% Wilson interval."""
-    from ..base import load_model, load_tokenizer
-    from ..scratch.grpo import verified_accuracy
+    from ..modeldir import load_model, load_tokenizer
+    from ..scratch.verifiable import verified_accuracy
     from .tasks import ANSWER_LINE
     quiet_transformers()
     _, test = _split(task, test_limit)

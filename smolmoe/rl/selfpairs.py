@@ -20,7 +20,7 @@ from ..io import check_writable_target
 from ..modeldir import load_model, load_tokenizer
 from ..precision import autocast
 from ..scratch.dpo import dpo
-from ..scratch.grpo import verified_accuracy
+from ..scratch.verifiable import verified_accuracy
 from ..scratch.lora import LoraSettings
 from ..scratch.thinking import generate_ids, prompt_ids
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .tokenizer import THINK_CLOSE, THINK_OPEN
-from .verifiable import VerifiableTask
+from .verifiable import VerifiableTask, verified_accuracy
 
 NAMES_EN = ["Tom", "Lily", "Sam", "Anna", "Ben", "Mia", "Leo", "Zoe"]
 ITEMS_EN = ["apples", "books", "pens", "cards", "coins", "stickers", "eggs", "shells"]
@@ -172,6 +172,4 @@ SCRATCH_TASK = VerifiableTask(parse_answer, format_ok, think=True, consistent=co
 
 def accuracy(model, tokenizer, records: list[dict], *, max_new_tokens: int = 48) -> dict:
     """Greedy exact-answer accuracy (and format rate) with thinking on, on prompt records."""
-    from .grpo import verified_accuracy
-
     return verified_accuracy(model, tokenizer, records, SCRATCH_TASK, max_new_tokens=max_new_tokens)

@@ -36,6 +36,7 @@ from .common import checkpoints_for, save_model, summary
 from .logprobs import token_logps
 from .lora import LoraSettings, finish_lora, lora_trainable, wrap_lora
 from .thinking import generate_ids, prompt_ids
+from .verifiable import verified_accuracy
 
 
 @dataclass
@@ -112,36 +113,6 @@ class RolloutBatches:
             batch["old_logps"], _ = token_logps(self.model, batch)
             self.model.train(was_training)
         return batch
-
-
-def verified_accuracy(model, tokenizer, records: list[dict], task=None, *,
-                      max_new_tokens: int = 48, precision: str = "auto",
-                      batch_size: int = 32) -> dict:
-    """Greedy accuracy (answer right by the task's rule) and format rate on prompt records."""
-    task = task or arithmetic.SCRATCH_TASK
-    correct = formatted = 0
-    for i in range(0, len(records), batch_size):
-        chunk = records[i:i + batch_size]
-        prompts = [prompt_ids(tokenizer, r["messages"], think=task.think) for r in chunk]
-        with autocast(precision):
-            outs = generate_ids(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
-        for r, out in zip(chunk, outs):
-            text = tokenizer.decode(out, skip_special_tokens=True)
-            correct += task.correct(text, r["answer"])
-            formatted += task.formatted(text)
-    n = len(records)
-    return {"accuracy": correct / n, "format": formatted / n, "n": n,
-            "interval": wilson_interval(correct, n)}
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float]:
-    """95 % Wilson score interval of a proportion (sound near 0 and 1, unlike p +- 1.96 se)."""
-    if n == 0:
-        return [0.0, 1.0]
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 def group_advantages(rewards: list[float], group_size: int) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""A verifiable task's rules, in the shape the RL stages ask of one (grpo, rl.selfpairs).
+"""A verifiable task's rules, in the shape the RL stages ask of one (grpo, rl.selfpairs), and
+the accuracy of a model on one (greedy answers, checked by the rules).
 
 A task is its answer parser and format check (plus, for the scratch task, a consistency check
 between the worked thinking and the answer line) and whether its prompts open a thinking block.
@@ -7,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+from ..precision import autocast
+from .thinking import generate_ids, prompt_ids
 
 
 @dataclass(frozen=True)
@@ -29,3 +33,32 @@ class VerifiableTask:
         if self.consistent is not None and consistency_weight:
             r += consistency_weight * float(self.consistent(completion))
         return r
+
+
+def verified_accuracy(model, tokenizer, records: list[dict], task: VerifiableTask, *,
+                      max_new_tokens: int = 48, precision: str = "auto",
+                      batch_size: int = 32) -> dict:
+    """Greedy accuracy (answer right by the task's rule) and format rate on prompt records."""
+    correct = formatted = 0
+    for i in range(0, len(records), batch_size):
+        chunk = records[i:i + batch_size]
+        prompts = [prompt_ids(tokenizer, r["messages"], think=task.think) for r in chunk]
+        with autocast(precision):
+            outs = generate_ids(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
+        for r, out in zip(chunk, outs):
+            text = tokenizer.decode(out, skip_special_tokens=True)
+            correct += task.correct(text, r["answer"])
+            formatted += task.formatted(text)
+    n = len(records)
+    return {"accuracy": correct / n, "format": formatted / n, "n": n,
+            "interval": wilson_interval(correct, n)}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float]:
+    """95 % Wilson score interval of a proportion (sound near 0 and 1, unlike p +- 1.96 se)."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
