@@ -6,17 +6,16 @@ differ only in their FFNs and merging them into a Mixtral MoE is exact.
 from __future__ import annotations
 
 import hashlib
-import random
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 from .config import ExpertManifest, TrainSettings
 from .data import StepBatches, encode_records, load_records, split_path
-from .io import check_writable_target
-from .modeldir import EXPERT_META, checkpoint_dir_for, load_model, load_tokenizer, save_model_dir
-from .train import process_state, train
+from .modeldir import EXPERT_META
+from .stage import Plan, Stage, run_stage, sample_for_steps
+from .train import process_state
+
 
 def mlp_only(name: str, _param) -> bool:
     return ".mlp." in name
@@ -30,14 +29,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def sample_for_steps(records: list[dict], settings: TrainSettings, world: int = 1) -> list[dict]:
-    """Only encode what the run will see: a seeded sample of steps*batch*accum records."""
-    needed = settings.steps * settings.batch_size * settings.grad_accum * world
-    if len(records) <= needed:
-        return records
-    return random.Random(settings.seed).sample(records, needed)
-
-
 def train_expert(manifest: ExpertManifest, *, base: Path, data_dir: Path, out_dir: Path,
                  settings: TrainSettings | None = None, trainable: str | None = None,
                  resume: bool = False, overwrite: bool = False,
@@ -45,29 +36,25 @@ def train_expert(manifest: ExpertManifest, *, base: Path, data_dir: Path, out_di
     """Fine-tune `base` on the manifest's domain; write an HF dir to out_dir; return a summary."""
     settings = (settings or manifest.finetune).validate()
     trainable = trainable or manifest.trainable
-    out_dir = Path(out_dir)
-    check_writable_target(out_dir, overwrite)
     train_file = split_path(data_dir, manifest.domain, "train")
-    records = load_records(train_file)
-    tokenizer = load_tokenizer(base)
-    model = load_model(base)
-    state = process_state()  # under `accelerate launch`/torchrun: this process among several
-    examples = encode_records(tokenizer, sample_for_steps(records, settings, state.num_processes),
-                              settings.seq_len)
-    batches = StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed)
-    ckpt = checkpoint_dir_for(out_dir)
-    result = train(model, batches, settings,
-                   trainable=mlp_only if trainable == "mlp" else None,
-                   checkpoint_dir=ckpt, resume=resume, on_step=on_step)
-    summary = {
-        "name": manifest.name, "domain": manifest.domain, "base": str(base),
-        "trainable": trainable, "trainable_params": result.trainable_params,
-        "settings": asdict(settings), "train_file": str(train_file),
-        "train_file_sha256": file_sha256(train_file), "final_loss": result.final_loss,
-        "tokens": result.tokens, "seconds": round(result.seconds, 2),
-        "tokens_per_second": round(result.tokens_per_second, 1),
-    }
-    save_model_dir(model, tokenizer, out_dir, EXPERT_META, summary, overwrite=overwrite)
-    if state.is_main_process:
-        shutil.rmtree(ckpt, ignore_errors=True)
-    return summary
+
+    def prepare(model, tokenizer, records):
+        world = process_state().num_processes  # under `accelerate launch`/torchrun: several
+        examples = encode_records(tokenizer, sample_for_steps(records, settings, world),
+                                  settings.seq_len)
+        return Plan(StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed),
+                    report, trainable=mlp_only if trainable == "mlp" else None)
+
+    def report(result, _before, _after):
+        return {
+            "name": manifest.name, "domain": manifest.domain, "base": str(base),
+            "trainable": trainable, "trainable_params": result.trainable_params,
+            "settings": asdict(settings), "train_file": str(train_file),
+            "train_file_sha256": file_sha256(train_file), "final_loss": result.final_loss,
+            "tokens": result.tokens, "seconds": round(result.seconds, 2),
+            "tokens_per_second": round(result.tokens_per_second, 1),
+        }
+
+    return run_stage(Stage(base, out_dir, settings, prepare, read=lambda: load_records(train_file),
+                           meta_file=EXPERT_META, overwrite=overwrite, resume=resume,
+                           on_step=on_step))

@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import ModelError
 from .io import atomic_dir, read_json, write_json
 from .moe_formats import MOE_TYPES
+from .train import process_state
 
 # The metadata file of each kind of directory (an export copies whichever its source has).
 BASE_META = "smolmoe_base.json"        # the converted base model: where it came from
@@ -223,8 +224,6 @@ def save_model_dir(model, tokenizer, out_dir: str | os.PathLike, meta_file: str 
     """Atomically write an HF dir (loads with stock AutoModelForCausalLM) plus its metadata,
     from the main process only when several train together (the others wait until it is
     there). Returns the model written (merged, for a LoRA model) in every process."""
-    from .train import process_state   # accelerate's state: only needed when saving
-
     state = process_state()
     if state.is_main_process:
         with atomic_dir(out_dir, overwrite=overwrite) as tmp:

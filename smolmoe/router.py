@@ -6,25 +6,24 @@ FFNs and everything shared stay frozen, so the MoE can only learn *which* expert
 from __future__ import annotations
 
 import random
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
 from .config import TrainSettings
 from .data import (StepBatches, collate, data_domains, encode_records, load_records,
                    mixed_examples, split_path)
 from .errors import ConfigError, SmolMoEError
 from .hooks import capture_router_inputs, force_expert, moe_blocks
-from .io import check_writable_target
 from .losses import assistant_ce
-from .modeldir import (MOE_META, checkpoint_dir_for, load_model, load_tokenizer, read_moe_meta,
-                       save_model_dir)
+from .modeldir import MOE_META, read_moe_meta
 from .moe_formats import experts_and_top_k
 from .precision import autocast
-from .train import process_state, train
+from .scratch.lora import LoraSettings, wrap_lora
+from .stage import Plan, Stage, run_stage
 
 
 def router_params(model) -> dict[str, torch.nn.Parameter]:
@@ -253,7 +252,6 @@ def healing(model, heal: str):
     if heal == "norms":
         return model, lambda name, _p: is_router(name) or name.endswith("norm.weight")
     if heal == "lora":
-        from .scratch.lora import LoraSettings, wrap_lora
         model = wrap_lora(model, LoraSettings(target_modules=HEAL_LORA_TARGETS))
         return model, lambda name, _p: is_router(name) or "lora_" in name
     return model, is_router
@@ -270,48 +268,52 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
             raise ConfigError(f"{name} must be between 0 and 100, got {value}")
     moe_dir = Path(moe_dir)
     in_place = out_dir is None or Path(out_dir).resolve() == moe_dir.resolve()
-    out_dir = moe_dir if in_place else Path(out_dir)
-    if not in_place:
-        check_writable_target(out_dir, overwrite)
-    meta = read_moe_meta(moe_dir)
-    experts = [e["domain"] for e in meta["experts"]]
-    domains = training_domains(experts, data_dir, beta)
-    # Records first: a bad file fails in a second instead of after loading the MoE.
-    records = {d: load_records(split_path(data_dir, d, "train")) for d in domains}
-    model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
-    cfg = model.config
-    per = {}
-    for d in domains:  # the same examples in every process: StepBatches shards them by rank
-        recs = random.Random(settings.seed).sample(records[d], min(per_domain, len(records[d])))
-        per[d] = encode_records(tokenizer, recs, settings.seq_len)
-    examples = mixed_examples(per, seed=settings.seed)
-    for e in examples:
-        e["route"] = experts.index(e["domain"]) if e["domain"] in experts else -1
-    batches = StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed)
-    num_experts, top_k = experts_and_top_k(cfg)
-    expected = cfg.num_hidden_layers * num_experts * cfg.hidden_size
-    trainable = sum(p.numel() for p in router_params(model).values())
-    if trainable != expected:
-        raise SmolMoEError(f"router parameter count {trainable} != layers*experts*hidden {expected}")
-    ckpt = checkpoint_dir_for(out_dir, "router-checkpoint")
-    model, trainable = healing(model, heal)
-    result = train(model, batches, settings, trainable=trainable,
-                   loss_fn=router_loss_fn(num_experts, top_k, alpha,
-                                          beta, skip=_common_prefix(examples)),
-                   checkpoint_dir=ckpt, resume=resume, on_step=on_step)
-    assert heal != "none" or result.trainable_params == expected
-    summary = {"trainable_params": result.trainable_params, "router_params": expected,
-               "heal": heal, "alpha": alpha, "beta": beta,
-               "balance_formula": "E * sum_i f_i * P_i (Switch Transformer; transformers' "
-                                  "load_balancing_loss_func)",
-               "routing_ce": "mean over layers of CE(router logits, the domain's expert) on "
-                             "tokens after the shared prefix, weighted by beta",
-               "settings": asdict(settings), "examples": len(examples),
-               "final": result.history[-1], "tokens_per_second": round(result.tokens_per_second, 1),
-               "seconds": round(result.seconds, 1)}
-    meta["router_training"] = summary
-    save_model_dir(model, tokenizer, out_dir, MOE_META, meta, overwrite=in_place or overwrite,
-                   for_other_readers=True)   # a healed LoRA is merged into the weights
-    if process_state().is_main_process:
-        shutil.rmtree(ckpt, ignore_errors=True)
-    return summary
+
+    def read():
+        meta = read_moe_meta(moe_dir)
+        experts = [e["domain"] for e in meta["experts"]]
+        domains = training_domains(experts, data_dir, beta)
+        # Records first: a bad file fails in a second instead of after loading the MoE.
+        return meta, {d: load_records(split_path(data_dir, d, "train")) for d in domains}
+
+    def prepare(model, tokenizer, inputs):
+        meta, records = inputs
+        experts = [e["domain"] for e in meta["experts"]]
+        per = {}
+        for d, recs in records.items():  # the same examples in every process: StepBatches shards them by rank
+            recs = random.Random(settings.seed).sample(recs, min(per_domain, len(recs)))
+            per[d] = encode_records(tokenizer, recs, settings.seq_len)
+        examples = mixed_examples(per, seed=settings.seed)
+        for e in examples:
+            e["route"] = experts.index(e["domain"]) if e["domain"] in experts else -1
+        cfg = model.config
+        num_experts, top_k = experts_and_top_k(cfg)
+        expected = cfg.num_hidden_layers * num_experts * cfg.hidden_size
+        trainable = sum(p.numel() for p in router_params(model).values())
+        if trainable != expected:
+            raise SmolMoEError(f"router parameter count {trainable} != layers*experts*hidden {expected}")
+
+        def report(result, _before, _after):
+            assert heal != "none" or result.trainable_params == expected
+            return {"trainable_params": result.trainable_params, "router_params": expected,
+                    "heal": heal, "alpha": alpha, "beta": beta,
+                    "balance_formula": "E * sum_i f_i * P_i (Switch Transformer; transformers' "
+                                       "load_balancing_loss_func)",
+                    "routing_ce": "mean over layers of CE(router logits, the domain's expert) on "
+                                  "tokens after the shared prefix, weighted by beta",
+                    "settings": asdict(settings), "examples": len(examples),
+                    "final": result.history[-1],
+                    "tokens_per_second": round(result.tokens_per_second, 1),
+                    "seconds": round(result.seconds, 1)}
+
+        return Plan(StepBatches(examples, settings.batch_size, tokenizer.pad_token_id, settings.seed),
+                    report, loss_fn=router_loss_fn(num_experts, top_k, alpha, beta,
+                                                   skip=_common_prefix(examples)),
+                    wrap=lambda m: healing(m, heal),
+                    saved_meta=lambda summary: {**meta, "router_training": summary})
+
+    # A healed LoRA is merged into the weights when saved; the config gets other readers' keys.
+    return run_stage(Stage(moe_dir, moe_dir if in_place else out_dir, settings, prepare, read=read,
+                           meta_file=MOE_META, overwrite=overwrite, resume=resume, on_step=on_step,
+                           in_place=in_place, checkpoint_name="router-checkpoint",
+                           for_other_readers=True))

@@ -194,7 +194,7 @@ def _no_model_loads(monkeypatch, *modules):
 
 
 def test_cheap_checks_run_before_any_model_loads(tiny_moe, trained, tmp_path, monkeypatch):
-    _no_model_loads(monkeypatch, "smolmoe.routing", "smolmoe.router", "smolmoe.modeldir")
+    _no_model_loads(monkeypatch, "smolmoe.routing", "smolmoe.stage", "smolmoe.modeldir")
     one_line_error(["inspect", "", "--moe", tiny_moe], "prompt is empty")
     one_line_error(["inspect", "   ", "--moe", tiny_moe], "prompt is empty")
     one_line_error(["inspect", "hello", "--moe", tiny_moe, "--layer", "99"], "--layer must be between 0 and 1")

@@ -66,7 +66,7 @@ def test_the_graph_has_the_edges_it_should():
     graph = import_graph()
     assert "smolmoe.modeldir" in graph["smolmoe.assemble"]        # top-level, relative
     assert "smolmoe.router" in graph["smolmoe.assemble"]          # `from . import router`
-    assert "smolmoe.modeldir" in graph["smolmoe.scratch.common"]  # two dots up
+    assert "smolmoe.modeldir" in graph["smolmoe.scratch.pretrain"]  # two dots up
 
 
 def test_smolmoe_has_no_import_cycle():

@@ -12,6 +12,7 @@ from smolmoe.assemble import assemble
 from smolmoe.modeldir import read_moe_meta as read_meta
 
 from conftest import DOMAINS
+from scratch_fixtures import bilingual_texts, scratch_root  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate CLI not on PATH")
 
@@ -58,3 +59,39 @@ def test_train_router_two_processes_match_one(trained, tmp_path):
     # routers follow the same path and end at nearly the same loss.
     assert abs(one["final"]["loss"] - two["final"]["loss"]) / one["final"]["loss"] < 0.02
     print(f"train-router final loss: one process {one['final']['loss']:.5f}, two {two['final']['loss']:.5f}")
+
+
+# Run under `accelerate launch`: every save of a model directory is logged with its process's
+# rank, then a scratch stage runs as each process of the job.
+SCRATCH_JOB = """
+import json, sys
+import smolmoe.modeldir as modeldir
+from smolmoe.config import TrainSettings
+from smolmoe.scratch.pretrain import pretrain
+from smolmoe.train import process_state
+
+model_dir, texts_file, out_dir, log = sys.argv[1:]
+writing = modeldir.atomic_dir
+def logged(target, **kw):
+    with open(log, "a") as f:
+        f.write(f"{process_state().process_index} {target}\\n")
+    return writing(target, **kw)
+modeldir.atomic_dir = logged
+texts = json.loads(open(texts_file).read())
+pretrain(model_dir, texts["train"], texts["val"], out_dir,
+         TrainSettings(steps=2, lr=1e-2, batch_size=2, seq_len=32, warmup_steps=0))
+"""
+
+
+def test_scratch_stage_under_two_processes_writes_its_output_once(scratch_root, tmp_path):
+    job, texts, log = tmp_path / "job.py", tmp_path / "texts.json", tmp_path / "writes.log"
+    job.write_text(SCRATCH_JOB)
+    texts.write_text(json.dumps({"train": bilingual_texts(40, 0), "val": bilingual_texts(20, 1)}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    _train(["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--main_process_port",
+            "29519", str(job), str(scratch_root / "model"), str(texts), str(tmp_path / "pre"),
+            str(log)], tmp_path, env)
+    assert log.read_text().splitlines() == [f"0 {tmp_path / 'pre'}"]   # once, by the main process
+    meta = json.loads((tmp_path / "pre" / "smolmoe_scratch.json").read_text())
+    assert meta["stage"] == "pretrain" and meta["steps"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.py", "pre", "texts.json", "writes.log"]

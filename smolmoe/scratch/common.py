@@ -1,17 +1,14 @@
-"""What every scratch stage shares: packing text, held-out loss, saving a model directory."""
+"""What every scratch stage shares: packing text, held-out loss, the report's common part."""
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 
 from ..config import TrainSettings
 from ..data import collate, encode_records
 from ..losses import assistant_ce
-from ..modeldir import SCRATCH_META, checkpoint_dir_for, save_model_dir
 from .tokenizer import DOC_END, token_id
 
 def pack_texts(tokenizer, texts: list[str], seq_len: int) -> list[dict]:
@@ -44,19 +41,9 @@ def heldout_loss(model, examples: list[dict], pad_id: int, batch_size: int = 8) 
     return total / max(count, 1) if count else math.nan
 
 
-def save_model(model, tokenizer, out_dir: str | os.PathLike, meta: dict,
-               overwrite: bool = False) -> Path:
-    """A scratch model's directory: the HF dir plus its report (modeldir.save_model_dir)."""
-    save_model_dir(model, tokenizer, out_dir, SCRATCH_META, meta, overwrite=overwrite)
-    return Path(out_dir)
-
-
 def summary(stage: str, result, settings: TrainSettings, **extra) -> dict:
     return {"stage": stage, "steps": result.steps, "final_loss": result.final_loss,
             "tokens": result.tokens, "seconds": round(result.seconds, 1),
             "tokens_per_second": round(result.tokens_per_second),
             "trainable_params": result.trainable_params, "settings": asdict(settings), **extra}
 
-
-def checkpoints_for(out_dir: str | os.PathLike) -> Path:
-    return checkpoint_dir_for(Path(out_dir))

@@ -7,7 +7,6 @@ labelled positions; the teacher runs frozen, in no_grad, on the same batch.
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Callable
 
 import torch
@@ -16,10 +15,9 @@ import torch.nn.functional as F
 from ..config import TrainSettings
 from ..data import IGNORE_INDEX, StepBatches, collate
 from ..errors import ConfigError, ModelError
-from ..io import check_writable_target
 from ..modeldir import load_model, load_tokenizer
-from ..train import train
-from .common import checkpoints_for, pack_texts, save_model, summary
+from ..stage import Plan, Stage, run_stage
+from .common import pack_texts, summary
 
 
 def check_same_vocabulary(student_tok, teacher_tok, student, teacher) -> None:
@@ -66,27 +64,28 @@ def distill(student_dir: str | os.PathLike, teacher_dir: str | os.PathLike, text
             val_texts: list[str], out_dir: str | os.PathLike, settings: TrainSettings, *,
             temperature: float = 1.0, overwrite: bool = False,
             on_step: Callable[[dict], None] | None = None) -> dict:
-    settings.validate()
     if temperature <= 0:
         raise ConfigError(f"temperature must be > 0, got {temperature}")
-    check_writable_target(out_dir, overwrite)
-    student, tokenizer = load_model(student_dir), load_tokenizer(student_dir)
-    teacher = load_model(teacher_dir).eval()
-    check_same_vocabulary(tokenizer, load_tokenizer(teacher_dir), student, teacher)
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    rows = pack_texts(tokenizer, texts, settings.seq_len)
-    val_rows = pack_texts(tokenizer, val_texts, settings.seq_len)[:32]
-    if not val_rows:
-        raise ConfigError(f"held-out text is shorter than one row of seq_len={settings.seq_len} tokens")
-    pad = tokenizer.pad_token_id
-    before = heldout_kl(student, teacher, val_rows, pad)
-    ckpt = checkpoints_for(out_dir)
-    result = train(student, StepBatches(rows, settings.batch_size, pad, settings.seed), settings,
-                   loss_fn=kl_loss(teacher, temperature), checkpoint_dir=ckpt, on_step=on_step)
-    after = heldout_kl(student, teacher, val_rows, pad)
-    info = summary("distill", result, settings, temperature=temperature, val_kl_before=before,
-                   val_kl_after=after, teacher=str(teacher_dir), source=str(student_dir))
-    save_model(student, tokenizer, out_dir, info, overwrite)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    return info
+
+    def prepare(student, tokenizer, _inputs):
+        teacher = load_model(teacher_dir).eval()
+        check_same_vocabulary(tokenizer, load_tokenizer(teacher_dir), student, teacher)
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        rows = pack_texts(tokenizer, texts, settings.seq_len)
+        val_rows = pack_texts(tokenizer, val_texts, settings.seq_len)[:32]
+        if not val_rows:
+            raise ConfigError(f"held-out text is shorter than one row of seq_len={settings.seq_len} tokens")
+        pad = tokenizer.pad_token_id
+
+        def report(result, before, after):
+            return summary("distill", result, settings, temperature=temperature,
+                           val_kl_before=before, val_kl_after=after, teacher=str(teacher_dir),
+                           source=str(student_dir))
+
+        return Plan(StepBatches(rows, settings.batch_size, pad, settings.seed), report,
+                    loss_fn=kl_loss(teacher, temperature),
+                    measure=lambda m: heldout_kl(m, teacher, val_rows, pad))
+
+    return run_stage(Stage(student_dir, out_dir, settings, prepare, overwrite=overwrite,
+                           on_step=on_step))

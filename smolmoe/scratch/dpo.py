@@ -8,7 +8,6 @@ reference log-probs computed once, before training, by the starting model.
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Callable
 
 import torch
@@ -17,13 +16,10 @@ import torch.nn.functional as F
 from ..config import TrainSettings
 from ..data import StepBatches, collate, encode_chat
 from ..errors import DataError
-from ..experts import sample_for_steps
-from ..io import check_writable_target
-from ..modeldir import load_model, load_tokenizer
-from ..train import train
-from .common import checkpoints_for, save_model, summary
+from ..stage import Plan, Stage, run_stage, sample_for_steps
+from .common import summary
 from .logprobs import sequence_logps
-from .lora import LoraSettings, finish_lora, lora_trainable, wrap_lora
+from .lora import LoraSettings, lora_wrap
 
 
 def pair_examples(tokenizer, records: list[dict], max_len: int) -> list[dict]:
@@ -97,30 +93,22 @@ def dpo(model_dir: str | os.PathLike, records: list[dict], val_records: list[dic
         out_dir: str | os.PathLike, settings: TrainSettings, *, beta: float = 0.1,
         lora: LoraSettings | None = None, resume: bool = False, overwrite: bool = False,
         on_step: Callable[[dict], None] | None = None) -> dict:
-    settings.validate()
-    check_writable_target(out_dir, overwrite)
-    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
-    pad = tokenizer.pad_token_id
-    pairs = pair_examples(tokenizer, sample_for_steps(records, settings), settings.seq_len)
-    val = pair_examples(tokenizer, val_records, settings.seq_len)
-    for p, ref in zip(pairs, pair_logps(model, pairs, pad)):
-        p["ref"] = ref
-    before = preference_by_kind(model, val, pad)
-    trainable = None
-    if lora:
-        model, trainable = wrap_lora(model, lora), lora_trainable
-    ckpt = checkpoints_for(out_dir)
-    result = train(model, PairBatches(pairs, settings.batch_size, pad, settings.seed), settings,
-                   trainable=trainable, loss_fn=dpo_loss(beta), checkpoint_dir=ckpt,
-                   resume=resume, on_step=on_step)
-    after = preference_by_kind(model, val, pad)
-    info = summary("dpo", result, settings, beta=beta, val_preference_before=before["all"],
-                   val_preference_after=after["all"], val_preference_by_kind={"before": before, "after": after},
-                   val_pairs=len(val), source=str(model_dir),
-                   lora=bool(lora))
-    if lora:
-        finish_lora(model, tokenizer, out_dir, info, overwrite)
-    else:
-        save_model(model, tokenizer, out_dir, info, overwrite)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    return info
+    def prepare(model, tokenizer, _inputs):
+        pad = tokenizer.pad_token_id
+        pairs = pair_examples(tokenizer, sample_for_steps(records, settings), settings.seq_len)
+        val = pair_examples(tokenizer, val_records, settings.seq_len)
+        for p, ref in zip(pairs, pair_logps(model, pairs, pad)):   # the starting model's
+            p["ref"] = ref
+
+        def report(result, before, after):
+            return summary("dpo", result, settings, beta=beta, val_preference_before=before["all"],
+                           val_preference_after=after["all"],
+                           val_preference_by_kind={"before": before, "after": after},
+                           val_pairs=len(val), source=str(model_dir), lora=bool(lora))
+
+        return Plan(PairBatches(pairs, settings.batch_size, pad, settings.seed), report,
+                    loss_fn=dpo_loss(beta), measure=lambda m: preference_by_kind(m, val, pad),
+                    wrap=lora_wrap(lora), adapter=bool(lora))
+
+    return run_stage(Stage(model_dir, out_dir, settings, prepare, overwrite=overwrite,
+                           resume=resume, on_step=on_step))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import statistics
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -27,14 +26,12 @@ import torch
 from ..config import TrainSettings
 from ..data import IGNORE_INDEX, collate
 from ..errors import ConfigError
-from ..io import check_writable_target
-from ..modeldir import load_model, load_tokenizer
-from ..train import train
-from . import arithmetic
 from ..precision import autocast
-from .common import checkpoints_for, save_model, summary
+from ..stage import Plan, Stage, run_stage
+from . import arithmetic
+from .common import summary
 from .logprobs import token_logps
-from .lora import LoraSettings, finish_lora, lora_trainable, wrap_lora
+from .lora import LoraSettings, lora_wrap
 from .thinking import generate_ids, prompt_ids
 from .verifiable import verified_accuracy
 
@@ -153,36 +150,26 @@ def rl_train(model_dir: str | os.PathLike, records: list[dict], test_records: li
              overwrite: bool = False, on_step: Callable[[dict], None] | None = None) -> dict:
     """GRPO/GSPO from model_dir (full, or a LoRA adapter); held-out accuracy before, every
     `eval_every` steps, and after. Any causal LM dir works; `task` sets the reward rules."""
-    settings.validate()
     rl.validate()
-    check_writable_target(out_dir, overwrite)
     task = task or arithmetic.SCRATCH_TASK
-    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
 
-    def evaluate(m) -> dict:
-        return verified_accuracy(m, tokenizer, test_records, task, max_new_tokens=rl.max_new_tokens,
-                                 precision=settings.precision)
+    def prepare(_model, tokenizer, _inputs):
+        def evaluate(m) -> dict:
+            return verified_accuracy(m, tokenizer, test_records, task,
+                                     max_new_tokens=rl.max_new_tokens, precision=settings.precision)
 
-    before = evaluate(model)
-    trainable = None
-    if lora:
-        model, trainable = wrap_lora(model, lora), lora_trainable
-    batches = RolloutBatches(model, tokenizer, records, settings.batch_size, rl, settings.seed,
-                             task, settings.precision)
-    ckpt = checkpoints_for(out_dir)
-    result = train(model, batches, settings, trainable=trainable, loss_fn=policy_loss(rl),
-                   checkpoint_dir=ckpt, on_step=on_step,
-                   eval_fn=evaluate if eval_every else None, eval_every=eval_every)
-    after = result.history[-1] if eval_every else {}
-    after = {k[4:]: v for k, v in after.items() if k.startswith("val_")} or evaluate(model)
-    train_reward = [h["reward"] for h in result.history]
-    info = summary(rl.algo, result, settings, rl=asdict(rl), test_before=before, test_after=after,
-                   reward_first=statistics.mean(train_reward[:10]),
-                   reward_last=statistics.mean(train_reward[-10:]), source=str(model_dir),
-                   lora=bool(lora), history=result.history)
-    if lora:
-        finish_lora(model, tokenizer, out_dir, info, overwrite)
-    else:
-        save_model(model, tokenizer, out_dir, info, overwrite)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    return info
+        def report(result, before, after):
+            train_reward = [h["reward"] for h in result.history]
+            return summary(rl.algo, result, settings, rl=asdict(rl), test_before=before,
+                           test_after=after, reward_first=statistics.mean(train_reward[:10]),
+                           reward_last=statistics.mean(train_reward[-10:]), source=str(model_dir),
+                           lora=bool(lora), history=result.history)
+
+        # Rollouts are sampled from the model being trained (LoRA-wrapped when there is one).
+        return Plan(lambda model: RolloutBatches(model, tokenizer, records, settings.batch_size, rl,
+                                                 settings.seed, task, settings.precision),
+                    report, loss_fn=policy_loss(rl), measure=evaluate, eval_every=eval_every,
+                    wrap=lora_wrap(lora), adapter=bool(lora))
+
+    return run_stage(Stage(model_dir, out_dir, settings, prepare, overwrite=overwrite,
+                           on_step=on_step))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError
-from ..modeldir import SCRATCH_META, load_model, save_model_dir
+from ..modeldir import load_model, save_model_dir
 
 
 @dataclass
@@ -46,11 +46,12 @@ def lora_trainable(name: str, _param) -> bool:
     return "lora_" in name
 
 
-def finish_lora(peft_model, tokenizer, out_dir: str | os.PathLike, meta: dict,
-                overwrite: bool = False):
-    """Save the adapter, merge it into the weights, save the merged model; return the merged."""
-    return save_model_dir(peft_model, tokenizer, out_dir, SCRATCH_META, meta,
-                          overwrite=overwrite, adapter=True)
+def lora_wrap(settings: LoraSettings | None):
+    """A stage Plan's `wrap` for a LoRA run (None without one): adapters in, only they train.
+    The stage saves the adapter alone beside the merged model (Plan.adapter)."""
+    if settings is None:
+        return None
+    return lambda model: (wrap_lora(model, settings), lora_trainable)
 
 
 def load_with_adapter(model_dir: str | os.PathLike, adapter_dir: str | os.PathLike):

@@ -11,10 +11,9 @@ from transformers import AutoModelForCausalLM
 from ..config import TrainSettings
 from ..data import StepBatches
 from ..errors import ConfigError
-from ..io import check_writable_target
-from ..modeldir import load_model, load_tokenizer
-from ..train import train
-from .common import checkpoints_for, heldout_loss, pack_texts, save_model, summary
+from ..modeldir import SCRATCH_META, load_model, load_tokenizer, save_model_dir
+from ..stage import Plan, Stage, run_stage
+from .common import heldout_loss, pack_texts, summary
 from .presets import build_model, get_preset, parameter_counts
 
 
@@ -25,8 +24,8 @@ def init_model(preset_name: str, tokenizer_dir: str | os.PathLike, out_dir: str 
     preset = get_preset(preset_name, **overrides)
     model = build_model(preset, tokenizer, seed)
     counts = parameter_counts(model)
-    save_model(model, tokenizer, out_dir, {"stage": "init", "preset": preset_name, **counts},
-               overwrite)
+    save_model_dir(model, tokenizer, out_dir, SCRATCH_META,
+                   {"stage": "init", "preset": preset_name, **counts}, overwrite=overwrite)
     return counts
 
 
@@ -35,24 +34,22 @@ def pretrain(model_dir: str | os.PathLike, texts: list[str], val_texts: list[str
              overwrite: bool = False, on_step: Callable[[dict], None] | None = None,
              stage: str = "pretrain", extra: dict | None = None) -> dict:
     """Next-token training on every token of packed text; held-out loss before and after."""
-    settings.validate()
-    check_writable_target(out_dir, overwrite)
-    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
-    rows = pack_texts(tokenizer, texts, settings.seq_len)
-    val_rows = pack_texts(tokenizer, val_texts, settings.seq_len)[:64]
-    if not val_rows:
-        raise ConfigError(f"held-out text is shorter than one row of seq_len={settings.seq_len} tokens")
-    batches = StepBatches(rows, settings.batch_size, tokenizer.pad_token_id, settings.seed)
-    before = heldout_loss(model, val_rows, tokenizer.pad_token_id)
-    ckpt = checkpoints_for(out_dir)
-    result = train(model, batches, settings, checkpoint_dir=ckpt, resume=resume, on_step=on_step)
-    after = heldout_loss(model, val_rows, tokenizer.pad_token_id)
-    info = summary(stage, result, settings, val_loss_before=before, val_loss_after=after,
-                   train_rows=len(rows), source=str(model_dir), **parameter_counts(model),
-                   **(extra or {}))
-    save_model(model, tokenizer, out_dir, info, overwrite)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    return info
+    def prepare(model, tokenizer, _inputs):
+        rows = pack_texts(tokenizer, texts, settings.seq_len)
+        val_rows = pack_texts(tokenizer, val_texts, settings.seq_len)[:64]
+        if not val_rows:
+            raise ConfigError(f"held-out text is shorter than one row of seq_len={settings.seq_len} tokens")
+
+        def report(result, before, after):
+            return summary(stage, result, settings, val_loss_before=before, val_loss_after=after,
+                           train_rows=len(rows), source=str(model_dir), **parameter_counts(model),
+                           **(extra or {}))
+
+        return Plan(StepBatches(rows, settings.batch_size, tokenizer.pad_token_id, settings.seed),
+                    report, measure=lambda m: heldout_loss(m, val_rows, tokenizer.pad_token_id))
+
+    return run_stage(Stage(model_dir, out_dir, settings, prepare, overwrite=overwrite,
+                           resume=resume, on_step=on_step))
 
 
 def extend_context(model_dir: str | os.PathLike, texts: list[str], val_texts: list[str],
@@ -77,7 +74,7 @@ def extend_context(model_dir: str | os.PathLike, texts: list[str], val_texts: li
     scaled = AutoModelForCausalLM.from_config(config)
     scaled.load_state_dict(model.state_dict())  # rotary frequencies are buffers, not weights
     staged = Path(out_dir).parent / f".{Path(out_dir).name}.scaled"
-    save_model(scaled, load_tokenizer(model_dir), staged, {}, overwrite=True)
+    save_model_dir(scaled, load_tokenizer(model_dir), staged, SCRATCH_META, {}, overwrite=True)
     try:
         info = pretrain(staged, texts, val_texts, out_dir, settings, overwrite=overwrite,
                         on_step=on_step, stage="extend-context",
