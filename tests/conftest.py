@@ -135,3 +135,15 @@ def trained(tmp_path_factory):
                      out_dir=root / "experts" / d,
                      settings=TrainSettings(steps=10, lr=1e-2, seq_len=64, warmup_steps=0))
     return root
+
+
+def merge_trained(trained, out, **kw):
+    """Assemble `trained`'s experts into an MoE at out (MergeConfig fields as kw); its metadata."""
+    from smolmoe.assemble import assemble
+    from smolmoe.config import ExpertManifest, MergeConfig
+
+    manifests = {d: ExpertManifest(name=d, domain=d, positive_prompts=[f"{d} prompt", "add 1 plus 2"])
+                 for d in DOMAINS}
+    cfg = MergeConfig(experts=list(DOMAINS), output=str(out), data=str(trained / "data"),
+                      base=str(trained / "base"), **kw)
+    return assemble(cfg, experts_root=trained / "experts", manifests=manifests)
