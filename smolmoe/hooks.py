@@ -16,13 +16,14 @@ from typing import Iterator
 
 import torch
 
+from .errors import ModelError
+
 
 def moe_blocks(model) -> list:
     """The sparse MoE blocks in layer order (anything with a router `gate` and `experts`)."""
     blocks = [m for m in model.modules()
               if hasattr(m, "gate") and hasattr(m, "experts") and hasattr(m.gate, "weight")]
     if not blocks:
-        from .errors import ModelError
         raise ModelError("this model has no routed MoE blocks (is it a dense model?)")
     return blocks
 
