@@ -1,5 +1,6 @@
-"""Tiny models and data built inside the tests: a BPE tokenizer with ChatML tokens and a
-randomly initialised Llama small enough to train in a second on a CPU."""
+"""Every fixture of the tests, and the tiny models and data they build: a BPE tokenizer with
+ChatML tokens and a randomly initialised Llama small enough to train in a second on a CPU
+(tiny_moe.py and scratch_fixtures.py hold the MoE and scratch-model builders)."""
 from __future__ import annotations
 
 import json
@@ -114,6 +115,21 @@ def experts_dir(tmp_path, monkeypatch) -> Path:
             f"finetune: {{steps: 8, lr: 0.01, batch_size: 4, seq_len: 64, warmup_steps: 0}}\n")
     monkeypatch.setenv("SMOLMOE_EXPERTS", str(d))
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_moe(tmp_path_factory) -> Path:
+    """A 3-expert tiny MoE (tiny_moe.py builds it; read-only for tests)."""
+    from tiny_moe import make_tiny_moe   # it builds on this module's helpers
+    return make_tiny_moe(tmp_path_factory.mktemp("tiny_moe"))
+
+
+@pytest.fixture(scope="module")
+def scratch_root(tmp_path_factory):
+    """root/tok (tokenizer) and root/model (random 2-layer scratch MoE, scratch_fixtures.py);
+    copy before changing."""
+    from scratch_fixtures import make_scratch_model
+    return make_scratch_model(tmp_path_factory)
 
 
 DOMAINS = ("math", "story")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from smolmoe.scratch import arithmetic
 
 EN = ("the cat sat on the mat and the dog ran in the park while a bird sang in the tree "
@@ -34,9 +32,3 @@ def make_scratch_model(tmp_path_factory, layers: int = 2, hidden: int = 64, seed
     init_model("tiny", root / "tok", root / "model", seed=seed, layers=layers, hidden_size=hidden,
                expert_size=64, shared_expert_size=64, dense_size=128, experts=4)
     return root
-
-
-@pytest.fixture(scope="module")
-def scratch_root(tmp_path_factory):
-    """root/tok (tokenizer) and root/model (random 2-layer MoE); copy before changing."""
-    return make_scratch_model(tmp_path_factory)

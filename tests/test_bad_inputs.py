@@ -9,7 +9,6 @@ from click.testing import CliRunner
 from smolmoe.cli import main
 
 from conftest import make_llama, make_tokenizer
-from tiny_moe import tiny_moe  # noqa: F401  (fixture)
 
 GOOD = '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
 JSONL = {

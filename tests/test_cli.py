@@ -8,7 +8,6 @@ from click.testing import CliRunner
 
 from smolmoe.cli import main
 
-from tiny_moe import tiny_moe  # noqa: F401  (fixture)
 
 
 def run(*args):

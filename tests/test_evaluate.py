@@ -6,7 +6,6 @@ from smolmoe.errors import DataError
 from smolmoe.evaluate import evaluate, expert_scoring, loss_on_records, mean_loss, moe_evaluate
 from smolmoe.modeldir import load_model, load_tokenizer
 
-from tiny_moe import tiny_moe  # noqa: F401  (fixture)
 
 
 def test_loss_counts_assistant_tokens_and_does_not_depend_on_batching(tiny_dir, tiny_data):

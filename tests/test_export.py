@@ -12,8 +12,7 @@ from smolmoe.cli import main
 from smolmoe.errors import ConfigError
 from smolmoe.export import check_gguf, export_gguf, export_hf
 
-from scratch_fixtures import scratch_root  # noqa: F401  (fixture)
-from tiny_moe import make_tiny_moe, tiny_moe  # noqa: F401  (fixture)
+from tiny_moe import make_tiny_moe
 
 
 def _keys(path):

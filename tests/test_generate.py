@@ -18,7 +18,7 @@ from smolmoe.generate import (ChatModel, GenerationSettings, PromptTooLong, Stop
 from smolmoe.hooks import capture_routing, moe_blocks
 
 from conftest import make_llama, make_tokenizer
-from tiny_moe import EXPERTS, tiny_moe  # noqa: F401  (fixture)
+from tiny_moe import EXPERTS
 
 ASK = [{"role": "user", "content": "add 3 plus 4"}]
 

@@ -7,7 +7,6 @@ from smolmoe.hooks import (RoutingRecord, capture_router_inputs, capture_routing
                            layer_summary, moe_blocks, token_top1, usage_share)
 from smolmoe.modeldir import load_model
 
-from tiny_moe import tiny_moe  # noqa: F401  (fixture)
 
 IDS = torch.arange(3, 20)[None]
 

@@ -10,7 +10,6 @@ from smolmoe.modeldir import (ADAPTER, BASE_META, EXPERT_META, META_FILES, MOE_M
                               load_tokenizer, patch_config_for_other_readers, read_expert_meta,
                               read_moe_meta, read_scratch_meta, save_model_dir)
 
-from tiny_moe import tiny_moe  # noqa: F401  (fixture)
 
 
 def test_every_kind_has_its_own_metadata_name():

@@ -12,7 +12,7 @@ from smolmoe.assemble import assemble
 from smolmoe.modeldir import read_moe_meta as read_meta
 
 from conftest import DOMAINS
-from scratch_fixtures import bilingual_texts, scratch_root  # noqa: F401  (fixture)
+from scratch_fixtures import bilingual_texts
 
 pytestmark = pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate CLI not on PATH")
 

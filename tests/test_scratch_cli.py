@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from smolmoe.cli import main
 from smolmoe.scratch import arithmetic
 
-from scratch_fixtures import bilingual_texts, scratch_root  # noqa: F401
+from scratch_fixtures import bilingual_texts
 
 COMMANDS = ["presets", "data", "tokenizer", "init", "pretrain", "extend-context", "sft", "dpo",
             "grpo", "distill", "merge-lora", "chat", "budget-check", "run"]

@@ -8,7 +8,7 @@ from smolmoe.scratch.presets import build_model, describe, get_preset, parameter
 from smolmoe.scratch.thinking import budget_report, chat
 from smolmoe.scratch.tokenizer import THINK_CLOSE, THINK_OPEN, train_tokenizer
 
-from scratch_fixtures import bilingual_texts, scratch_root  # noqa: F401
+from scratch_fixtures import bilingual_texts
 
 
 def test_cortex_preset_is_about_0_6b_total_0_2b_active():

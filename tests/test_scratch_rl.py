@@ -9,7 +9,6 @@ from smolmoe.scratch import arithmetic
 from smolmoe.scratch.grpo import RLSettings, group_advantages, policy_loss, rl_train
 from smolmoe.scratch.logprobs import sequence_logps, token_logps
 
-from scratch_fixtures import scratch_root  # noqa: F401
 
 
 def test_problems_have_exact_answers_and_disjoint_splits():

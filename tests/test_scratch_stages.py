@@ -11,7 +11,7 @@ from smolmoe.errors import ConfigError, ModelError
 from smolmoe.scratch import arithmetic
 from smolmoe.modeldir import SCRATCH_META
 
-from scratch_fixtures import bilingual_texts, make_scratch_model, scratch_root  # noqa: F401
+from scratch_fixtures import bilingual_texts, make_scratch_model
 
 FAST = dict(warmup_steps=0, min_lr_ratio=1.0)
 

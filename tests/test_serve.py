@@ -15,7 +15,6 @@ from smolmoe.generate import ChatModel  # noqa: E402
 from smolmoe.serve import ServerLimits, create_app  # noqa: E402
 
 from live_server import live_server  # noqa: E402
-from tiny_moe import tiny_moe  # noqa: E402,F401  (fixture)
 
 
 @pytest.fixture(scope="module")

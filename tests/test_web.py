@@ -20,7 +20,7 @@ from smolmoe.serve import ServerLimits, create_app  # noqa: E402
 
 from conftest import make_llama, make_tokenizer  # noqa: E402
 from live_server import live_server  # noqa: E402
-from tiny_moe import EXPERTS, make_tiny_moe, tiny_moe  # noqa: E402,F401  (fixture)
+from tiny_moe import EXPERTS, make_tiny_moe  # noqa: E402
 
 # Counts token spans each time the page adds some, so the test can tell a stream from one blob.
 WATCH_TOKENS = """

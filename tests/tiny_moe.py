@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 
 from conftest import make_llama, make_tokenizer
@@ -43,9 +42,3 @@ def make_tiny_moe(root: Path, tokenizer=None, names=EXPERTS, top_k: int = 2,
                          router_init="random", base=str(root / "base")),
              experts_root=root)
     return out
-
-
-@pytest.fixture(scope="session")
-def tiny_moe(tmp_path_factory) -> Path:
-    """A 3-expert tiny MoE (read-only for tests). Import this fixture into a test module."""
-    return make_tiny_moe(tmp_path_factory.mktemp("tiny_moe"))
