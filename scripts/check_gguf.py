@@ -20,7 +20,7 @@ import click
 import torch
 
 from smolmoe.base import resolve_base
-from smolmoe.modeldir import load_model, load_tokenizer
+from smolmoe.modeldir import MOE_META, load_model, load_tokenizer, save_model_dir
 from smolmoe.cli import one_line_errors, quiet_transformers
 from smolmoe.config import MergeConfig, home_path
 from smolmoe.export import check_gguf, export_gguf
@@ -44,14 +44,13 @@ def perturbed_experts(base: Path, root: Path, n: int, scale: float = 0.1) -> lis
             for name, p in model.named_parameters():
                 if ".mlp." in name:
                     p.add_(scale * p.std() * torch.randn(p.shape, generator=gen))
-        model.save_pretrained(out)
-        tok.save_pretrained(out)
+        save_model_dir(model, tok, out)
     return dirs
 
 
 def stand_in_moe(base: Path, root: Path, n: int = 8) -> Path:
     moe = root / "moe-copies"
-    if not (moe / "smolmoe.json").is_file():
+    if not (moe / MOE_META).is_file():
         experts = perturbed_experts(base, root, n)
         assemble(MergeConfig(experts=[str(d) for d in experts], output=str(moe), top_k=2,
                              router_init="random", base=str(base)), experts_root=root)
