@@ -1,6 +1,7 @@
 """The `smolmoe` command line: parses options and calls one library function per command."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -9,10 +10,10 @@ import click
 # Shared with the scratch group's module, which cannot import this one (`python -m smolmoe.cli`
 # would then load it twice).
 from .clikit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, home_argument,  # noqa: F401
-                     home_default, one_line_errors, quiet_transformers)
-from .config import DEFAULT_MAX_TOKENS, home_path
+                     home_default, one_line_errors, quiet_transformers, settings_options)
+from .config import (CHAT_SAMPLING, DEFAULT_MAX_TOKENS, ROUTER_TRAINING, MergeConfig,
+                     RouterSettings, TrainSettings, home_path, router_training)
 from .errors import SmolMoEError
-from .precision import CHOICES as PRECISIONS
 
 
 # `eval --moe` given without a directory: the MoE under $SMOLMOE_HOME.
@@ -92,13 +93,8 @@ def data_check(files):
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Directory made by `smolmoe data build`.")
 @click.option("--out", "out_root", **home_default("experts"), type=click.Path(), help="Experts are written to OUT/NAME.")
 @click.option("--full", is_flag=True, help="Train every parameter, not only the MLPs (breaks exact merging).")
-@click.option("--steps", type=click.IntRange(1), help="Override the manifest's steps.")
-@click.option("--lr", type=Finite(0, 1, min_open=True), help="Override the learning rate.")
-@click.option("--batch-size", type=click.IntRange(1), help="Override the batch size.")
-@click.option("--seq-len", type=click.IntRange(8), help="Override the sequence length.")
-@click.option("--save-every", type=click.IntRange(0), help="Checkpoint every N steps.")
-@click.option("--precision", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
-@click.option("--optimizer", type=click.Choice(["adamw", "adamw8bit"]), help="adamw8bit needs bitsandbytes.")
+@settings_options(TrainSettings, ("steps", "lr", "batch_size", "seq_len", "save_every",
+                                   "precision", "optimizer"), override="the manifest's")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace existing expert directories.")
 @one_line_errors
@@ -206,12 +202,10 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
 @click.option("--experts-root", **home_default("experts"), type=click.Path(), help="Where expert names are looked up.")
 @click.option("--all", "all_", is_flag=True, help="Every expert in experts/*.yaml, in manifest order.")
 @click.option("--base", default=None, help="Non-FFN weights from here (default: the first expert).")
-@click.option("--top-k", type=click.IntRange(1), default=None, help="Experts per token [default: 2].")
-@click.option("--router-init", type=click.Choice(["random", "hidden", "fit"]), default=None,
-              help="How routers start: random, from prompt hidden states, or fitted on data [default: fit].")
-@click.option("--non-ffn", default=None, metavar="base|average|NAME", help="Attention, norms and embeddings from the base, the experts' average, or the named expert [default: base].")
+@settings_options(MergeConfig, ("top_k", "router_init", "non_ffn"), override="{}",
+                  metavars={"non_ffn": "base|average|NAME"})
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Data for router_init=fit.")
-@click.option("--fit-samples", type=click.IntRange(1), default=None, help="Conversations per domain for the fit init [default: 16].")
+@settings_options(MergeConfig, ("fit_samples",), override="{}")
 @click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
 @click.option("--base-expert", is_flag=True, default=None, help="Add the base model's own FFN as one more expert, 'general', for requests outside every domain (--base, default: the packaged SmolLM2).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
@@ -283,41 +277,29 @@ def adopt(moe_dir, names, domains):
 @home_argument("moe_dir", "moe")
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Directory made by `smolmoe data build`.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Write here instead of updating MOE_DIR in place.")
-@click.option("--steps", default=30, type=click.IntRange(1), help="Optimizer steps.")
-@click.option("--lr", default=1e-3, type=Finite(0, 1, min_open=True), help="Peak learning rate.")
-@click.option("--batch-size", default=8, type=click.IntRange(1), help="Conversations per step.")
-@click.option("--seq-len", default=256, type=click.IntRange(8), help="Longest conversation in tokens.")
-@click.option("--alpha", default=0.01, type=Finite(0, 100), help="Weight of the load-balancing loss.")
-@click.option("--beta", default=0.0, type=Finite(0, 100), help="Weight of router supervision: CE of each router against the example's domain expert.")
-@click.option("--heal", default="none", type=click.Choice(["none", "norms", "lora"]), help="Also train the shared weights lightly (after merging full fine-tunes): every RMSNorm, or LoRA on attention (merged back).")
-@click.option("--per-domain", default=400, type=click.IntRange(1), help="Training conversations per domain.")
-@click.option("--precision", default="auto", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
-@click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory (small GPUs).")
-@click.option("--save-every", default=0, type=click.IntRange(0), help="Checkpoint every N steps (0: only at the end).")
-@click.option("--seed", default=0, type=int, help="Seed of the data order.")
+@settings_options(TrainSettings, ("steps", "lr", "batch_size", "seq_len"), defaults=ROUTER_TRAINING)
+@settings_options(RouterSettings, ("alpha", "beta", "heal", "per_domain"))
+@settings_options(TrainSettings, ("precision", "grad_checkpointing", "save_every", "seed"),
+                  defaults=ROUTER_TRAINING)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out directory.")
 @one_line_errors
-def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len, alpha, beta, heal,
-                     per_domain, precision, grad_checkpointing, save_every, seed, resume, overwrite):
+def train_router_cmd(moe_dir, data_dir, out_dir, resume, overwrite, alpha, beta, heal, per_domain,
+                     **train):
     """Train only the routers: assistant-token LM loss + alpha * load-balancing loss
     (+ beta * routing cross-entropy against each example's domain expert).
     MOE_DIR defaults to $SMOLMOE_HOME/moe."""
-    from .config import TrainSettings
     from .progress import step_progress
     from .router import train_router
     from .train import process_state
     quiet_transformers()
-    settings = TrainSettings(steps=steps, lr=lr, batch_size=batch_size, seq_len=seq_len,
-                             warmup_steps=min(3, steps - 1), precision=precision,
-                             grad_checkpointing=grad_checkpointing, save_every=save_every,
-                             seed=seed).validate()
+    settings = router_training(**train)
+    router = RouterSettings(alpha=alpha, beta=beta, heal=heal, per_domain=per_domain).validate()
     main_process = process_state().is_main_process
-    with step_progress(steps, "routers", keys=("loss", "balance", "route_ce", "max_load")) as on_step:
-        s = train_router(Path(moe_dir), Path(data_dir), settings, alpha=alpha, beta=beta, heal=heal,
-                         out_dir=Path(out_dir) if out_dir else None, per_domain=per_domain,
-                         resume=resume, overwrite=overwrite,
-                         on_step=on_step if main_process else None)
+    with step_progress(settings.steps, "routers", keys=("loss", "balance", "route_ce", "max_load")) as on_step:
+        s = train_router(Path(moe_dir), Path(data_dir), settings, **dataclasses.asdict(router),
+                         out_dir=Path(out_dir) if out_dir else None, resume=resume,
+                         overwrite=overwrite, on_step=on_step if main_process else None)
     if not main_process:
         return
     healed = s["trainable_params"] - s["router_params"]
@@ -358,30 +340,15 @@ def inspect(prompt, moe_dir, generate, layer, json_out):
 
 
 # ---------------------------------------------------------------- chat / serve / export
-def generation_options(fn):
-    """Sampling settings shared by `chat` (the server takes them per request)."""
-    options = [
-        click.option("--max-tokens", default=DEFAULT_MAX_TOKENS, type=click.IntRange(1), help="Longest reply in tokens."),
-        click.option("--temperature", default=0.7, type=Finite(0, 5), help="0 = greedy."),
-        click.option("--top-p", default=0.9, type=Finite(0, 1, min_open=True), help="Sample from the smallest set of tokens holding this much probability."),
-        click.option("--repetition-penalty", default=1.1, type=Finite(0, 10, min_open=True), help="Above 1 discourages repeating tokens."),
-        click.option("--stop", "stop", multiple=True, help="Stop the reply at this string (repeatable)."),
-        click.option("--seed", default=None, type=int, help="Make sampling reproducible."),
-        click.option("--think/--no-think", default=None, help="Thinking on/off (models with <think> only)."),
-        click.option("--thinking-budget", default=None, type=click.IntRange(0), help="Most thinking tokens."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
 @main.command(context_settings=CONTEXT)
 @home_argument("model_dir", "moe")
 @click.option("--system", default=None, help="System prompt for the conversation.")
-@generation_options
+@settings_options("smolmoe.generate:GenerationSettings",
+                  ("max_new_tokens", "temperature", "top_p", "repetition_penalty", "stop", "seed",
+                   "think", "thinking_budget"),
+                  defaults=CHAT_SAMPLING, flags={"max_new_tokens": "--max-tokens"})
 @one_line_errors
-def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, stop, seed, think,
-         thinking_budget):
+def chat(model_dir, system, **generation):
     """Chat with MODEL_DIR (dense, base or MoE; default $SMOLMOE_HOME/moe) in the terminal,
     or answer stdin line by line."""
     from .base import check_built
@@ -389,9 +356,7 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
     from .generate import ChatModel, GenerationSettings
     from .progress import console
     quiet_transformers()
-    settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                                  repetition_penalty=repetition_penalty, stop=list(stop), seed=seed,
-                                  think=think, thinking_budget=thinking_budget).validate()
+    settings = GenerationSettings(**{**generation, "stop": list(generation["stop"])}).validate()
     interactive = sys.stdin.isatty()
     check_built(Path(model_dir))
     with console.status(f"loading {model_dir}..."):

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import click
 
-from ..clikit import CONTEXT, Finite, home_default, one_line_errors, quiet_transformers
-from ..precision import CHOICES as PRECISIONS
+from ..clikit import (CONTEXT, Finite, SettingsGroup, home_default, one_line_errors,
+                      quiet_transformers, settings_options)
+from ..config import DPOSettings, TrainSettings
+from .budgets import SCRATCH_DPO, SCRATCH_TRAINING
 
-@click.group(context_settings=CONTEXT)
+RL_SETTINGS = "smolmoe.scratch.grpo:RLSettings"   # built on first use: grpo.py imports torch
+
+
+@click.group(cls=SettingsGroup, context_settings=CONTEXT)
 @click.option("--threads", type=click.IntRange(1), envvar="SMOLMOE_THREADS", default=None,
               help="torch CPU threads (env SMOLMOE_THREADS). On a shared CPU, 1 thread ran a tiny "
                    "step 3x faster than 2 (no spinning on busy cores).")
@@ -17,29 +22,22 @@ def scratch(threads):
         torch.set_num_threads(threads)
 
 
-def _train_options(fn):
-    """Options shared by every training stage; they override the stage's default settings."""
-    options = [
-        click.option("--steps", type=click.IntRange(1), help="Optimizer steps."),
-        click.option("--lr", type=Finite(0, 1, min_open=True), help="Peak learning rate."),
-        click.option("--batch-size", type=click.IntRange(1), help="Sequences (or prompts) per micro-batch."),
-        click.option("--grad-accum", type=click.IntRange(1), help="Micro-batches per optimizer step."),
-        click.option("--seq-len", type=click.IntRange(8), help="Tokens per row."),
-        click.option("--warmup-steps", type=click.IntRange(0), help="Linear warmup before the cosine decay."),
-        click.option("--save-every", type=click.IntRange(0), help="Checkpoint every N steps."),
-        click.option("--precision", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU is fast at it."),
-        click.option("--seed", type=int, help="Seed for data order and sampling."),
-        click.option("--overwrite", is_flag=True, help="Replace an existing output directory."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+TRAIN_FIELDS = ("steps", "lr", "batch_size", "grad_accum", "seq_len", "warmup_steps", "save_every",
+                "precision", "seed")
 
 
-def _settings(default, **kw):
-    keys = ("steps", "lr", "batch_size", "grad_accum", "seq_len", "warmup_steps", "save_every",
-            "precision", "seed")
-    return default.updated(**{k: kw.get(k) for k in keys})
+def train_options(defaults: TrainSettings):
+    """The training loop's options, defaulting to this stage's own budget (budgets.py)."""
+    def decorate(fn):
+        fn = click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")(fn)
+        return settings_options(TrainSettings, TRAIN_FIELDS, defaults=defaults)(fn)
+    return decorate
+
+
+def stage_settings(defaults: TrainSettings, options: dict) -> TrainSettings:
+    """The stage's budget with its training options' values (fields without an option, e.g.
+    weight decay, stay the budget's)."""
+    return defaults.updated(**{k: options[k] for k in TRAIN_FIELDS})
 
 
 def _lora_option(fn):
@@ -131,17 +129,16 @@ def _stage_io(fn):
 
 @scratch.command("pretrain", context_settings=CONTEXT)
 @_stage_io
-@_train_options
+@train_options(SCRATCH_TRAINING["pretrain"])
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @one_line_errors
 def scratch_pretrain(model_dir, data_file, val_file, out_dir, resume, overwrite, **kw):
     """Next-token pretraining on packed text (warmup + cosine, checkpoints, resume)."""
     from ..progress import step_progress
     from .corpus import load_texts
-    from .pipeline import RUN_SETTINGS
     from .pretrain import pretrain
     quiet_transformers()
-    settings = _settings(RUN_SETTINGS["tiny"]["pretrain"], **kw)
+    settings = stage_settings(SCRATCH_TRAINING["pretrain"], kw)
     with step_progress(settings.steps, "pretrain") as on_step:
         info = pretrain(model_dir, load_texts(data_file), load_texts(val_file), out_dir, settings,
                         resume=resume, overwrite=overwrite, on_step=on_step)
@@ -150,18 +147,16 @@ def scratch_pretrain(model_dir, data_file, val_file, out_dir, resume, overwrite,
 
 @scratch.command("extend-context", context_settings=CONTEXT)
 @_stage_io
-@_train_options
+@train_options(SCRATCH_TRAINING["extend-context"])
 @click.option("--factor", default=4.0, type=Finite(1, min_open=True), help="YaRN scaling factor.")
 @one_line_errors
 def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, **kw):
     """Context extension: YaRN rope scaling in the config, then training on longer rows."""
-    from ..config import TrainSettings
     from ..progress import step_progress
     from .corpus import load_texts
     from .pretrain import extend_context
     quiet_transformers()
-    settings = _settings(TrainSettings(steps=100, lr=1e-3, batch_size=4, seq_len=1024,
-                                       warmup_steps=10), **kw)
+    settings = stage_settings(SCRATCH_TRAINING["extend-context"], kw)
     with step_progress(settings.steps, "extend-context") as on_step:
         info = extend_context(model_dir, load_texts(data_file), load_texts(val_file), out_dir,
                               settings, factor=factor, overwrite=overwrite, on_step=on_step)
@@ -170,7 +165,7 @@ def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, *
 
 @scratch.command("sft", context_settings=CONTEXT)
 @_stage_io
-@_train_options
+@train_options(SCRATCH_TRAINING["sft"])
 @_lora_option
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @one_line_errors
@@ -179,10 +174,9 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
     from ..data import load_records
     from ..progress import step_progress
     from .lora import LoraSettings
-    from .pipeline import RUN_SETTINGS
     from .sft import sft
     quiet_transformers()
-    settings = _settings(RUN_SETTINGS["tiny"]["sft"], **kw)
+    settings = stage_settings(SCRATCH_TRAINING["sft"], kw)
     lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
     with step_progress(settings.steps, "sft") as on_step:
         info = sft(model_dir, load_records(data_file), load_records(val_file), out_dir, settings,
@@ -192,19 +186,18 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
 
 @scratch.command("dpo", context_settings=CONTEXT)
 @_stage_io
-@_train_options
+@train_options(SCRATCH_TRAINING["dpo"])
 @_lora_option
-@click.option("--beta", default=0.5, type=Finite(0, min_open=True), help="DPO temperature: how far the policy may move from the reference.")
+@settings_options(DPOSettings, ("beta",), defaults=SCRATCH_DPO)
 @one_line_errors
 def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite, **kw):
     """DPO on {messages, chosen, rejected} pairs; reports the held-out preference share."""
-    from ..config import TrainSettings
     from ..progress import step_progress
     from .corpus import load_prompt_records
     from .dpo import dpo
     from .lora import LoraSettings
     quiet_transformers()
-    settings = _settings(TrainSettings(steps=100, lr=5e-5, batch_size=8, seq_len=192, warmup_steps=5), **kw)
+    settings = stage_settings(SCRATCH_TRAINING["dpo"], kw)
     lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
     keys = ("chosen", "rejected")
     with step_progress(settings.steps, "dpo", keys=("loss", "reward_acc")) as on_step:
@@ -219,24 +212,18 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
 
 @scratch.command("grpo", context_settings=CONTEXT)
 @_stage_io
-@_train_options
-@click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]), help="Token-level (grpo) or sequence-level (gspo) importance ratios.")
-@click.option("--group-size", default=8, type=click.IntRange(2), help="Rollouts per prompt (advantages are relative within a group).")
-@click.option("--iterations", default=2, type=click.IntRange(1), help="Optimizer steps per rollout.")
-@click.option("--max-new-tokens", default=40, type=click.IntRange(1), help="Longest rollout in tokens.")
-@click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Sampling temperature of rollouts.")
+@train_options(SCRATCH_TRAINING["grpo"])
+@settings_options(RL_SETTINGS, ("algo", "group_size", "iterations", "max_new_tokens", "temperature"))
 @click.option("--test-limit", default=200, type=click.IntRange(1), help="Held-out problems scored before and after.")
 @one_line_errors
-def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iterations,
-                 max_new_tokens, temperature, test_limit, overwrite, **kw):
+def scratch_grpo(model_dir, data_file, val_file, out_dir, test_limit, overwrite, algo, group_size,
+                 iterations, max_new_tokens, temperature, **kw):
     """GRPO / GSPO with the exact-answer + format reward; accuracy on the held-out problems."""
-    from ..config import TrainSettings
     from ..progress import step_progress
     from .corpus import load_prompt_records
     from .grpo import RLSettings, rl_train
     quiet_transformers()
-    settings = _settings(TrainSettings(steps=120, lr=5e-4, batch_size=8, seq_len=256,
-                                       warmup_steps=5, min_lr_ratio=0.5), **kw)
+    settings = stage_settings(SCRATCH_TRAINING["grpo"], kw)
     rl = RLSettings(algo=algo, group_size=group_size, iterations=iterations,
                     max_new_tokens=max_new_tokens, temperature=temperature)
     with step_progress(settings.steps, algo, keys=("reward", "accuracy")) as on_step:
@@ -250,18 +237,17 @@ def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iter
 
 @scratch.command("distill", context_settings=CONTEXT)
 @_stage_io
-@_train_options
+@train_options(SCRATCH_TRAINING["distill"])
 @click.option("--teacher", "teacher_dir", required=True, type=click.Path(), help="Teacher model directory (same tokenizer).")
 @click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Softens both distributions in the KL.")
 @one_line_errors
 def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temperature, overwrite, **kw):
     """Distil MODEL_DIR (the student) from --teacher's logits (KL), same tokenizer."""
-    from ..config import TrainSettings
     from ..progress import step_progress
     from .corpus import load_texts
     from .distill import distill
     quiet_transformers()
-    settings = _settings(TrainSettings(steps=200, lr=3e-3, batch_size=16, seq_len=256, warmup_steps=10), **kw)
+    settings = stage_settings(SCRATCH_TRAINING["distill"], kw)
     with step_progress(settings.steps, "distill") as on_step:
         info = distill(model_dir, teacher_dir, load_texts(data_file), load_texts(val_file), out_dir,
                        settings, temperature=temperature, overwrite=overwrite, on_step=on_step)

@@ -11,30 +11,15 @@ from pathlib import Path
 from typing import Callable
 
 from ..base import load_model, load_tokenizer
-from ..config import TrainSettings
 from ..data import load_records
 from ..io import check_writable_target, write_json
 from . import arithmetic, corpus
+from .budgets import RUN_SETTINGS
 from .pretrain import init_model, pretrain
 from .sft import sft
 from .thinking import chat
 from .tokenizer import train_tokenizer
 
-# Budgets sized for a shared 2-core CPU (tiny: ~1.1 s per 4k-token pretraining step with one
-# thread while others load the machine): the whole run in ~15 minutes.
-RUN_SETTINGS = {
-    "tiny": {"vocab_size": 4096,
-             "pretrain": TrainSettings(steps=400, lr=3e-3, batch_size=16, seq_len=256,
-                                       warmup_steps=20, weight_decay=0.1, save_every=100),
-             "sft": TrainSettings(steps=400, lr=2e-3, batch_size=32, seq_len=192,
-                                  warmup_steps=20, save_every=100)},
-    "cortex": {"vocab_size": 32768,
-               "pretrain": TrainSettings(steps=20000, lr=6e-4, batch_size=32, seq_len=1024,
-                                         warmup_steps=500, weight_decay=0.1, save_every=500,
-                                         precision="bf16"),
-               "sft": TrainSettings(steps=2000, lr=1e-4, batch_size=32, seq_len=1024,
-                                    warmup_steps=50, save_every=500, precision="bf16")},
-}
 SAMPLE_PROMPTS = ["What is AI?", "你好吗", "Tom has 12 apples. Tom gets 7 more. How many apples does Tom have now?"]
 
 
