@@ -315,12 +315,11 @@ def scratch_budget_check(model_dir, data_file, budgets, limit):
 @one_line_errors
 def scratch_run(preset, out_dir, pretrain_steps, sft_steps, overwrite):
     """data -> tokenizer -> pretrain -> SFT in one go; held-out losses before/after each stage."""
-    from ..progress import console, step_progress
+    from ..progress import Shown, console
     from .pipeline import run
     quiet_transformers()
     report = run(preset, out_dir, _fetcher(), pretrain_steps=pretrain_steps, sft_steps=sft_steps,
-                 overwrite=overwrite, on_stage=lambda s: console.log(f"stage {s}"),
-                 progress=lambda stage, total: step_progress(total, stage))
+                 overwrite=overwrite, on_stage=lambda s: console.log(f"stage {s}"), progress=Shown())
     p = report["parameters"]
     click.echo(f"model: total {p['total']:,} / active {p['active']:,} parameters")
     for stage in ("pretrain", "sft"):
