@@ -11,7 +11,7 @@ import yaml
 
 from .errors import ConfigError
 from .precision import Precision
-from .settings import check, setting
+from .settings import check, field_type, setting
 
 
 # Requests outside every expert's domain (the data build's general split): test-only for the
@@ -124,15 +124,17 @@ class ExpertManifest:
     recipe: str = ""
     positive_prompts: list[str] = field(default_factory=list)
     negative_prompts: list[str] = field(default_factory=list)
-    trainable: str = "mlp"         # mlp | full
+    trainable: Literal["mlp", "full"] = "mlp"
     finetune: TrainSettings = field(default_factory=TrainSettings)
     path: Path | None = None
 
     def validate(self) -> "ExpertManifest":
         if not self.name or not isinstance(self.name, str):
             raise ConfigError("expert manifest needs a name")
-        if self.trainable not in ("mlp", "full"):
-            raise ConfigError(f"expert {self.name}: trainable must be mlp or full, got {self.trainable!r}")
+        choices = field_type(ExpertManifest, "trainable").choices
+        if self.trainable not in choices:
+            raise ConfigError(f"expert {self.name}: trainable must be one of {', '.join(choices)}, "
+                              f"got {self.trainable!r}")
         self.finetune.validate()
         return self
 

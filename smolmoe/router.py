@@ -14,7 +14,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from .base import load_model, load_tokenizer
-from .config import TrainSettings
+from .config import RouterSettings, TrainSettings
+from .settings import field_type
 from .data import (StepBatches, collate, data_domains, encode_records, load_records,
                    mixed_examples, split_path)
 from .errors import ConfigError, SmolMoEError
@@ -233,7 +234,7 @@ def training_domains(expert_domains: list[str], data_dir: Path, beta: float) -> 
     return data_domains(data_dir)
 
 
-HEALS = ("none", "norms", "lora")
+HEALS = field_type(RouterSettings, "heal").choices   # declared once, in config.RouterSettings
 HEAL_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
@@ -266,9 +267,7 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
     from .surgery import read_meta, save_moe
     from .train import process_state, train
 
-    for name, value in (("alpha", alpha), ("beta", beta)):
-        if not 0 <= value <= 100:
-            raise ConfigError(f"{name} must be between 0 and 100, got {value}")
+    RouterSettings(alpha=alpha, beta=beta, heal=heal, per_domain=per_domain).validate()
     moe_dir = Path(moe_dir)
     in_place = out_dir is None or Path(out_dir).resolve() == moe_dir.resolve()
     out_dir = moe_dir if in_place else Path(out_dir)
