@@ -84,6 +84,19 @@ def test_no_option_of_a_settings_field_is_written_by_hand():
     assert by_hand == OTHER_CONCEPTS
 
 
+def test_every_lazily_built_option_reaches_its_command():
+    list(commands())   # builds them
+    left = []
+
+    def walk(command, path):
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+        if getattr(command, "callback", None) and command.callback.__dict__.get("lazy_options"):
+            left.append(path)   # a plain click.Command would never build them
+    walk(main, "smolmoe")
+    assert left == []
+
+
 @pytest.mark.parametrize("command, shown", [
     (["rl", "dpo"], "[default: 0.1; x>0]"),             # DPOSettings' beta
     (["scratch", "dpo"], "[default: 0.5; x>0]"),        # the scratch stage's measured beta
@@ -102,3 +115,9 @@ def test_out_of_bounds_values_are_usage_errors_with_the_declared_bound():
     r = CliRunner().invoke(main, ["scratch", "grpo", "m", "--data", "d", "--val", "v", "--out", "o",
                                   "--group-size", "1"])
     assert r.exit_code == 2 and "x>=2" in r.output
+
+
+def test_preset_choices_are_the_presets():
+    from smolmoe.scratch.budgets import RUN_SETTINGS
+    from smolmoe.scratch.presets import PRESETS
+    assert tuple(RUN_SETTINGS) == tuple(PRESETS)   # scratch/cli.py offers RUN_SETTINGS' keys

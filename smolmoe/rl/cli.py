@@ -8,7 +8,7 @@ import click
 from ..clikit import CONTEXT, SettingsGroup, one_line_errors, quiet_transformers, settings_options
 from ..config import DPOSettings
 from ..scratch.budgets import RL_ROLLOUTS, RL_TRAINING
-from ..scratch.cli import RL_SETTINGS, _lora_option, stage_settings, train_options
+from ..scratch.cli_stages import RL_SETTINGS, _lora_option, stage_settings, train_options
 from .tasks import TASKS
 
 
