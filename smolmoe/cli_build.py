@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .clikit import (CONTEXT, SettingsCommand, SettingsGroup, home_argument, home_default, one_line_errors,
-                     quiet_transformers, settings_options)
+from .clikit import (CONTEXT, SettingsCommand, SettingsGroup, home_argument, home_default,
+                     one_line_errors, quiet_transformers, settings_options)
 from .config import ROUTER_TRAINING, MergeConfig, RouterSettings, TrainSettings, router_training
 
 

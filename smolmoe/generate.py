@@ -12,7 +12,7 @@ interleave forward passes, and each call installs and removes its own routing ho
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
