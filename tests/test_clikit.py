@@ -12,10 +12,12 @@ from smolmoe.config import (CHAT_SAMPLING, ROUTER_TRAINING, DPOSettings, MergeCo
                             RouterSettings, TrainSettings)
 from smolmoe.generate import GenerationSettings
 from smolmoe.scratch.budgets import RL_ROLLOUTS, RL_TRAINING, SCRATCH_DPO, SCRATCH_TRAINING
+from smolmoe.rl.selfpairs import SelfPairSettings
 from smolmoe.scratch.grpo import RLSettings
 from smolmoe.settings import default_of, field_type, specs
 
-SETTINGS = (TrainSettings, MergeConfig, RouterSettings, DPOSettings, GenerationSettings, RLSettings)
+SETTINGS = (TrainSettings, MergeConfig, RouterSettings, DPOSettings, GenerationSettings, RLSettings,
+            SelfPairSettings)
 
 # Each command's own defaults, where they are not the settings class's.
 BUDGETS = {"train-router": [ROUTER_TRAINING], "chat": [CHAT_SAMPLING],
@@ -27,7 +29,6 @@ OTHER_CONCEPTS = {
     ("data build", "seed"), ("scratch data", "seed"),      # the data split's seed
     ("scratch init", "seed"),                               # the initial weights' seed
     ("scratch distill", "temperature"),                     # distillation's KL temperature
-    ("rl dpo", "temperature"),                              # sampling the pairs' replies
     ("rl eval", "precision"),                               # inference precision, no fp16
     ("scratch chat", "think"), ("scratch chat", "max_new_tokens"),  # scratch/thinking.py's sampler
 }

@@ -11,6 +11,8 @@ from ..scratch.budgets import RL_ROLLOUTS, RL_TRAINING
 from ..scratch.cli_stages import RL_SETTINGS, _lora_option, stage_settings, train_options
 from .tasks import TASKS
 
+SELF_PAIRS = "smolmoe.rl.selfpairs:SelfPairSettings"   # built on first use: selfpairs imports torch
+
 
 @click.group(cls=SettingsGroup, context_settings=CONTEXT)
 @click.option("--threads", type=click.IntRange(1), envvar="SMOLMOE_THREADS", default=None,
@@ -110,28 +112,25 @@ def rl_grpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, eval_e
 @_task_options
 @_stage_options("dpo")
 @settings_options(DPOSettings, ("beta",))
-@click.option("--prompts", default=64, type=click.IntRange(1),
-              help="Training (and held-out) prompts to sample reply pairs on.")
-@click.option("--samples", default=6, type=click.IntRange(2), help="Sampled replies per prompt.")
-@click.option("--temperature", default=0.6, type=click.FloatRange(0, min_open=True),
-              help="Sampling temperature of the replies that make the pairs.")
+@settings_options(SELF_PAIRS, ("prompts", "samples", "temperature"))
 @one_line_errors
-def rl_dpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, beta, prompts, samples,
-           temperature, overwrite, **kw):
+def rl_dpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, beta, overwrite, prompts,
+           samples, temperature, **kw):
     """DPO on pairs from the model's own samples (a verified-right and a wrong reply)."""
     from ..io import write_json
     from ..progress import console, step_progress
     from ..scratch.lora import LoraSettings
-    from .selfpairs import self_dpo
+    from .selfpairs import SelfPairSettings, self_dpo
     from .tasks import ANSWER_LINE
     quiet_transformers()
     settings = stage_settings(RL_TRAINING["dpo"], kw)
     lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
     train, test = _split(task, test_limit)
     with step_progress(settings.steps, "dpo", keys=("loss", "reward_acc")) as on_step:
-        info = self_dpo(model_dir, train, test, out_dir, settings, ANSWER_LINE, prompts=prompts,
-                        samples=samples, temperature=temperature, max_new_tokens=max_new_tokens,
-                        beta=beta, lora=lora, overwrite=overwrite, on_step=on_step,
+        info = self_dpo(model_dir, train, test, out_dir, settings, ANSWER_LINE,
+                        pairs=SelfPairSettings(prompts=prompts, samples=samples, temperature=temperature),
+                        preference=DPOSettings(beta=beta), max_new_tokens=max_new_tokens,
+                        lora=lora, overwrite=overwrite, on_step=on_step,
                         on_stage=lambda s: console.log(s))
     write_json(Path(out_dir) / "dpo_report.json", info | {"task": task})
     click.echo(f"pairs: {info['train_pairs']} training, {info['val_pairs']} held-out")
