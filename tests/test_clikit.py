@@ -122,3 +122,18 @@ def test_preset_choices_are_the_presets():
     from smolmoe.scratch.budgets import RUN_SETTINGS
     from smolmoe.scratch.presets import PRESETS
     assert tuple(RUN_SETTINGS) == tuple(PRESETS)   # scratch/cli.py offers RUN_SETTINGS' keys
+
+
+def test_the_demo_options_are_the_pipeline_settings():
+    import dataclasses
+    import importlib.util
+    from pathlib import Path
+
+    from smolmoe.pipeline import MoEPipelineSettings
+    spec = importlib.util.spec_from_file_location("demo", Path(__file__).parent.parent / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    generated = {p.name: p for p in demo.main.params if isinstance(p, SettingOption)}
+    assert set(generated) == {f.name for f in dataclasses.fields(MoEPipelineSettings)}
+    assert {p.name for p in demo.main.params} - set(generated) == {"out"}
+    assert generated["task_limit"].default == MoEPipelineSettings().task_limit == 6
