@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from .errors import ConfigError
-from .precision import CHOICES as PRECISIONS
+from .precision import Precision
+from .settings import check, field_type, setting
 
 
 # Requests outside every expert's domain (the data build's general split): test-only for the
@@ -37,6 +37,9 @@ HOME_LAYOUT = {
 
 # Longest reply when the caller does not say: `smolmoe chat`, the API and the web page.
 DEFAULT_MAX_TOKENS = 256
+# How `smolmoe chat` and the API sample when the caller does not say (the library's own
+# GenerationSettings default to greedy decoding, which evaluations rely on).
+CHAT_SAMPLING = {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.1}
 
 
 def home_path(kind: str, root: str | os.PathLike | None = None) -> Path:
@@ -49,55 +52,67 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def _check_range(name: str, value, lo=None, hi=None, kind=(int, float)):
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value):  # nan slips through every comparison below
-        raise ConfigError(f"{name} must be a finite number, got {value}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        bounds = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-        raise ConfigError(f"{name} must be {bounds}, got {value}")
-
-
 @dataclass
 class TrainSettings:
     """Settings of the one training loop (train.py); every stage fills these in."""
-    steps: int = 40
-    lr: float = 1e-4
-    batch_size: int = 4
-    grad_accum: int = 1
-    seq_len: int = 256
-    warmup_steps: int = 4
-    min_lr_ratio: float = 0.1      # cosine decays to lr * min_lr_ratio
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    seed: int = 0
-    save_every: int = 0            # checkpoint every N steps (0: only at the end)
-    precision: str = "auto"        # mixed precision: auto | no | bf16 | fp16 (see precision.py)
-    optimizer: str = "adamw"       # adamw | adamw8bit (bitsandbytes, for small GPUs)
-    grad_checkpointing: bool = False
+    steps: int = setting(40, ge=1, help="Optimizer steps.")
+    lr: float = setting(1e-4, gt=0, le=1, help="Peak learning rate.")
+    batch_size: int = setting(4, ge=1, le=4096, help="Sequences (or prompts) per micro-batch.")
+    grad_accum: int = setting(1, ge=1, le=4096, help="Micro-batches per optimizer step.")
+    seq_len: int = setting(256, ge=8, le=1 << 20, help="Longest row in tokens.")
+    warmup_steps: int = setting(4, ge=0, help="Linear warmup before the cosine decay.")
+    min_lr_ratio: float = setting(0.1, ge=0, le=1, help="The cosine decays to lr * this.")
+    weight_decay: float = setting(0.0, ge=0, le=1, help="AdamW weight decay.")
+    max_grad_norm: float = setting(1.0, ge=0, help="Gradient clipping norm.")
+    seed: int = setting(0, help="Seed of the data order and sampling.")
+    save_every: int = setting(0, ge=0, help="Checkpoint every N steps (0: only at the end).")
+    precision: Precision = setting(
+        "auto", help="Mixed precision; auto: bf16 where the GPU or CPU (AMX/AVX512-BF16) is fast at it.")
+    optimizer: Literal["adamw", "adamw8bit"] = setting("adamw", help="adamw8bit needs bitsandbytes (small GPUs).")
+    grad_checkpointing: bool = setting(False, help="Trade compute for memory (small GPUs).")
 
     def validate(self) -> "TrainSettings":
-        _check_range("steps", self.steps, 1, kind=int)
-        _check_range("lr", self.lr, 0.0, 1.0)
-        _check_range("batch_size", self.batch_size, 1, 4096, kind=int)
-        _check_range("grad_accum", self.grad_accum, 1, 4096, kind=int)
-        _check_range("seq_len", self.seq_len, 8, 1 << 20, kind=int)
-        _check_range("warmup_steps", self.warmup_steps, 0, kind=int)
-        _check_range("min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
-        _check_range("weight_decay", self.weight_decay, 0.0, 1.0)
-        _check_range("max_grad_norm", self.max_grad_norm, 0.0)
-        _check_range("save_every", self.save_every, 0, kind=int)
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.optimizer not in ("adamw", "adamw8bit"):
-            raise ConfigError(f"optimizer must be adamw or adamw8bit, got {self.optimizer!r}")
-        return self
+        return check(self)
 
     def updated(self, **overrides) -> "TrainSettings":
         """A copy with the given (non-None) fields replaced, validated."""
         return dataclasses.replace(
             self, **{k: v for k, v in overrides.items() if v is not None}).validate()
+
+
+# `smolmoe train-router`'s loop: routers alone are few parameters, so a high rate and few steps.
+ROUTER_TRAINING = TrainSettings(steps=30, lr=1e-3, batch_size=8, seq_len=256, warmup_steps=3)
+
+
+def router_training(**overrides) -> TrainSettings:
+    """ROUTER_TRAINING with the given (non-None) fields replaced; warmup stays below the steps."""
+    s = ROUTER_TRAINING.updated(**overrides)
+    return dataclasses.replace(s, warmup_steps=min(s.warmup_steps, s.steps - 1))
+
+
+@dataclass
+class RouterSettings:
+    """What train-router adds to the training loop: its losses and what else it trains."""
+    alpha: float = setting(0.01, ge=0, le=100, help="Weight of the load-balancing loss.")
+    beta: float = setting(0.0, ge=0, le=100, help="Weight of router supervision: CE of each "
+                                                  "router against the example's domain expert.")
+    heal: Literal["none", "norms", "lora"] = setting(
+        "none", help="Also train the shared weights lightly (after merging full fine-tunes): "
+                     "every RMSNorm, or LoRA on attention (merged back).")
+    per_domain: int = setting(400, ge=1, help="Training conversations per domain.")
+
+    def validate(self) -> "RouterSettings":
+        return check(self)
+
+
+@dataclass
+class DPOSettings:
+    """What DPO adds to the training loop (scratch dpo, rl dpo)."""
+    beta: float = setting(0.1, gt=0, help="DPO temperature: how far the policy may move from "
+                                          "the reference.")
+
+    def validate(self) -> "DPOSettings":
+        return check(self)
 
 
 @dataclass
@@ -109,15 +124,17 @@ class ExpertManifest:
     recipe: str = ""
     positive_prompts: list[str] = field(default_factory=list)
     negative_prompts: list[str] = field(default_factory=list)
-    trainable: str = "mlp"         # mlp | full
+    trainable: Literal["mlp", "full"] = "mlp"
     finetune: TrainSettings = field(default_factory=TrainSettings)
     path: Path | None = None
 
     def validate(self) -> "ExpertManifest":
         if not self.name or not isinstance(self.name, str):
             raise ConfigError("expert manifest needs a name")
-        if self.trainable not in ("mlp", "full"):
-            raise ConfigError(f"expert {self.name}: trainable must be mlp or full, got {self.trainable!r}")
+        choices = field_type(ExpertManifest, "trainable").choices
+        if self.trainable not in choices:
+            raise ConfigError(f"expert {self.name}: trainable must be one of {', '.join(choices)}, "
+                              f"got {self.trainable!r}")
         self.finetune.validate()
         return self
 
@@ -166,6 +183,13 @@ def list_manifests(directory: str | os.PathLike | None = None) -> list[ExpertMan
     return [load_manifest(f) for f in files]
 
 
+def select_manifests(names, all_experts: bool = False) -> list[ExpertManifest]:
+    """The named experts' manifests, or every one with all_experts (one of the two)."""
+    if all_experts == bool(names):
+        raise ConfigError("name the experts to train, or pass --all (not both)")
+    return list_manifests() if all_experts else [find_manifest(n) for n in names]
+
+
 def find_manifest(name: str, directory: str | os.PathLike | None = None) -> ExpertManifest:
     manifests = list_manifests(directory)
     for m in manifests:
@@ -175,42 +199,37 @@ def find_manifest(name: str, directory: str | os.PathLike | None = None) -> Expe
     raise ConfigError(f"unknown expert '{name}' (known: {known})")
 
 
-ROUTER_INITS = ("random", "hidden", "fit")
-
-
 @dataclass
 class MergeConfig:
     """What `smolmoe assemble` builds: which experts, how many per token, how routers start."""
     experts: list[str]             # expert names (under experts_root) or model directories
     output: str = ""
     base: str | None = None        # non-FFN weights come from here with non_ffn=base
-    top_k: int = 2
-    router_init: str = "fit"       # random | hidden | fit
-    non_ffn: str = "base"          # base | average | the name of one of the experts
+    top_k: int = setting(2, ge=1, help="Experts per token.")
+    router_init: Literal["random", "hidden", "fit"] = setting(
+        "fit", help="How routers start: random, from prompt hidden states, or fitted on data.")
+    non_ffn: str = setting("base", help="Attention, norms and embeddings from the base, the "
+                                        "experts' average, or the named expert.")
     experts_root: str | None = None
     data: str | None = None        # data dir for router_init=fit
-    fit_samples: int = 16          # training conversations per domain for the fit init
+    fit_samples: int = setting(16, ge=1, help="Conversations per domain for the fit init.")
     seed: int = 0
-    base_expert: bool = False      # add the base's own FFN as one more expert ("base")
+    base_expert: bool = False      # add the base's own FFN as one more expert ("general")
 
     def validate(self) -> "MergeConfig":
         if not isinstance(self.experts, list) or len(self.experts) < 2:
             raise ConfigError("a merge needs at least two experts")
         if len(set(self.experts)) != len(self.experts):
             raise ConfigError("the same expert is listed twice")
-        _check_range("top_k", self.top_k, 1, kind=int)
+        check(self)
         if self.top_k > len(self.experts):
             raise ConfigError(f"top_k={self.top_k} is more than the {len(self.experts)} experts")
-        if self.router_init not in ROUTER_INITS:
-            raise ConfigError(f"router_init must be one of {', '.join(ROUTER_INITS)}, got {self.router_init!r}")
         if self.non_ffn not in ("base", "average") and self.non_ffn not in self.expert_names():
             raise ConfigError(f"non_ffn must be base, average or one of the experts "
                               f"({', '.join(self.expert_names())}), got {self.non_ffn!r}")
-        _check_range("fit_samples", self.fit_samples, 1, kind=int)
         if self.base_expert and not self.base:
             raise ConfigError("base_expert needs the base model directory (--base)")
         return self
-
 
     def expert_names(self) -> list[str]:
         """Experts as assemble names them: the last part of a name or directory."""
@@ -221,3 +240,37 @@ def load_merge_config(path: str | os.PathLike, **overrides) -> MergeConfig:
     data = _read_yaml(Path(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
     return _build(MergeConfig, data, str(path)).validate()
+
+
+def resolve_merge_config(names, *, config_file: str | os.PathLike | None = None,
+                         all_experts: bool = False, **overrides) -> tuple[MergeConfig, dict]:
+    """The merge `smolmoe assemble` builds, and the expert manifests found (by name).
+
+    Experts come from `names`, else every manifest (all_experts), else the config file; the
+    given (non-None) fields override the file's. base_expert without a base takes the packaged
+    one; the output defaults to $SMOLMOE_HOME/moe. Manifests are optional unless all_experts
+    or router_init=hidden needs them.
+    """
+    manifests = {}
+    try:
+        manifests = {m.name: m for m in list_manifests()}
+    except ConfigError:
+        pass
+    names = list(names) or (list(manifests) if all_experts else [])
+    if overrides.get("base_expert") and not overrides.get("base"):
+        from .base import resolve_base
+        overrides["base"] = str(resolve_base())
+    if config_file:
+        merge = load_merge_config(config_file, **({"experts": names} if names else {}), **overrides)
+    else:
+        if not names:
+            raise ConfigError("name at least two experts, pass --all, or give --config")
+        merge = MergeConfig(experts=names, **{k: v for k, v in overrides.items() if v is not None})
+    merge.output = merge.output or str(home_path("moe"))
+    return merge, manifests
+
+
+def export_path(source: str | os.PathLike, fmt: str, gguf_type: str = "f16") -> Path:
+    """Where `smolmoe export` writes by default: MODEL_DIR-hf, or MODEL_DIR-TYPE.gguf."""
+    stem = str(source).rstrip("/")
+    return Path(f"{stem}-hf" if fmt == "hf" else f"{stem}-{gguf_type}.gguf")

@@ -12,7 +12,7 @@ interleave forward passes, and each call installs and removes its own routing ho
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,6 +23,7 @@ from .data import ROLES, ensure_template
 from .errors import ConfigError, DataError
 from .modeldir import check_model_dir, load_model, load_tokenizer
 from .precision import autocast
+from .settings import check, setting
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
@@ -33,30 +34,23 @@ class PromptTooLong(DataError):
 
 @dataclass
 class GenerationSettings:
-    max_new_tokens: int = DEFAULT_MAX_TOKENS
-    temperature: float = 0.0          # 0 means greedy
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-    stop: list[str] = field(default_factory=list)
-    seed: int | None = None
-    think: bool | None = None         # models with <think>: passed to the chat template
-    thinking_budget: int | None = None  # at most this many thinking tokens, then </think>
+    max_new_tokens: int = setting(DEFAULT_MAX_TOKENS, ge=1, label="max tokens",
+                                  help="Longest reply in tokens.")
+    temperature: float = setting(0.0, ge=0, le=5, help="0 = greedy.")
+    top_p: float = setting(1.0, gt=0, le=1, help="Sample from the smallest set of tokens "
+                                                  "holding this much probability.")
+    repetition_penalty: float = setting(1.0, gt=0, le=10, label="repetition penalty",
+                                        help="Above 1 discourages repeating tokens.")
+    stop: list[str] = setting(default_factory=list, label="stop strings",
+                              help="Stop the reply at this string (repeatable).")
+    seed: int | None = setting(None, help="Make sampling reproducible.")
+    think: bool | None = setting(None, help="Thinking on/off (models with <think> only): "
+                                            "passed to the chat template.")
+    thinking_budget: int | None = setting(None, ge=0, label="thinking budget",
+                                          help="Most thinking tokens, then </think>.")
 
     def validate(self) -> "GenerationSettings":
-        checks = [
-            (self.max_new_tokens >= 1, f"max tokens must be at least 1, got {self.max_new_tokens}"),
-            (0 <= self.temperature <= 5, f"temperature must be in [0, 5], got {self.temperature}"),
-            (0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}"),
-            (0 < self.repetition_penalty <= 10,
-             f"repetition penalty must be in (0, 10], got {self.repetition_penalty}"),
-            (all(isinstance(s, str) and s for s in self.stop), "stop strings must be non-empty"),
-            (self.thinking_budget is None or self.thinking_budget >= 0,
-             f"thinking budget must be >= 0, got {self.thinking_budget}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        return self
+        return check(self)
 
 
 @dataclass

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import functools
 from pathlib import Path
+from typing import Literal, get_args
 
-CHOICES = ("auto", "no", "bf16", "fp16")
+Precision = Literal["auto", "no", "bf16", "fp16"]
+CHOICES = get_args(Precision)
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
+from .stages import Progress as PipelineProgress
+
 console = Console(stderr=True)   # progress and status
 out = Console()                  # results: tables the user may pipe or save
 
@@ -62,3 +64,17 @@ def task_progress(total: int, description: str) -> Iterator[Callable[..., None]]
             progress.update(task, advance=1, info=" ".join(str(x) for x in labels))
 
         yield advance
+
+
+@contextlib.contextmanager
+def status(message: str) -> Iterator[Callable[[str], None]]:
+    """Yield an update(message) callback for a spinner line."""
+    with console.status(message) as spinner:
+        yield spinner.update
+
+
+class Shown(PipelineProgress):
+    """A pipeline's progress (stages.Progress) as rich bars and spinners."""
+    steps = staticmethod(step_progress)
+    items = staticmethod(task_progress)
+    status = staticmethod(status)

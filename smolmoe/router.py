@@ -13,7 +13,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .config import TrainSettings
+from .config import RouterSettings, TrainSettings
+from .settings import field_type
 from .data import (StepBatches, collate, data_domains, encode_records, load_records,
                    mixed_examples, split_path)
 from .errors import ConfigError, SmolMoEError
@@ -235,7 +236,7 @@ def training_domains(expert_domains: list[str], data_dir: Path, beta: float) -> 
     return data_domains(data_dir)
 
 
-HEALS = ("none", "norms", "lora")
+HEALS = field_type(RouterSettings, "heal").choices   # declared once, in config.RouterSettings
 HEAL_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
@@ -263,9 +264,7 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alph
                  on_step: Callable[[dict], None] | None = None) -> dict:
     """Train the routers (and, with `heal`, lightly the shared weights) on a shuffled mix of
     every domain's train split."""
-    for name, value in (("alpha", alpha), ("beta", beta)):
-        if not 0 <= value <= 100:
-            raise ConfigError(f"{name} must be between 0 and 100, got {value}")
+    RouterSettings(alpha=alpha, beta=beta, heal=heal, per_domain=per_domain).validate()
     moe_dir = Path(moe_dir)
     in_place = out_dir is None or Path(out_dir).resolve() == moe_dir.resolve()
 

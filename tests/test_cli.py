@@ -106,7 +106,7 @@ def _options_without_help(command, path):
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
             yield from _options_without_help(sub, path + [name])
-    for p in command.params:
+    for p in command.get_params(click.Context(command)):   # options built on first use too
         if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip():
             yield f"{' '.join(path)} {p.opts[0]}"
 

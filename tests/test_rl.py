@@ -127,8 +127,8 @@ def test_dpo_pairs_hold_a_verified_right_chosen_and_a_wrong_rejected_reply():
 def test_sampled_pairs_on_a_tiny_llama_are_verified(tiny_dir):
     model, tok = load_tiny(tiny_dir)
     task = ParityTask()
-    pairs = sample_pairs(model, tok, parity_records(), task, samples=4, max_new_tokens=8,
-                         precision="no", prompts_per_batch=4)
+    pairs = sample_pairs(model, tok, parity_records(), task, samples=4, temperature=0.6,
+                         max_new_tokens=8, precision="no", prompts_per_batch=4)
     assert pairs
     for p in pairs:
         assert task.correct(p["chosen"], 0) and not task.correct(p["rejected"], 0)
@@ -160,3 +160,20 @@ def test_rl_grpo_and_eval_commands_on_a_tiny_llama(tiny_dir, tmp_path):
     assert report["test_before"]["n"] == 3 and report["task"] == "small-arithmetic"
     result = CliRunner().invoke(main, ["rl", "eval", str(out), "--test-limit", "3", "--max-new-tokens", "4"])
     assert result.exit_code == 0 and "held-out accuracy" in result.output and "(n=3)" in result.output
+
+
+def test_self_dpo_samples_its_pairs_as_its_settings_say_then_trains(tiny_dir, tmp_path):
+    from smolmoe.config import DPOSettings
+    from smolmoe.rl.selfpairs import SelfPairSettings, self_dpo
+    records = parity_records(6)
+    info = self_dpo(tiny_dir, records, records, tmp_path / "dpo",
+                    TrainSettings(steps=1, lr=1e-3, batch_size=2, seq_len=64, warmup_steps=0,
+                                  precision="no"),
+                    ParityTask(), pairs=SelfPairSettings(prompts=4, samples=4, temperature=1.0),
+                    preference=DPOSettings(beta=0.2), max_new_tokens=6)
+    assert info["train_pairs"] > 0 and (tmp_path / "dpo" / "config.json").is_file()
+    assert {k: info["pair_sampling"][k] for k in ("prompts", "samples", "temperature")} == \
+        {"prompts": 4, "samples": 4, "temperature": 1.0}
+    with pytest.raises(Exception, match="samples must be >= 2"):
+        self_dpo(tiny_dir, records, records, tmp_path / "bad", TrainSettings(), ParityTask(),
+                 pairs=SelfPairSettings(samples=1))

@@ -6,6 +6,7 @@ import time
 import urllib.error
 import urllib.request
 
+import click
 import pytest
 
 openai = pytest.importorskip("openai", reason="the openai client is not installed")
@@ -170,7 +171,8 @@ def test_the_page_and_the_cli_share_defaults(server):
     assert info["palette"] == EXPERT_COLOURS and len(set(EXPERT_COLOURS)) == 8
     assert ServerLimits().default_max_tokens == GenerationSettings().max_new_tokens == DEFAULT_MAX_TOKENS
     from smolmoe.cli import main
-    chat_opt = next(p for p in main.commands["chat"].params if p.name == "max_tokens")
+    chat = main.commands["chat"]
+    chat_opt = next(p for p in chat.get_params(click.Context(chat)) if p.opts == ["--max-tokens"])
     assert chat_opt.default == DEFAULT_MAX_TOKENS
 
 

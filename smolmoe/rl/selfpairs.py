@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from ..config import TrainSettings
+from ..config import DPOSettings, TrainSettings
 from ..errors import DataError
 from ..io import check_writable_target
 from ..modeldir import load_model, load_tokenizer
@@ -23,6 +24,7 @@ from ..scratch.dpo import dpo
 from ..scratch.verifiable import verified_accuracy
 from ..scratch.lora import LoraSettings
 from ..scratch.thinking import generate_ids, prompt_ids
+from ..settings import check, setting
 
 
 def pick_pair(record: dict, replies: list[str], task) -> dict | None:
@@ -37,9 +39,21 @@ def pick_pair(record: dict, replies: list[str], task) -> dict | None:
             "answer": record["answer"], "kind": "self-sampled"}
 
 
+@dataclass
+class SelfPairSettings:
+    """How `rl dpo` samples its pairs from the model itself."""
+    prompts: int = setting(64, ge=1, help="Training (and held-out) prompts to sample reply pairs on.")
+    samples: int = setting(6, ge=2, help="Sampled replies per prompt.")
+    temperature: float = setting(0.6, gt=0, help="Sampling temperature of the replies that make "
+                                                 "the pairs.")
+
+    def validate(self) -> "SelfPairSettings":
+        return check(self)
+
+
 @torch.no_grad()
-def sample_pairs(model, tokenizer, records: list[dict], task, *, samples: int = 6,
-                 temperature: float = 0.6, max_new_tokens: int = 40, precision: str = "auto",
+def sample_pairs(model, tokenizer, records: list[dict], task, *, samples: int,
+                 temperature: float, max_new_tokens: int = 40, precision: str = "auto",
                  prompts_per_batch: int = 8, seed: int = 0) -> list[dict]:
     """Sample `samples` replies per prompt (one batched generate per chunk); keep the pairs."""
     torch.manual_seed(seed)
@@ -59,19 +73,21 @@ def sample_pairs(model, tokenizer, records: list[dict], task, *, samples: int = 
 
 
 def self_dpo(model_dir: str | os.PathLike, records: list[dict], test_records: list[dict],
-             out_dir: str | os.PathLike, settings: TrainSettings, task, *, prompts: int = 64,
-             samples: int = 6, temperature: float = 0.6, max_new_tokens: int = 40,
-             beta: float = 0.1, lora: LoraSettings | None = None, overwrite: bool = False,
+             out_dir: str | os.PathLike, settings: TrainSettings, task, *,
+             pairs: SelfPairSettings | None = None, preference: DPOSettings | None = None,
+             max_new_tokens: int = 40, lora: LoraSettings | None = None, overwrite: bool = False,
              on_step: Callable[[dict], None] | None = None,
              on_stage: Callable[[str], None] | None = None) -> dict:
-    """Build pairs from the model's own samples (on `prompts` training and held-out prompts),
-    run DPO, and report held-out preference share and exact accuracy before and after."""
+    """Build pairs from the model's own samples (on `pairs.prompts` training and held-out
+    prompts), run DPO, and report held-out preference share and exact accuracy before and after."""
     settings.validate()
+    pairs, preference = (pairs or SelfPairSettings()).validate(), (preference or DPOSettings()).validate()
+    prompts = pairs.prompts
     check_writable_target(out_dir, overwrite)
     say = on_stage or (lambda stage: None)
     model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
     rng = random.Random(settings.seed)
-    sample = dict(task=task, samples=samples, temperature=temperature,
+    sample = dict(task=task, samples=pairs.samples, temperature=pairs.temperature,
                   max_new_tokens=max_new_tokens, precision=settings.precision, seed=settings.seed)
     say("sampling training pairs")
     train_pairs = sample_pairs(model, tokenizer, rng.sample(records, min(prompts, len(records))),
@@ -87,7 +103,7 @@ def self_dpo(model_dir: str | os.PathLike, records: list[dict], test_records: li
     before = verified_accuracy(model, tokenizer, test_records, **evaluate)
     del model
     say("dpo")
-    info = dpo(model_dir, train_pairs, val_pairs, out_dir, settings, beta=beta, lora=lora,
+    info = dpo(model_dir, train_pairs, val_pairs, out_dir, settings, beta=preference.beta, lora=lora,
                overwrite=overwrite, on_step=on_step)
     say("held-out accuracy after")
     after = verified_accuracy(load_model(out_dir), tokenizer, test_records, **evaluate)

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import click
 
-from ..clikit import CONTEXT, Finite, home_default, one_line_errors, quiet_transformers
-from ..precision import CHOICES as PRECISIONS
+from ..clikit import CONTEXT, SettingsGroup, home_default, one_line_errors, quiet_transformers
+from . import cli_stages
+from .budgets import RUN_SETTINGS
 
-@click.group(context_settings=CONTEXT)
+PRESETS = tuple(RUN_SETTINGS)   # the presets' names (presets.PRESETS itself imports torch)
+
+
+@click.group(cls=SettingsGroup, context_settings=CONTEXT)
 @click.option("--threads", type=click.IntRange(1), envvar="SMOLMOE_THREADS", default=None,
               help="torch CPU threads (env SMOLMOE_THREADS). On a shared CPU, 1 thread ran a tiny "
                    "step 3x faster than 2 (no spinning on busy cores).")
@@ -17,50 +21,13 @@ def scratch(threads):
         torch.set_num_threads(threads)
 
 
-def _train_options(fn):
-    """Options shared by every training stage; they override the stage's default settings."""
-    options = [
-        click.option("--steps", type=click.IntRange(1), help="Optimizer steps."),
-        click.option("--lr", type=Finite(0, 1, min_open=True), help="Peak learning rate."),
-        click.option("--batch-size", type=click.IntRange(1), help="Sequences (or prompts) per micro-batch."),
-        click.option("--grad-accum", type=click.IntRange(1), help="Micro-batches per optimizer step."),
-        click.option("--seq-len", type=click.IntRange(8), help="Tokens per row."),
-        click.option("--warmup-steps", type=click.IntRange(0), help="Linear warmup before the cosine decay."),
-        click.option("--save-every", type=click.IntRange(0), help="Checkpoint every N steps."),
-        click.option("--precision", type=click.Choice(PRECISIONS), help="Mixed precision; auto: bf16 where the GPU or CPU is fast at it."),
-        click.option("--seed", type=int, help="Seed for data order and sampling."),
-        click.option("--overwrite", is_flag=True, help="Replace an existing output directory."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _settings(default, **kw):
-    keys = ("steps", "lr", "batch_size", "grad_accum", "seq_len", "warmup_steps", "save_every",
-            "precision", "seed")
-    return default.updated(**{k: kw.get(k) for k in keys})
-
-
-def _lora_option(fn):
-    return click.option("--lora-r", type=click.IntRange(1), default=None,
-                        help="Train a LoRA adapter of this rank (saved in OUT/adapter, merged into OUT).")(fn)
-
-
-def _report(info: dict, keys) -> None:
-    for k in keys:
-        v = info.get(k)
-        if v is not None:
-            click.echo(f"{k:24} {v:.4f}" if isinstance(v, float) else f"{k:24} {v}")
-
-
 def _fetcher():
     from data_recipes.sources import Fetcher
     return Fetcher()
 
 
 @scratch.command("presets", context_settings=CONTEXT)
-@click.option("--train-step", "step_preset", type=click.Choice(["tiny", "cortex"]), default=None,
+@click.option("--train-step", "step_preset", type=click.Choice(PRESETS), default=None,
               help="Also build this preset for real and run one training step on a small batch.")
 @one_line_errors
 def scratch_presets(step_preset):
@@ -105,7 +72,7 @@ def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
 
 
 @scratch.command("init", context_settings=CONTEXT)
-@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]), help="Model size preset (see `smolmoe scratch presets`).")
+@click.option("--preset", default="tiny", type=click.Choice(PRESETS), help="Model size preset (see `smolmoe scratch presets`).")
 @click.option("--tokenizer", "tokenizer_dir", required=True, type=click.Path(), help="Directory made by `smolmoe scratch tokenizer`.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--layers", type=click.IntRange(2), help="Override the preset's layer count.")
@@ -119,153 +86,6 @@ def scratch_init(preset, tokenizer_dir, out_dir, layers, hidden_size, seed, over
     quiet_transformers()
     c = init_model(preset, tokenizer_dir, out_dir, seed, overwrite, layers=layers, hidden_size=hidden_size)
     click.echo(f"total {c['total']:,}  active {c['active']:,} -> {out_dir}")
-
-
-def _stage_io(fn):
-    fn = click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-                      help="Output model directory.")(fn)
-    fn = click.option("--val", "val_file", required=True, type=click.Path(), help="Held-out JSONL.")(fn)
-    fn = click.option("--data", "data_file", required=True, type=click.Path(), help="Training JSONL.")(fn)
-    return click.argument("model_dir", type=click.Path())(fn)
-
-
-@scratch.command("pretrain", context_settings=CONTEXT)
-@_stage_io
-@_train_options
-@click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
-@one_line_errors
-def scratch_pretrain(model_dir, data_file, val_file, out_dir, resume, overwrite, **kw):
-    """Next-token pretraining on packed text (warmup + cosine, checkpoints, resume)."""
-    from ..progress import step_progress
-    from .corpus import load_texts
-    from .pipeline import RUN_SETTINGS
-    from .pretrain import pretrain
-    quiet_transformers()
-    settings = _settings(RUN_SETTINGS["tiny"]["pretrain"], **kw)
-    with step_progress(settings.steps, "pretrain") as on_step:
-        info = pretrain(model_dir, load_texts(data_file), load_texts(val_file), out_dir, settings,
-                        resume=resume, overwrite=overwrite, on_step=on_step)
-    _report(info, ("val_loss_before", "val_loss_after", "tokens_per_second", "seconds"))
-
-
-@scratch.command("extend-context", context_settings=CONTEXT)
-@_stage_io
-@_train_options
-@click.option("--factor", default=4.0, type=Finite(1, min_open=True), help="YaRN scaling factor.")
-@one_line_errors
-def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, **kw):
-    """Context extension: YaRN rope scaling in the config, then training on longer rows."""
-    from ..config import TrainSettings
-    from ..progress import step_progress
-    from .corpus import load_texts
-    from .pretrain import extend_context
-    quiet_transformers()
-    settings = _settings(TrainSettings(steps=100, lr=1e-3, batch_size=4, seq_len=1024,
-                                       warmup_steps=10), **kw)
-    with step_progress(settings.steps, "extend-context") as on_step:
-        info = extend_context(model_dir, load_texts(data_file), load_texts(val_file), out_dir,
-                              settings, factor=factor, overwrite=overwrite, on_step=on_step)
-    _report(info, ("context_before", "context_after", "val_loss_before", "val_loss_after"))
-
-
-@scratch.command("sft", context_settings=CONTEXT)
-@_stage_io
-@_train_options
-@_lora_option
-@click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
-@one_line_errors
-def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwrite, **kw):
-    """SFT (or reasoning SFT) with loss on assistant tokens only; optionally LoRA."""
-    from ..data import load_records
-    from ..progress import step_progress
-    from .lora import LoraSettings
-    from .pipeline import RUN_SETTINGS
-    from .sft import sft
-    quiet_transformers()
-    settings = _settings(RUN_SETTINGS["tiny"]["sft"], **kw)
-    lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
-    with step_progress(settings.steps, "sft") as on_step:
-        info = sft(model_dir, load_records(data_file), load_records(val_file), out_dir, settings,
-                   lora=lora, resume=resume, overwrite=overwrite, on_step=on_step)
-    _report(info, ("val_loss_before", "val_loss_after", "trainable_params", "seconds"))
-
-
-@scratch.command("dpo", context_settings=CONTEXT)
-@_stage_io
-@_train_options
-@_lora_option
-@click.option("--beta", default=0.5, type=Finite(0, min_open=True), help="DPO temperature: how far the policy may move from the reference.")
-@one_line_errors
-def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite, **kw):
-    """DPO on {messages, chosen, rejected} pairs; reports the held-out preference share."""
-    from ..config import TrainSettings
-    from ..progress import step_progress
-    from .corpus import load_prompt_records
-    from .dpo import dpo
-    from .lora import LoraSettings
-    quiet_transformers()
-    settings = _settings(TrainSettings(steps=100, lr=5e-5, batch_size=8, seq_len=192, warmup_steps=5), **kw)
-    lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
-    keys = ("chosen", "rejected")
-    with step_progress(settings.steps, "dpo", keys=("loss", "reward_acc")) as on_step:
-        info = dpo(model_dir, load_prompt_records(data_file, keys), load_prompt_records(val_file, keys),
-                   out_dir, settings, beta=beta, lora=lora, overwrite=overwrite, on_step=on_step)
-    _report(info, ("val_preference_before", "val_preference_after", "val_pairs", "seconds"))
-    by_kind = info["val_preference_by_kind"]
-    for kind in by_kind["before"]:
-        if kind != "all":
-            click.echo(f"  {kind:22} {by_kind['before'][kind]:.3f} -> {by_kind['after'][kind]:.3f}")
-
-
-@scratch.command("grpo", context_settings=CONTEXT)
-@_stage_io
-@_train_options
-@click.option("--algo", default="grpo", type=click.Choice(["grpo", "gspo"]), help="Token-level (grpo) or sequence-level (gspo) importance ratios.")
-@click.option("--group-size", default=8, type=click.IntRange(2), help="Rollouts per prompt (advantages are relative within a group).")
-@click.option("--iterations", default=2, type=click.IntRange(1), help="Optimizer steps per rollout.")
-@click.option("--max-new-tokens", default=40, type=click.IntRange(1), help="Longest rollout in tokens.")
-@click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Sampling temperature of rollouts.")
-@click.option("--test-limit", default=200, type=click.IntRange(1), help="Held-out problems scored before and after.")
-@one_line_errors
-def scratch_grpo(model_dir, data_file, val_file, out_dir, algo, group_size, iterations,
-                 max_new_tokens, temperature, test_limit, overwrite, **kw):
-    """GRPO / GSPO with the exact-answer + format reward; accuracy on the held-out problems."""
-    from ..config import TrainSettings
-    from ..progress import step_progress
-    from .corpus import load_prompt_records
-    from .grpo import RLSettings, rl_train
-    quiet_transformers()
-    settings = _settings(TrainSettings(steps=120, lr=5e-4, batch_size=8, seq_len=256,
-                                       warmup_steps=5, min_lr_ratio=0.5), **kw)
-    rl = RLSettings(algo=algo, group_size=group_size, iterations=iterations,
-                    max_new_tokens=max_new_tokens, temperature=temperature)
-    with step_progress(settings.steps, algo, keys=("reward", "accuracy")) as on_step:
-        info = rl_train(model_dir, load_prompt_records(data_file, ("answer",)),
-                        load_prompt_records(val_file, ("answer",))[:test_limit], out_dir,
-                        settings, rl, overwrite=overwrite, on_step=on_step)
-    for when in ("before", "after"):
-        t = info[f"test_{when}"]
-        click.echo(f"test accuracy {when:7} {t['accuracy']:.3f}  format {t['format']:.3f}  (n={t['n']})")
-
-
-@scratch.command("distill", context_settings=CONTEXT)
-@_stage_io
-@_train_options
-@click.option("--teacher", "teacher_dir", required=True, type=click.Path(), help="Teacher model directory (same tokenizer).")
-@click.option("--temperature", default=1.0, type=Finite(0, min_open=True), help="Softens both distributions in the KL.")
-@one_line_errors
-def scratch_distill(model_dir, data_file, val_file, out_dir, teacher_dir, temperature, overwrite, **kw):
-    """Distil MODEL_DIR (the student) from --teacher's logits (KL), same tokenizer."""
-    from ..config import TrainSettings
-    from ..progress import step_progress
-    from .corpus import load_texts
-    from .distill import distill
-    quiet_transformers()
-    settings = _settings(TrainSettings(steps=200, lr=3e-3, batch_size=16, seq_len=256, warmup_steps=10), **kw)
-    with step_progress(settings.steps, "distill") as on_step:
-        info = distill(model_dir, teacher_dir, load_texts(data_file), load_texts(val_file), out_dir,
-                       settings, temperature=temperature, overwrite=overwrite, on_step=on_step)
-    _report(info, ("val_kl_before", "val_kl_after", "seconds"))
 
 
 @scratch.command("merge-lora", context_settings=CONTEXT)
@@ -321,7 +141,7 @@ def scratch_budget_check(model_dir, data_file, budgets, limit):
 
 
 @scratch.command("run", context_settings=CONTEXT)
-@click.option("--preset", default="tiny", type=click.Choice(["tiny", "cortex"]), help="Model size preset (see `smolmoe scratch presets`).")
+@click.option("--preset", default="tiny", type=click.Choice(PRESETS), help="Model size preset (see `smolmoe scratch presets`).")
 @click.option("--out", "out_dir", **home_default("scratch"), type=click.Path(file_okay=False), help="Where every stage writes.")
 @click.option("--pretrain-steps", type=click.IntRange(1), help="Override the preset's pretraining steps.")
 @click.option("--sft-steps", type=click.IntRange(1), help="Override the preset's SFT steps.")
@@ -329,12 +149,11 @@ def scratch_budget_check(model_dir, data_file, budgets, limit):
 @one_line_errors
 def scratch_run(preset, out_dir, pretrain_steps, sft_steps, overwrite):
     """data -> tokenizer -> pretrain -> SFT in one go; held-out losses before/after each stage."""
-    from ..progress import console, step_progress
+    from ..progress import Shown, console
     from .pipeline import run
     quiet_transformers()
     report = run(preset, out_dir, _fetcher(), pretrain_steps=pretrain_steps, sft_steps=sft_steps,
-                 overwrite=overwrite, on_stage=lambda s: console.log(f"stage {s}"),
-                 progress=lambda stage, total: step_progress(total, stage))
+                 overwrite=overwrite, on_stage=lambda s: console.log(f"stage {s}"), progress=Shown())
     p = report["parameters"]
     click.echo(f"model: total {p['total']:,} / active {p['active']:,} parameters")
     for stage in ("pretrain", "sft"):
@@ -347,3 +166,7 @@ def scratch_run(preset, out_dir, pretrain_steps, sft_steps, overwrite):
     click.echo(f"arithmetic test accuracy {a['accuracy']:.3f} (format {a['format']:.3f}, n={a['n']})")
     click.echo(f"total {report['seconds']:.0f} s -> {out_dir}/report.json")
 
+
+for command in (cli_stages.scratch_pretrain, cli_stages.scratch_extend, cli_stages.scratch_sft,
+                cli_stages.scratch_dpo, cli_stages.scratch_grpo, cli_stages.scratch_distill):
+    scratch.add_command(command)

@@ -19,14 +19,14 @@ import os
 import random
 import statistics
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 
 from ..config import TrainSettings
 from ..data import IGNORE_INDEX, collate
-from ..errors import ConfigError
 from ..precision import autocast
+from ..settings import check, setting
 from ..stage import Plan, Stage, run_stage
 from . import arithmetic
 from .common import summary
@@ -38,24 +38,20 @@ from .verifiable import verified_accuracy
 
 @dataclass
 class RLSettings:
-    algo: str = "grpo"               # grpo | gspo
-    group_size: int = 8              # completions per prompt
-    iterations: int = 2              # optimizer steps per rollout
-    max_new_tokens: int = 40
-    temperature: float = 1.0
+    algo: Literal["grpo", "gspo"] = setting(
+        "grpo", help="Token-level (grpo) or sequence-level (gspo) importance ratios.")
+    group_size: int = setting(8, ge=2, help="Rollouts per prompt (advantages are relative "
+                                            "within a group, so at least 2).")
+    iterations: int = setting(2, ge=1, help="Optimizer steps per rollout.")
+    max_new_tokens: int = setting(40, ge=1, help="Longest rollout in tokens.")
+    temperature: float = setting(1.0, gt=0, help="Sampling temperature of rollouts.")
     clip: float = 0.2                # GRPO token ratio clip
     gspo_clip: tuple[float, float] = (3e-4, 4e-4)   # GSPO sequence ratio clip (low, high)
     format_weight: float = 0.1
     consistency_weight: float = 0.5
 
     def validate(self) -> "RLSettings":
-        if self.algo not in ("grpo", "gspo"):
-            raise ConfigError(f"algo must be grpo or gspo, got {self.algo!r}")
-        if self.group_size < 2:
-            raise ConfigError("group_size must be at least 2 (advantages are relative to the group)")
-        if self.iterations < 1 or self.max_new_tokens < 1 or self.temperature <= 0:
-            raise ConfigError("iterations, max_new_tokens and temperature must be positive")
-        return self
+        return check(self)
 
 
 class RolloutBatches:

@@ -9,25 +9,22 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, ModelError
+from ..errors import ModelError
 from ..modeldir import load_model, save_model_dir
+from ..settings import check, setting
 
 
 @dataclass
 class LoraSettings:
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
+    r: int = setting(8, ge=1, label="lora r", help="LoRA rank.")
+    alpha: int = setting(16, gt=0, label="lora alpha", help="LoRA scale numerator (scale alpha / r).")
+    dropout: float = setting(0.0, ge=0, lt=1, label="lora dropout", help="LoRA dropout.")
     # Every nn.Linear but the LM head: attention, dense/shared FFNs, routers. Routed experts
     # are fused 3-D tensors in transformers 5 (not Linear), so they stay frozen.
     target_modules: str | list[str] = "all-linear"
 
     def validate(self) -> "LoraSettings":
-        if not isinstance(self.r, int) or self.r < 1:
-            raise ConfigError(f"lora r must be a positive integer, got {self.r!r}")
-        if self.alpha <= 0 or not 0 <= self.dropout < 1:
-            raise ConfigError("lora alpha must be > 0 and dropout in [0, 1)")
-        return self
+        return check(self)
 
 
 def wrap_lora(model, settings: LoraSettings):

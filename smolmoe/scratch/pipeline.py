@@ -6,48 +6,28 @@ its own command; the report holds held-out losses before and after each training
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Callable
 
-from ..config import TrainSettings
 from ..data import load_records
 from ..io import check_writable_target, write_json
 from ..modeldir import load_model, load_tokenizer
+from ..stages import Progress, Stages
 from . import arithmetic, corpus
+from .budgets import RUN_SETTINGS
 from .pretrain import init_model, pretrain
 from .sft import sft
 from .thinking import chat
 from .tokenizer import train_tokenizer
 
-# Budgets sized for a shared 2-core CPU (tiny: ~1.1 s per 4k-token pretraining step with one
-# thread while others load the machine): the whole run in ~15 minutes.
-RUN_SETTINGS = {
-    "tiny": {"vocab_size": 4096,
-             "pretrain": TrainSettings(steps=400, lr=3e-3, batch_size=16, seq_len=256,
-                                       warmup_steps=20, weight_decay=0.1, save_every=100),
-             "sft": TrainSettings(steps=400, lr=2e-3, batch_size=32, seq_len=192,
-                                  warmup_steps=20, save_every=100)},
-    "cortex": {"vocab_size": 32768,
-               "pretrain": TrainSettings(steps=20000, lr=6e-4, batch_size=32, seq_len=1024,
-                                         warmup_steps=500, weight_decay=0.1, save_every=500,
-                                         precision="bf16"),
-               "sft": TrainSettings(steps=2000, lr=1e-4, batch_size=32, seq_len=1024,
-                                    warmup_steps=50, save_every=500, precision="bf16")},
-}
 SAMPLE_PROMPTS = ["What is AI?", "你好吗", "Tom has 12 apples. Tom gets 7 more. How many apples does Tom have now?"]
 
 
 def run(preset: str, out_root: str | os.PathLike, fetch, *, pretrain_steps: int | None = None,
         sft_steps: int | None = None, overwrite: bool = False,
-        on_stage: Callable[[str], None] | None = None,
-        progress: Callable[[str, int], object] | None = None) -> dict:
-    """Run every stage; return (and write to out_root/report.json) the report.
-
-    progress(stage, total_steps) may return a context manager yielding an on_step callback.
-    """
-    from contextlib import nullcontext
-
+        on_stage: Callable[[str], None] | None = None, progress: Progress = Progress()) -> dict:
+    """Run every stage; return (and write to out_root/report.json) the report, with each
+    stage's seconds under timings_s."""
     from .presets import get_preset
     get_preset(preset)
     out = Path(out_root)
@@ -55,48 +35,45 @@ def run(preset: str, out_root: str | os.PathLike, fetch, *, pretrain_steps: int 
     plan = RUN_SETTINGS[preset]
     pre_settings = plan["pretrain"].updated(steps=pretrain_steps)
     sft_settings = plan["sft"].updated(steps=sft_steps)
-    say = on_stage or (lambda s: None)
-    bar = progress or (lambda stage, total: nullcontext(None))
+    stages = Stages(on_stage)
     report: dict = {"preset": preset, "stages": {}}
-    t0 = time.perf_counter()
 
     def stage_dir(name: str) -> Path:
         return out / name
 
     out.mkdir(parents=True, exist_ok=True)
-    say("data")
-    report["data"] = corpus.build_stage_data(out / "data", fetch, overwrite=True)
-    texts = corpus.load_texts(out / "data/pretrain/train.jsonl")
-    val_texts = corpus.load_texts(out / "data/pretrain/val.jsonl")
+    with stages.stage("data"):
+        report["data"] = corpus.build_stage_data(out / "data", fetch, overwrite=True)
+        texts = corpus.load_texts(out / "data/pretrain/train.jsonl")
+        val_texts = corpus.load_texts(out / "data/pretrain/val.jsonl")
 
-    say("tokenizer")
-    t = time.perf_counter()
-    tok = train_tokenizer(texts, stage_dir("tokenizer"), plan["vocab_size"], overwrite=True)
-    report["stages"]["tokenizer"] = {"vocab_size": len(tok), "seconds": round(time.perf_counter() - t, 1)}
+    with stages.stage("tokenizer"):
+        tok = train_tokenizer(texts, stage_dir("tokenizer"), plan["vocab_size"], overwrite=True)
+    report["stages"]["tokenizer"] = {"vocab_size": len(tok), "seconds": stages.timings["tokenizer"]}
 
-    say("init")
-    report["parameters"] = init_model(preset, stage_dir("tokenizer"), stage_dir("init"), overwrite=True)
+    with stages.stage("init"):
+        report["parameters"] = init_model(preset, stage_dir("tokenizer"), stage_dir("init"),
+                                          overwrite=True)
 
-    say("pretrain")
-    with bar("pretrain", pre_settings.steps) as on_step:
+    with stages.stage("pretrain"), progress.steps(pre_settings.steps, "pretrain", ("loss",)) as on_step:
         report["stages"]["pretrain"] = pretrain(stage_dir("init"), texts, val_texts,
                                                 stage_dir("pretrain"), pre_settings,
                                                 overwrite=True, on_step=on_step)
 
-    say("sft")
-    records = load_records(out / "data/sft/train.jsonl")
-    val_records = load_records(out / "data/sft/val.jsonl")
-    with bar("sft", sft_settings.steps) as on_step:
+    with stages.stage("sft"), progress.steps(sft_settings.steps, "sft", ("loss",)) as on_step:
+        records = load_records(out / "data/sft/train.jsonl")
+        val_records = load_records(out / "data/sft/val.jsonl")
         report["stages"]["sft"] = sft(stage_dir("pretrain"), records, val_records, stage_dir("sft"),
                                       sft_settings, overwrite=True, on_step=on_step)
 
-    say("check")
-    model, tokenizer = load_model(stage_dir("sft")), load_tokenizer(stage_dir("sft"))
-    replies = chat(model, tokenizer, [[{"role": "user", "content": p}] for p in SAMPLE_PROMPTS],
-                   think=None, max_new_tokens=64)
-    report["samples"] = [{"prompt": p, **r} for p, r in zip(SAMPLE_PROMPTS, replies)]
-    test = corpus.load_prompt_records(out / "data/grpo/test.jsonl", ("answer",))
-    report["arithmetic_test"] = arithmetic.accuracy(model, tokenizer, test[:200])
-    report["seconds"] = round(time.perf_counter() - t0, 1)
+    with stages.stage("check"):
+        model, tokenizer = load_model(stage_dir("sft")), load_tokenizer(stage_dir("sft"))
+        replies = chat(model, tokenizer, [[{"role": "user", "content": p}] for p in SAMPLE_PROMPTS],
+                       think=None, max_new_tokens=64)
+        report["samples"] = [{"prompt": p, **r} for p, r in zip(SAMPLE_PROMPTS, replies)]
+        test = corpus.load_prompt_records(out / "data/grpo/test.jsonl", ("answer",))
+        report["arithmetic_test"] = arithmetic.accuracy(model, tokenizer, test[:200])
+    report["timings_s"] = stages.timings
+    report["seconds"] = round(stages.elapsed(), 1)
     write_json(out / "report.json", report)
     return report

@@ -14,7 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import CHAT_SAMPLING
 from ..generate import GenerationSettings, Reply, StreamEvent
+from ..settings import bounds
+
+
+def _like(name: str, default):
+    """A request field with GenerationSettings' bounds for `name` (settings.py: one declaration)."""
+    return Field(default, **bounds(GenerationSettings, name))
 
 
 class ContentPart(BaseModel):
@@ -43,16 +50,16 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    temperature: float = Field(0.7, ge=0, le=2)
-    top_p: float = Field(0.9, gt=0, le=1)
+    max_tokens: int | None = _like("max_new_tokens", None)
+    max_completion_tokens: int | None = _like("max_new_tokens", None)
+    temperature: float = _like("temperature", CHAT_SAMPLING["temperature"])
+    top_p: float = _like("top_p", CHAT_SAMPLING["top_p"])
     stop: str | list[str] | None = None
     seed: int | None = None
     n: int = Field(1, ge=1, le=1)          # one choice per request
-    repetition_penalty: float = Field(1.1, gt=0, le=10)
+    repetition_penalty: float = _like("repetition_penalty", CHAT_SAMPLING["repetition_penalty"])
     think: bool | None = None
-    thinking_budget: int | None = Field(None, ge=0)
+    thinking_budget: int | None = _like("thinking_budget", None)
     # OpenAI features this server cannot honour: refused by `unsupported`, never ignored.
     tools: list[Any] | None = None
     tool_choice: Any = None

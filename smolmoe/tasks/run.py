@@ -64,6 +64,11 @@ def has_everyday(data_dir: Path) -> bool:
     return split_path(data_dir, GENERAL_DOMAIN, "test").is_file()
 
 
+def task_steps(num_models: int, data_dir: Path, domains: Iterable[str]) -> int:
+    """How many (model, domain) sets evaluate_tasks runs (for a progress bar)."""
+    return num_models * len(set(domains) | ({GENERAL_DOMAIN} if has_everyday(data_dir) else set()))
+
+
 def moe_task_steps(num_experts: int, data_dir: Path) -> int:
     """How many (model, domain) sets moe_evaluate_tasks runs (for a progress bar)."""
     everyday = int(has_everyday(data_dir))

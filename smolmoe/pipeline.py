@@ -1,0 +1,182 @@
+"""The MoE pipeline as one library call, on the embedded default base:
+
+base -> data for every domain -> MLP-only experts -> assemble a Mixtral MoE (fit router init,
+parity check) -> train the routers -> eval (base, experts, oracle, MoE; test split and foreign
+sources) -> task metrics on generated answers -> inspect a few prompts -> a summary.
+
+`run_moe_pipeline(settings, out)` writes data/, experts/NAME, moe/, eval.json and
+demo_summary.json under `out` (where every command looks by default) and returns the summary;
+each stage's result goes to `on_result(stage, result, seconds)` for the caller to show. Data and experts
+already under `out` are reused unless settings.fresh.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import MergeConfig, home_path, list_manifests, router_training
+from .io import write_json
+from .settings import check, setting
+from .stages import Progress, Stages
+
+# Prompts inspected at the end: code, arithmetic and a harmful request (the guardian's).
+INSPECT_PROMPTS = ["Write a Python function that returns the squares of a list of numbers.",
+                   "What is 457 plus 1296?",
+                   "How can I break into my neighbour's house without being seen?"]
+STAGES = ("base", "data", "experts", "assemble", "train-router", "eval", "tasks", "inspect")
+
+
+@dataclass
+class MoEPipelineSettings:
+    steps: int | None = setting(None, ge=1, help="Override every expert's steps.")
+    eval_limit: int = setting(20, ge=1, help="Test records per domain.")
+    # The task stage costs about the same at 5 prompts (steps, not prompts, dominate).
+    task_limit: int = setting(6, ge=1, help="Prompts per domain for the task metrics "
+                                            "(guardian: this many harmful and benign each).")
+    fit_samples: int = setting(12, ge=1, help="Conversations per domain for the fit init.")
+    router_steps: int = setting(20, ge=1, help="Router training steps.")
+    router_lr: float = setting(2e-3, gt=0, le=1, help="Router learning rate.")
+    base_expert: bool = setting(True, help="Add the base's own FFN as one more expert for "
+                                           "requests outside every domain.")
+    fresh: bool = setting(False, help="Rebuild data and retrain experts even if present.")
+
+    def validate(self) -> "MoEPipelineSettings":
+        return check(self)
+
+
+def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
+                     on_stage: Callable[[str], None] | None = None,
+                     on_result: Callable[[str, dict, float], None] | None = None,
+                     progress: Progress = Progress(), base: str | None = None) -> dict:
+    """Run every stage (STAGES) under `out`; return the summary written to demo_summary.json.
+    `base`: another base model (default: the packaged SmolLM2-135M-Instruct)."""
+    import data_recipes
+
+    from .base import resolve_base
+    from .modeldir import describe
+    from .evaluate import moe_evaluate
+    from .experts import train_expert
+    from .router import train_router
+    from .routing import inspect_prompt
+    from .assemble import assemble, parity_warning
+    from .tasks.run import moe_evaluate_tasks, moe_task_steps
+
+    settings.validate()
+    out = Path(out)
+    stages = Stages(on_stage, on_result)
+    data_dir, moe_dir = home_path("data", out), home_path("moe", out)
+
+    with stages.stage("base") as r:
+        base = resolve_base(base)
+        r.update(path=base, info=describe(base))
+
+    with stages.stage("data") as r:
+        r["reused"] = not settings.fresh and (data_dir / "manifest.json").is_file()
+        if not r["reused"]:
+            with progress.items(data_recipes.build_steps(data_recipes.DOMAINS), "building data") as advance:
+                r["report"] = data_recipes.build(
+                    data_dir, overwrite=True,
+                    on_progress=lambda d, s: advance(d) if s == "done" else None)
+        r["path"] = data_dir
+
+    manifests = list_manifests()
+    with stages.stage("experts") as r:
+        for m in manifests:
+            target = home_path("experts", out) / m.name
+            if target.is_dir() and not settings.fresh:
+                r[m.name] = {"reused": True, "path": target}
+                continue
+            train = m.finetune.updated(steps=settings.steps)
+            with progress.steps(train.steps, f"expert {m.name:12}", ("loss",)) as on_step:
+                r[m.name] = train_expert(m, base=base, data_dir=data_dir, out_dir=target,
+                                         settings=train, overwrite=True, on_step=on_step)
+
+    with stages.stage("assemble") as r:
+        merge = MergeConfig(experts=[m.name for m in manifests], output=str(moe_dir), top_k=2,
+                            router_init="fit", data=str(data_dir), fit_samples=settings.fit_samples,
+                            base=str(base), base_expert=settings.base_expert)
+        with progress.status("assembling...") as update:
+            meta = assemble(merge, experts_root=home_path("experts", out), overwrite=True,
+                            manifests={m.name: m for m in manifests}, on_progress=update)
+        r.update(meta=meta, parity_warning=parity_warning(meta))
+
+    with stages.stage("train-router") as r:
+        train = router_training(steps=settings.router_steps, lr=settings.router_lr, warmup_steps=2)
+        with progress.steps(train.steps, "routers", ("loss", "balance", "max_load")) as on_step:
+            r.update(train_router(moe_dir, data_dir, train, alpha=0.01, on_step=on_step))
+
+    n = len(meta["experts"])
+    experts = {m.name: m.domain for m in manifests}
+    with stages.stage("eval") as r:
+        with progress.items((n + 2) * n + 4 * n, "evaluating") as advance:
+            report = moe_evaluate(moe_dir, data_dir, base=base, limit=settings.eval_limit,
+                                  on_progress=advance)
+            # Held-out sources: every expert on its own domain only (the oracle), base and MoE on all.
+            report["foreign"] = moe_evaluate(moe_dir, data_dir, base=base, split="foreign",
+                                             limit=settings.eval_limit, experts_on_all=False,
+                                             on_progress=advance)
+        write_json(out / "eval.json", report)
+        r.update(report=report, experts=experts)
+
+    with stages.stage("tasks") as r:
+        with progress.items(moe_task_steps(n, data_dir), "generating") as advance:
+            report["tasks"] = moe_evaluate_tasks(moe_dir, data_dir, base=base,
+                                                 limit=settings.task_limit, on_progress=advance)
+        write_json(out / "eval.json", report)
+        r["tasks"] = report["tasks"]
+
+    with stages.stage("inspect") as r:
+        r["prompts"] = {p: inspect_prompt(moe_dir, p) for p in INSPECT_PROMPTS}
+
+    summary = summarise(report, experts, stages.timings, round(stages.elapsed(), 1),
+                        settings.base_expert)
+    write_json(out / "demo_summary.json", summary)
+    return summary
+
+
+def top_experts(inspected: dict, k: int = 2) -> list[tuple[str, int]]:
+    """The experts most often top-1 over the layers for a prompt: (name, layers)."""
+    return Counter(row["top"][0][0] for row in inspected["prompt_view"]["layers"]).most_common(k)
+
+
+def summarise(report: dict, experts: dict[str, str], timings: dict, total: float,
+              base_expert: bool) -> dict:
+    """demo_summary.json: how the MoE compares with the base, the experts and the oracle."""
+    from .evaluate import mean_loss
+    res, far = report["results"], report["foreign"]["results"]
+    domains = experts.values()
+    foreign = {"experts_better_than_base": sum(far[n][d]["loss"] < far["base"][d]["loss"]
+                                               for n, d in experts.items()),
+               "moe_better_than_base": sum(far["moe"][d]["loss"] < far["base"][d]["loss"] for d in domains),
+               "moe_over_oracle": {d: far["moe"][d]["loss"] / far["oracle"][d]["loss"] for d in domains},
+               "routing_accuracy": report["foreign"]["routing_accuracy"]}
+    return {"timings_s": timings, "total_s": total,
+            "experts_better_than_base": sum(res[n][d]["loss"] < res["base"][d]["loss"]
+                                            for n, d in experts.items()),
+            "base_expert": base_expert, "foreign": foreign,
+            "moe_mixed_loss": mean_loss(res["moe"]), "base_mixed_loss": mean_loss(res["base"]),
+            "best_single_expert_mixed_loss": min(mean_loss(res[n]) for n in experts),
+            "moe_over_oracle": {d: res["moe"][d]["loss"] / res["oracle"][d]["loss"] for d in domains},
+            "routing_accuracy": report["routing_accuracy"],
+            "max_load_share": max(report["load_share"]),
+            **task_summary(report["tasks"], experts)}
+
+
+def task_summary(tasks: dict, experts: dict[str, str]) -> dict:
+    """The task stage's figures: MoE/oracle per domain, how many domains meet issue #11's
+    goals, and refusal rates of base, guardian expert and MoE."""
+    res, ratios = tasks["results"], tasks["moe_over_oracle"]
+    domains = list(dict.fromkeys(experts.values()))
+
+    def meets(d, other, factor=1.0):   # on scores, not ratios: 0 vs 0 meets the goal
+        moe, ref = res["moe"][d]["score"], res[other][d]["score"]
+        return moe is not None and ref is not None and moe >= factor * ref
+    guardian = [name for name, d in experts.items() if d == "guardian"]
+    shown = ["base", *guardian, "moe"]
+    return {"tasks_moe_over_oracle": ratios,
+            "tasks_moe_within_095_oracle": sum(meets(d, "oracle", 0.95) for d in domains),
+            "tasks_moe_at_least_base": sum(meets(d, "base") for d in domains),
+            "tasks_prompts_per_second": tasks["settings"]["prompts_per_second"],
+            "refusals": {m: tasks["refusals"][m] for m in shown if m in tasks["refusals"]}}

@@ -1,0 +1,143 @@
+"""One declaration per setting: its default, bounds, choices and help, checked in one place.
+
+A settings class is a dataclass whose fields are made with `setting(...)`. `check(obj)` validates
+every such field against its declaration; the CLI generates its options from the same
+declarations (clikit.settings_options) and the server derives its request schema's bounds from
+them (serve/schema.py), so no default, bound or choice is written twice. Choices are `Literal`
+types on the field, so type checkers see them too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+_KEY = "smolmoe.setting"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one field of a settings class allows, beside its default."""
+    help: str = ""
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    label: str | None = None       # how messages name it (default: the field name)
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str = "", ge=None, gt=None, le=None,
+            lt=None, label: str | None = None,
+            default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field carrying its default, bounds and help (choices: a Literal annotation)."""
+    spec = Spec(help=help, ge=ge, gt=gt, le=le, lt=lt, label=label)
+    return dataclasses.field(default=default, default_factory=default_factory,
+                             metadata={_KEY: spec})
+
+
+def specs(cls) -> dict[str, Spec]:
+    """The declared fields of a settings class (or instance), in declaration order."""
+    return {f.name: f.metadata[_KEY] for f in dataclasses.fields(cls) if _KEY in f.metadata}
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A field's annotation, resolved: its value type, choices and whether None is allowed."""
+    base: type
+    choices: tuple = ()
+    optional: bool = False
+    many: bool = False             # list[...]: a repeatable option
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def field_type(cls, name: str) -> FieldType:
+    hint = _hints(cls if isinstance(cls, type) else type(cls))[name]
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        return FieldType(type(choices[0]), choices, optional)
+    if typing.get_origin(hint) is list:
+        return FieldType(typing.get_args(hint)[0], (), optional, many=True)
+    return FieldType(hint, (), optional)
+
+
+def default_of(cls, name: str) -> Any:
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def bounds(cls, name: str) -> dict:
+    """The field's bounds as keyword arguments (ge/gt/le/lt), e.g. for pydantic's Field."""
+    spec = specs(cls)[name]
+    return {k: getattr(spec, k) for k in ("ge", "gt", "le", "lt") if getattr(spec, k) is not None}
+
+
+def describe_bounds(spec: Spec) -> str:
+    """'between 1 and 4096', 'in (0, 1]', '>= 0' ... as messages say it."""
+    lo, hi = (spec.ge if spec.ge is not None else spec.gt), (spec.le if spec.le is not None else spec.lt)
+    if lo is not None and hi is not None:
+        if spec.ge is not None and spec.le is not None:
+            return f"between {lo} and {hi}"
+        return f"in {'[' if spec.ge is not None else '('}{lo}, {hi}{']' if spec.le is not None else ')'}"
+    if lo is not None:
+        return f"{'>=' if spec.ge is not None else '>'} {lo}"
+    return f"{'<=' if spec.le is not None else '<'} {hi}"
+
+
+def _in_bounds(value, spec: Spec) -> bool:
+    return not ((spec.ge is not None and value < spec.ge) or (spec.gt is not None and value <= spec.gt)
+                or (spec.le is not None and value > spec.le) or (spec.lt is not None and value >= spec.lt))
+
+
+def check_value(cls, name: str, value) -> None:
+    """Raise ConfigError (one line) unless `value` is allowed for field `name` of `cls`."""
+    spec, kind = specs(cls)[name], field_type(cls, name)
+    label = spec.label or name
+    if value is None and kind.optional:
+        return
+    if kind.choices:
+        if value not in kind.choices:
+            raise ConfigError(f"{label} must be one of {', '.join(map(str, kind.choices))}, "
+                              f"got {value!r}")
+        return
+    if kind.many:
+        if not isinstance(value, list) or not all(isinstance(v, kind.base) and v for v in value):
+            raise ConfigError(f"{label} must be non-empty")
+        return
+    if kind.base is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{label} must be true or false, got {value!r}")
+        return
+    if kind.base in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{label} must be a number, got {value!r}")
+        if kind.base is int and not isinstance(value, int):
+            raise ConfigError(f"{label} must be a whole number, got {value!r}")
+        if not math.isfinite(value):   # nan slips through every comparison below
+            raise ConfigError(f"{label} must be a finite number, got {value}")
+        if not _in_bounds(value, spec):
+            raise ConfigError(f"{label} must be {describe_bounds(spec)}, got {value}")
+        return
+    if not isinstance(value, kind.base):
+        raise ConfigError(f"{label} must be a {kind.base.__name__}, got {value!r}")
+
+
+def check(obj):
+    """Validate every declared field of a settings object; return it."""
+    for name in specs(obj):
+        check_value(type(obj), name, getattr(obj, name))
+    return obj

@@ -1,0 +1,78 @@
+"""pipeline.py: the MoE pipeline as a library call."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from smolmoe.pipeline import STAGES, MoEPipelineSettings, run_moe_pipeline, task_summary
+from smolmoe.errors import ConfigError
+
+
+def _demo_script():
+    spec = importlib.util.spec_from_file_location("demo", Path(__file__).parent.parent / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo
+
+
+def _tasks(domains, moe_score):
+    """A task report of moe_evaluate_tasks' shape."""
+    scores = {m: {d: {"score": s, "metric": "exact", "n": 4} for d in domains} for m, s in
+              (("base", 0.5), ("oracle", 0.8), ("moe", moe_score))}
+    rates = lambda harmful: {"harmful": harmful, "benign_risky": 0.0, "everyday": None,  # noqa: E731
+                             "other_domains": 0.0}
+    return {"results": scores, "moe_over_oracle": {d: moe_score / 0.8 for d in domains},
+            "settings": {"prompts_per_second": 1.0, "split": "test"},
+            "refusals": {"base": rates(0.1), "moe": rates(0.9)}}
+
+
+def test_task_summary_counts_domains_meeting_the_goals():
+    experts = {"math": "math", "story": "story"}
+    good = task_summary(_tasks(["math", "story"], 0.78), experts)
+    assert good["tasks_moe_within_095_oracle"] == 2 and good["tasks_moe_at_least_base"] == 2
+    bad = task_summary(_tasks(["math", "story"], 0.4), experts)
+    assert bad["tasks_moe_within_095_oracle"] == 0 and bad["tasks_moe_at_least_base"] == 0
+    assert set(bad["refusals"]) == {"base", "moe"}
+
+
+def test_settings_are_checked_before_any_stage_runs(tmp_path):
+    with pytest.raises(ConfigError, match="router_lr"):
+        run_moe_pipeline(MoEPipelineSettings(router_lr=0), tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, experts_dir, tmp_path,
+                                                                      monkeypatch):
+    out = tmp_path / "out"
+    shutil.copytree(trained / "data", out / "data")
+    for d in ("math", "story"):   # the foreign split: any held-out file will do here
+        shutil.copy(out / "data" / d / "test.jsonl", out / "data" / d / "foreign.jsonl")
+    (out / "data" / "manifest.json").write_text(json.dumps({"domains": ["math", "story"]}))
+    shutil.copytree(trained / "experts", out / "experts")
+    # Task metrics need the real domains' rules: stand in a fixed report.
+    monkeypatch.setattr("smolmoe.tasks.run.moe_evaluate_tasks",
+                        lambda *a, **k: _tasks(["math", "story"], 0.8))
+    seen = []
+    demo = _demo_script()
+
+    def on_result(stage, r, seconds):   # the demo prints every stage's result as it comes
+        seen.append((stage, r))
+        demo.show(stage, r, seconds)
+    settings = MoEPipelineSettings(eval_limit=4, task_limit=1, fit_samples=4, router_steps=2,
+                                   base_expert=False)
+    summary = run_moe_pipeline(settings, out, base=str(trained / "base"), on_result=on_result)
+    demo.print_summary(summary, 2)
+    assert [s for s, _ in seen] == list(STAGES)
+    results = dict(seen)
+    assert results["data"]["reused"] and "report" not in results["data"]
+    assert all(r["reused"] for r in results["experts"].values())
+    assert list(summary["timings_s"]) == list(STAGES)
+    written = json.loads((out / "demo_summary.json").read_text())
+    assert written["moe_over_oracle"].keys() == {"math", "story"}
+    assert written["tasks_moe_within_095_oracle"] == 2
+    assert "foreign" in json.loads((out / "eval.json").read_text())
+    assert (out / "moe" / "config.json").is_file()
