@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -18,8 +19,9 @@ from typing import Callable
 import torch
 
 from . import router
-from .config import GENERAL_DOMAIN, MergeConfig
-from .errors import ModelError
+from .base import resolve_base
+from .config import GENERAL_DOMAIN, MergeConfig, home_path, list_manifests, load_merge_config
+from .errors import ConfigError, ModelError
 from .hooks import force_expert
 from .io import check_writable_target
 from .modeldir import (MOE_META, check_model_dir, check_weights_fit, expert_domain, load_model,
@@ -33,6 +35,33 @@ REPORT_LABELS = ("base", "oracle", "moe")
 # difference means the expert changed shared weights too, so "MoE forced to j" is not expert j.
 PARITY_TOLERANCE = 1e-3
 MLP_PARTS = ("gate_proj", "up_proj", "down_proj")
+
+
+def resolve_merge_config(names, *, config_file: str | os.PathLike | None = None,
+                         all_experts: bool = False, **overrides) -> tuple[MergeConfig, dict]:
+    """The merge `smolmoe assemble` builds, and the expert manifests found (by name).
+
+    Experts come from `names`, else every manifest (all_experts), else the config file; the
+    given (non-None) fields override the file's. base_expert without a base takes the packaged
+    one; the output defaults to $SMOLMOE_HOME/moe. Manifests are optional unless all_experts
+    or router_init=hidden needs them.
+    """
+    manifests = {}
+    try:
+        manifests = {m.name: m for m in list_manifests()}
+    except ConfigError:
+        pass
+    names = list(names) or (list(manifests) if all_experts else [])
+    if overrides.get("base_expert") and not overrides.get("base"):
+        overrides["base"] = str(resolve_base())
+    if config_file:
+        merge = load_merge_config(config_file, **({"experts": names} if names else {}), **overrides)
+    else:
+        if not names:
+            raise ConfigError("name at least two experts, pass --all, or give --config")
+        merge = MergeConfig(experts=names, **{k: v for k, v in overrides.items() if v is not None})
+    merge.output = merge.output or str(home_path("moe"))
+    return merge, manifests
 
 
 def resolve_experts(experts: list[str], experts_root: Path) -> dict[str, Path]:

@@ -104,7 +104,7 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, resume, overwr
 def assemble(experts, config_file, experts_root, all_, base, top_k, router_init, non_ffn, data_dir,
              fit_samples, output, base_expert, overwrite):
     """Merge dense experts into one MoE (routers initialised, parity checked)."""
-    from .config import resolve_merge_config
+    from .assemble import resolve_merge_config
     from .progress import console
     from .assemble import assemble as assemble_moe
     quiet_transformers()

@@ -242,34 +242,6 @@ def load_merge_config(path: str | os.PathLike, **overrides) -> MergeConfig:
     return _build(MergeConfig, data, str(path)).validate()
 
 
-def resolve_merge_config(names, *, config_file: str | os.PathLike | None = None,
-                         all_experts: bool = False, **overrides) -> tuple[MergeConfig, dict]:
-    """The merge `smolmoe assemble` builds, and the expert manifests found (by name).
-
-    Experts come from `names`, else every manifest (all_experts), else the config file; the
-    given (non-None) fields override the file's. base_expert without a base takes the packaged
-    one; the output defaults to $SMOLMOE_HOME/moe. Manifests are optional unless all_experts
-    or router_init=hidden needs them.
-    """
-    manifests = {}
-    try:
-        manifests = {m.name: m for m in list_manifests()}
-    except ConfigError:
-        pass
-    names = list(names) or (list(manifests) if all_experts else [])
-    if overrides.get("base_expert") and not overrides.get("base"):
-        from .base import resolve_base
-        overrides["base"] = str(resolve_base())
-    if config_file:
-        merge = load_merge_config(config_file, **({"experts": names} if names else {}), **overrides)
-    else:
-        if not names:
-            raise ConfigError("name at least two experts, pass --all, or give --config")
-        merge = MergeConfig(experts=names, **{k: v for k, v in overrides.items() if v is not None})
-    merge.output = merge.output or str(home_path("moe"))
-    return merge, manifests
-
-
 def export_path(source: str | os.PathLike, fmt: str, gguf_type: str = "f16") -> Path:
     """Where `smolmoe export` writes by default: MODEL_DIR-hf, or MODEL_DIR-TYPE.gguf."""
     stem = str(source).rstrip("/")

@@ -1,15 +1,16 @@
 """assemble on tiny experts: exact parity for every router init, stock loading, refusals."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from smolmoe.cli import main
-from smolmoe.config import ExpertManifest, MergeConfig, TrainSettings
+from smolmoe.config import ExpertManifest, MergeConfig, TrainSettings, home_path
 from smolmoe.errors import ConfigError, ModelError
 from smolmoe.experts import train_expert
-from smolmoe.assemble import assemble
+from smolmoe.assemble import assemble, resolve_merge_config
 
 from conftest import DOMAINS, make_llama, make_tokenizer, merge_trained
 
@@ -94,3 +95,25 @@ def test_cli_assemble_refuses_top_k_with_one_line(trained, tmp_path):
                                   "--top-k", "3", "--out", str(tmp_path / "moe")])
     assert r.exit_code == 1 and r.output.strip().count("\n") == 0
     assert "top_k=3" in r.output and not (tmp_path / "moe").exists()
+
+
+def test_merge_resolution_names_overrides_and_default_output(experts_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SMOLMOE_HOME", str(tmp_path / "home"))
+    merge, manifests = resolve_merge_config([], all_experts=True, top_k=None, non_ffn="average")
+    assert merge.experts == ["math", "story"] and set(manifests) == {"math", "story"}
+    assert merge.top_k == 2 and merge.non_ffn == "average"
+    assert merge.output == str(home_path("moe")) and "home" in merge.output
+    config = tmp_path / "merge.yaml"
+    config.write_text("experts: [a, b, c]\ntop_k: 3\noutput: out\n")
+    merge, _ = resolve_merge_config(["math", "story"], config_file=config, top_k=1)
+    assert merge.experts == ["math", "story"] and merge.top_k == 1 and merge.output == "out"
+    with pytest.raises(ConfigError, match="name at least two experts"):
+        resolve_merge_config([])
+
+
+def test_base_expert_without_a_base_takes_the_packaged_one(experts_dir, monkeypatch):
+    monkeypatch.setattr("smolmoe.assemble.resolve_base", lambda spec=None: Path("/packaged/base"))
+    merge, _ = resolve_merge_config(["math", "story"], base_expert=True)
+    assert merge.base == "/packaged/base"
+    merge, _ = resolve_merge_config(["math", "story"], base_expert=True, base="/mine")
+    assert merge.base == "/mine"
