@@ -12,7 +12,7 @@ from .clikit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, home_argument,  # 
                      home_default, one_line_errors, quiet_transformers)
 from .config import DEFAULT_MAX_TOKENS, home_path
 from .errors import SmolMoEError
-from .precision import CHOICES as PRECISIONS
+from .precision import CHOICES as PRECISIONS, DTYPES
 
 
 # `eval --moe` given without a directory: the MoE under $SMOLMOE_HOME.
@@ -25,6 +25,13 @@ def main():
 
 
 # ---------------------------------------------------------------- base
+def dtype_option(default: str):
+    """The number format generation runs in (precision.generation_dtype)."""
+    return click.option("--dtype", default=default, show_default=True, type=click.Choice(DTYPES),
+                        help="Weights for generation: bf16 halves the bytes each token reads "
+                             "(CPUs with AMX/AVX512-BF16, bf16 GPUs); auto: bf16 where supported.")
+
+
 @main.command(context_settings=CONTEXT)
 @click.option("--base", default=None, help="Local HF dir or hub id; default: the packaged SmolLM2-135M-Instruct.")
 @click.option("--ask", default=None, help="Also answer this prompt greedily with the base.")
@@ -145,9 +152,10 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, steps, lr, bat
 @click.option("--tasks", is_flag=True, help="Also generate greedy answers and score them per domain (docs/eval.md).")
 @click.option("--tasks-limit", default=16, type=click.IntRange(1), help="Prompts per domain for --tasks (guardian: this many harmful and benign each).")
 @click.option("--tasks-batch", default=16, type=click.IntRange(1), help="Prompts generated together for --tasks.")
+@dtype_option("auto")
 @one_line_errors
 def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base, tasks,
-             tasks_limit, tasks_batch):
+             tasks_limit, tasks_batch, dtype):
     """Per-domain assistant-token loss of model directories (or --moe: the full MoE report);
     --tasks adds task scores and refusal rates from generated answers."""
     from .data import data_domains
@@ -156,7 +164,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     from .progress import out, task_progress
     from .tables import loss_table, moe_eval_tables
     quiet_transformers()
-    task_args = dict(split=split, limit=tasks_limit, batch_size=tasks_batch)
+    task_args = dict(split=split, limit=tasks_limit, batch_size=tasks_batch, dtype=dtype)
     if moe_dir:
         from .base import resolve_base
         moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir
@@ -334,15 +342,16 @@ def train_router_cmd(moe_dir, data_dir, out_dir, steps, lr, batch_size, seq_len,
 @click.option("--generate", default=0, type=click.IntRange(0, 2048), help="Also inspect a greedy answer of N tokens.")
 @click.option("--layer", default=None, type=int, help="Layer for the per-token view (default: majority over layers).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the full report here.")
+@dtype_option("float32")
 @one_line_errors
-def inspect(prompt, moe_dir, generate, layer, json_out):
+def inspect(prompt, moe_dir, generate, layer, json_out, dtype):
     """Show, layer by layer, which experts handled PROMPT."""
     from .io import write_json
     from .progress import out
     from .routing import inspect_prompt
     from .tables import routing_layer_table, token_line, usage_table
     quiet_transformers()
-    report = inspect_prompt(Path(moe_dir), prompt, generate=generate, layer=layer)
+    report = inspect_prompt(Path(moe_dir), prompt, generate=generate, layer=layer, dtype=dtype)
     where = f"layer {layer}" if layer is not None else "majority over layers"
     for key, title in (("prompt_view", "prompt"), ("answer_view", "answer")):
         view = report.get(key)
@@ -379,9 +388,10 @@ def generation_options(fn):
 @home_argument("model_dir", "moe")
 @click.option("--system", default=None, help="System prompt for the conversation.")
 @generation_options
+@dtype_option("float32")
 @one_line_errors
 def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, stop, seed, think,
-         thinking_budget):
+         thinking_budget, dtype):
     """Chat with MODEL_DIR (dense, base or MoE; default $SMOLMOE_HOME/moe) in the terminal,
     or answer stdin line by line."""
     from .base import check_built
@@ -395,7 +405,7 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
     interactive = sys.stdin.isatty()
     check_built(Path(model_dir))
     with console.status(f"loading {model_dir}..."):
-        chat_model = ChatModel.load(model_dir)
+        chat_model = ChatModel.load(model_dir, dtype=dtype)
     if interactive:
         kind = f"MoE of {', '.join(chat_model.experts)}" if chat_model.is_moe else "dense model"
         click.echo(f"{chat_model.name}: {kind}. /help for commands, Ctrl-D to quit.", err=True)
@@ -415,8 +425,10 @@ def chat(model_dir, system, max_tokens, temperature, top_p, repetition_penalty, 
 @click.option("--max-tokens", default=1024, type=click.IntRange(1), help="Most tokens one reply may ask for.")
 @click.option("--max-prompt-tokens", default=None, type=click.IntRange(1), help="Longest prompt accepted [default: the model's context].")
 @click.option("--max-body-bytes", default=1 << 20, type=click.IntRange(1), help="Largest request body accepted.")
+@click.option("--slots", default=8, show_default=True, type=click.IntRange(1, 256), help="Requests decoded together (continuous batching); more wait in a queue.")
+@dtype_option("float32")
 @one_line_errors
-def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
+def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes, slots, dtype):
     """Serve MODEL_DIR (default $SMOLMOE_HOME/moe): an OpenAI-compatible API at /v1 and a web
     chat showing routing at /."""
     from .base import check_built
@@ -425,7 +437,7 @@ def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
     check_built(Path(model_dir))
     limits = ServerLimits(max_body_bytes=max_body_bytes, max_tokens=max_tokens,
                           default_max_tokens=min(DEFAULT_MAX_TOKENS, max_tokens),
-                          max_prompt_tokens=max_prompt_tokens)
+                          max_prompt_tokens=max_prompt_tokens, slots=slots)
     if not is_loopback(host):
         click.secho(f"warning: listening on {host}: anyone who can reach this machine can use the "
                     f"model (no authentication, no TLS)", err=True, fg="yellow")
@@ -434,7 +446,7 @@ def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
         kind = f"MoE of {len(chat_model.experts)} experts" if chat_model.is_moe else "dense model"
         click.echo(f"serving {chat_model.name} ({kind}): web page {url}/  API {url}/v1  "
                    f"(Ctrl-C to stop)", err=True)
-    run_server(model_dir, host=host, port=port, limits=limits, on_ready=ready)
+    run_server(model_dir, host=host, port=port, limits=limits, on_ready=ready, dtype=dtype)
 
 
 @main.command(context_settings=CONTEXT)

@@ -29,7 +29,6 @@ from typing import Callable
 import torch
 
 from .errors import ModelError
-from .precision import autocast
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 END_TOKENS = ("<|im_end|>", "<|endoftext|>")   # ChatML end of turn, end of document
@@ -162,10 +161,10 @@ class Sequence:
 class Engine:
     """Continuous batching over one model (not thread-safe: callers hold the model's lock)."""
 
-    def __init__(self, model, rules: TokenRules, precision: str = "no", slots: int = 8):
+    def __init__(self, model, rules: TokenRules, slots: int = 8):
         if slots < 1:
             raise ModelError(f"the engine needs at least one slot, got {slots}")
-        self.model, self.rules, self.precision, self.slots = model, rules, precision, slots
+        self.model, self.rules, self.slots = model, rules, slots
         self.running: list[Sequence] = []     # in cache row order
         self.waiting: list[Sequence] = []
         self.cache = None
@@ -253,8 +252,8 @@ class Engine:
     def _forward(self, seqs: list[Sequence], feed, mask, positions, cache):
         record = None
         with contextlib.ExitStack() as stack:
+            # Grad mode is per thread, and a streaming caller may resume on another thread.
             stack.enter_context(torch.no_grad())
-            stack.enter_context(autocast(self.precision, self.model.device))
             if any(s.routing for s in seqs):
                 from .hooks import capture_routing
                 record = stack.enter_context(capture_routing(self.model))

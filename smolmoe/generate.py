@@ -24,6 +24,7 @@ from .config import DEFAULT_MAX_TOKENS
 from .data import ROLES, ensure_template
 from .engine import THINK_CLOSE, THINK_OPEN, Engine, Sequence, TokenRules  # noqa: F401
 from .errors import ConfigError, DataError
+from .precision import generation_dtype
 
 
 class PromptTooLong(DataError):
@@ -167,12 +168,8 @@ class TextStream:
 class ChatModel:
     """A model ready to chat: tokenizer with a template, expert names, context, a lock."""
 
-    def __init__(self, model, tokenizer, name: str = "model", experts: list[str] | None = None,
-                 precision: str = "no"):
+    def __init__(self, model, tokenizer, name: str = "model", experts: list[str] | None = None):
         self.model = model.eval()
-        # The products of every forward: "no" (float32) by default; evaluation asks for "auto"
-        # (bf16 where the hardware is fast at it, precision.py).
-        self.precision = precision
         self.tokenizer = ensure_template(tokenizer)
         self.name = name
         self.lock = threading.Lock()
@@ -183,16 +180,18 @@ class ChatModel:
             self.experts = [f"expert{i}" for i in range(model.config.num_local_experts)]
 
     @classmethod
-    def load(cls, model_dir: str | Path, precision: str = "no") -> "ChatModel":
-        """A dense model, the base, or an MoE directory (expert names from smolmoe.json)."""
+    def load(cls, model_dir: str | Path, dtype: str = "float32") -> "ChatModel":
+        """A dense model, the base, or an MoE directory (expert names from smolmoe.json), its
+        weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it)."""
         from .moe_formats import MOE_TYPES
         from .surgery import read_meta
+        torch_dtype = generation_dtype(dtype)
         model_dir = check_model_dir(Path(model_dir))
-        model = load_model(model_dir)
+        model = load_model(model_dir, dtype=torch_dtype)
         experts = None
         if model.config.model_type in MOE_TYPES:  # names from smolmoe.json, or expert_0...
             experts = [e["name"] for e in read_meta(model_dir)["experts"]]
-        return cls(model, load_tokenizer(model_dir), model_dir.name, experts, precision)
+        return cls(model, load_tokenizer(model_dir), model_dir.name, experts)
 
     @property
     def is_moe(self) -> bool:
@@ -234,7 +233,7 @@ class ChatModel:
 
     def engine(self, slots: int = 8) -> Engine:
         """A batch decoder over this model (callers step it under `self.lock`)."""
-        return Engine(self.model, self.rules, self.precision, slots)
+        return Engine(self.model, self.rules, slots)
 
     def _decode(self, prompt_ids, settings, cancelled) -> Iterator[StreamEvent]:
         engine = self.engine(slots=1)
