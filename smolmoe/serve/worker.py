@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import Counter
 from typing import AsyncIterator
 
 from ..generate import ChatModel, GenerationSettings, StreamEvent, TextStream
@@ -29,6 +30,7 @@ class GenerationWorker:
         # ones past max_waiting; a soft bound, since a request counts once its stream starts.
         self.waiting = 0
         self.engine = chat.engine(slots)
+        self.finished: Counter = Counter()      # requests ended, by engine finish reason
         self._inbox: list[tuple] = []           # (prompt, settings, cancel, put) not yet added
         self._wake = threading.Condition()
         self._closed = False
@@ -37,8 +39,8 @@ class GenerationWorker:
 
     @property
     def running(self) -> int:
-        """Sequences holding a slot now (read from another thread: a snapshot)."""
-        return len(self.engine.running)
+        """Sequences decoding now (read from another thread: a snapshot)."""
+        return sum(s.finish is None for s in self.engine.running)
 
     async def events(self, prompt_ids: list[int],
                      settings: GenerationSettings) -> AsyncIterator[StreamEvent]:
@@ -96,6 +98,7 @@ class GenerationWorker:
                 for event in stream.push(seq, token):
                     put(event)
                 if seq.finish is not None:
+                    self.finished[seq.finish] += 1
                     put(_DONE)
                     del streams[seq]
 
