@@ -128,3 +128,36 @@ def test_a_prompt_that_fills_the_context_is_refused(tiny_dir):
         engine.add([1] * chat.context_length, GenerationSettings())
     with pytest.raises(ModelError, match="slot"):
         Engine(chat.model, chat.rules, slots=0)
+
+
+def test_inspect_generate_reports_the_routing_chat_streams(tiny_moe):
+    from smolmoe.routing import inspect_prompt
+    chat = ChatModel.load(tiny_moe)
+    reply = chat.reply([{"role": "user", "content": "add 3 plus 4"}],
+                       GenerationSettings(max_new_tokens=6))
+    report = inspect_prompt(tiny_moe, "add 3 plus 4", generate=6, layer=1,
+                            model=chat.model, tokenizer=chat.tokenizer)
+    assert report["answer"] == reply.text
+    names = report["experts"]
+    assert [e for _, e in report["answer_view"]["tokens"]] == [names[e[1]] for e in reply.experts]
+
+
+def test_dtype_bf16_where_supported_and_one_line_where_not(tiny_dir, monkeypatch):
+    import torch
+    from click.testing import CliRunner
+    from smolmoe import precision
+    from smolmoe.cli import main
+    from smolmoe.errors import ConfigError
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
+    chat = ChatModel.load(tiny_dir, dtype="bf16")
+    assert {p.dtype for p in chat.model.parameters()} == {torch.bfloat16}
+    assert chat.reply([{"role": "user", "content": "hi"}],
+                      GenerationSettings(max_new_tokens=3)).finish_reason in ("stop", "length")
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert precision.generation_dtype("auto") == torch.float32
+    with pytest.raises(ConfigError, match="bf16 is not supported here"):
+        precision.generation_dtype("bf16")
+    r = CliRunner().invoke(main, ["chat", str(tiny_dir), "--dtype", "bf16"], input="hi\n")
+    assert r.exit_code == 1 and "bf16 is not supported" in r.output
+    assert r.output.strip().count("\n") == 0
