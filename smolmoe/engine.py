@@ -288,12 +288,14 @@ class Engine:
 
     def _merge(self, joining: list[Sequence], cache, mask) -> None:
         """Put the joiners' prefilled cache beside the running rows, left-padding the shorter."""
-        if any(getattr(layer, "is_sliding", False) for layer in cache.layers):
-            raise ModelError("batched decoding needs full-attention KV caches (this model has "
-                             "sliding-window layers)")
         if self.cache is None:
             self.running, self.cache, self.mask = list(joining), cache, mask
             return
+        if any(getattr(layer, "is_sliding", False) for layer in cache.layers):
+            # A sliding window keeps the last N columns per layer: rows of different lengths
+            # cannot share its columns. Such a model decodes with one slot.
+            raise ModelError("joining a running batch needs full-attention KV caches (this "
+                             "model has sliding-window layers): use one slot")
         width = max(self.mask.shape[1], mask.shape[1])
 
         def left_pad(t: torch.Tensor, n: int, dim: int) -> torch.Tensor:
