@@ -13,7 +13,7 @@ import click
 
 # Shared with the other CLI modules, which cannot import this one (`python -m smolmoe.cli`
 # would then load it twice); scripts/ import them from here.
-from .clikit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, home_argument,  # noqa: F401
+from .clikit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, dtype_option, home_argument,  # noqa: F401
                      home_default, one_line_errors, quiet_transformers, settings_options)
 from .config import CHAT_SAMPLING, DEFAULT_MAX_TOKENS, export_path
 from .errors import SmolMoEError
@@ -53,15 +53,16 @@ def base(base, ask):
 @click.option("--generate", default=0, type=click.IntRange(0, 2048), help="Also inspect a greedy answer of N tokens.")
 @click.option("--layer", default=None, type=int, help="Layer for the per-token view (default: majority over layers).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the full report here.")
+@dtype_option("float32")
 @one_line_errors
-def inspect(prompt, moe_dir, generate, layer, json_out):
+def inspect(prompt, moe_dir, generate, layer, json_out, dtype):
     """Show, layer by layer, which experts handled PROMPT."""
     from .io import write_json
     from .progress import out
     from .routing import inspect_prompt
     from .tables import routing_layer_table, token_line, usage_table
     quiet_transformers()
-    report = inspect_prompt(Path(moe_dir), prompt, generate=generate, layer=layer)
+    report = inspect_prompt(Path(moe_dir), prompt, generate=generate, layer=layer, dtype=dtype)
     where = f"layer {layer}" if layer is not None else "majority over layers"
     for key, title in (("prompt_view", "prompt"), ("answer_view", "answer")):
         view = report.get(key)
@@ -82,10 +83,11 @@ def inspect(prompt, moe_dir, generate, layer, json_out):
 @click.option("--system", default=None, help="System prompt for the conversation.")
 @settings_options("smolmoe.generate:GenerationSettings",
                   ("max_new_tokens", "temperature", "top_p", "repetition_penalty", "stop", "seed",
-                   "think", "thinking_budget"),
+                   "think", "thinking_budget", "top_k"),
                   defaults=CHAT_SAMPLING, flags={"max_new_tokens": "--max-tokens"})
+@dtype_option("float32")
 @one_line_errors
-def chat(model_dir, system, **generation):
+def chat(model_dir, system, dtype, **generation):
     """Chat with MODEL_DIR (dense, base or MoE; default $SMOLMOE_HOME/moe) in the terminal,
     or answer stdin line by line."""
     from .modeldir import check_built
@@ -97,7 +99,7 @@ def chat(model_dir, system, **generation):
     interactive = sys.stdin.isatty()
     check_built(Path(model_dir))
     with console.status(f"loading {model_dir}..."):
-        chat_model = ChatModel.load(model_dir)
+        chat_model = ChatModel.load(model_dir, dtype=dtype)
     if interactive:
         kind = f"MoE of {', '.join(chat_model.experts)}" if chat_model.is_moe else "dense model"
         click.echo(f"{chat_model.name}: {kind}. /help for commands, Ctrl-D to quit.", err=True)
@@ -117,8 +119,10 @@ def chat(model_dir, system, **generation):
 @click.option("--max-tokens", default=1024, type=click.IntRange(1), help="Most tokens one reply may ask for.")
 @click.option("--max-prompt-tokens", default=None, type=click.IntRange(1), help="Longest prompt accepted [default: the model's context].")
 @click.option("--max-body-bytes", default=1 << 20, type=click.IntRange(1), help="Largest request body accepted.")
+@click.option("--slots", default=8, show_default=True, type=click.IntRange(1, 256), help="Requests decoded together (continuous batching); more wait in a queue.")
+@dtype_option("float32")
 @one_line_errors
-def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
+def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes, slots, dtype):
     """Serve MODEL_DIR (default $SMOLMOE_HOME/moe): an OpenAI-compatible API at /v1 and a web
     chat showing routing at /."""
     from .modeldir import check_built
@@ -127,7 +131,7 @@ def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
     check_built(Path(model_dir))
     limits = ServerLimits(max_body_bytes=max_body_bytes, max_tokens=max_tokens,
                           default_max_tokens=min(DEFAULT_MAX_TOKENS, max_tokens),
-                          max_prompt_tokens=max_prompt_tokens)
+                          max_prompt_tokens=max_prompt_tokens, slots=slots)
     if not is_loopback(host):
         click.secho(f"warning: listening on {host}: anyone who can reach this machine can use the "
                     f"model (no authentication, no TLS)", err=True, fg="yellow")
@@ -136,7 +140,7 @@ def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes):
         kind = f"MoE of {len(chat_model.experts)} experts" if chat_model.is_moe else "dense model"
         click.echo(f"serving {chat_model.name} ({kind}): web page {url}/  API {url}/v1  "
                    f"(Ctrl-C to stop)", err=True)
-    run_server(model_dir, host=host, port=port, limits=limits, on_ready=ready)
+    run_server(model_dir, host=host, port=port, limits=limits, on_ready=ready, dtype=dtype)
 
 
 @main.command(context_settings=CONTEXT)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .clikit import CONTEXT, home_default, one_line_errors, quiet_transformers
+from .clikit import CONTEXT, dtype_option, home_default, one_line_errors, quiet_transformers
 from .config import home_path
 from .errors import SmolMoEError
 
@@ -29,9 +29,10 @@ MOE_FLAG = "$SMOLMOE_HOME/moe"
 @click.option("--tasks", is_flag=True, help="Also generate greedy answers and score them per domain (docs/eval.md).")
 @click.option("--tasks-limit", default=16, type=click.IntRange(1), help="Prompts per domain for --tasks (guardian: this many harmful and benign each).")
 @click.option("--tasks-batch", default=16, type=click.IntRange(1), help="Prompts generated together for --tasks.")
+@dtype_option("auto")
 @one_line_errors
 def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base, tasks,
-             tasks_limit, tasks_batch):
+             tasks_limit, tasks_batch, dtype):
     """Per-domain assistant-token loss of model directories (or --moe: the full MoE report);
     --tasks adds task scores and refusal rates from generated answers."""
     from .data import data_domains
@@ -40,7 +41,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     from .progress import out, task_progress
     from .tables import loss_table, moe_eval_tables
     quiet_transformers()
-    task_args = dict(split=split, limit=tasks_limit, batch_size=tasks_batch)
+    task_args = dict(split=split, limit=tasks_limit, batch_size=tasks_batch, dtype=dtype)
     if moe_dir:
         from .base import resolve_base
         moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir

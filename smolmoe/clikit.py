@@ -14,6 +14,7 @@ import click
 
 from .config import HOME_LAYOUT, home_path
 from .errors import SmolMoEError
+from .precision import DTYPES
 from .settings import default_of, field_type, specs
 
 CONTEXT = {"show_default": True, "help_option_names": ["-h", "--help"]}
@@ -215,3 +216,10 @@ class OneLineGroup(SettingsGroup):
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             sys.exit(1)
+
+
+def dtype_option(default: str):
+    """The number format generation runs in (precision.generation_dtype)."""
+    return click.option("--dtype", default=default, show_default=True, type=click.Choice(DTYPES),
+                        help="Weights for generation: bf16 halves the bytes each token reads "
+                             "(CPUs with AMX/AVX512-BF16, bf16 GPUs); auto: bf16 where supported.")

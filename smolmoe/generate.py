@@ -1,13 +1,14 @@
 """Chat generation with the model's own chat template: streaming, per-token routing, stops.
 
 `ChatModel` holds a loaded model, its tokenizer and (for an MoE) its expert names. Its
-`stream(messages, settings)` runs our own decoding loop over a KV cache and yields one
-`StreamEvent` per generated token: the text that token added and, for an MoE, each layer's
-top-1 expert for it; the last event carries the finish reason. Our own loop (rather than
-`generate` + a streamer thread) keeps the routing of each step next to the token it chose.
+`stream(messages, settings)` decodes with the engine (engine.py, the one decode loop) and
+yields one `StreamEvent` per generated token: the text that token added and, for an MoE, each
+layer's top-1 expert for it; the last event carries the finish reason. `TextStream` turns a
+sequence's tokens into those events (text deltas, stop strings), for `stream` and for the
+server's continuous batch alike; `reply_batch` decodes many conversations at once.
 
-Generation holds the model's lock, so callers in different threads (the server) never
-interleave forward passes, and each call installs and removes its own routing hooks.
+Generation holds the model's lock, so callers in different threads never interleave forward
+passes; the engine installs routing hooks around each forward that needs them.
 """
 from __future__ import annotations
 
@@ -16,16 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import torch
 
 from .config import DEFAULT_MAX_TOKENS
 from .data import ROLES, ensure_template
+from .engine import THINK_CLOSE, THINK_OPEN, Engine, Sequence, TokenRules  # noqa: F401
 from .errors import ConfigError, DataError
 from .modeldir import check_model_dir, load_model, load_tokenizer
-from .precision import autocast
+from .precision import generation_dtype
 from .settings import check, setting
-
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
 class PromptTooLong(DataError):
@@ -48,6 +47,7 @@ class GenerationSettings:
                                             "passed to the chat template.")
     thinking_budget: int | None = setting(None, ge=0, label="thinking budget",
                                           help="Most thinking tokens, then </think>.")
+    top_k: int = setting(0, ge=0, label="top k", help="Sample among the k likeliest tokens (0: all).")
 
     def validate(self) -> "GenerationSettings":
         return check(self)
@@ -84,30 +84,6 @@ def check_messages(messages) -> list[dict]:
         if not isinstance(m.get("content"), str):
             raise DataError(f"message {i} needs a string 'content'")
     return [{"role": m["role"], "content": m["content"]} for m in messages]
-
-
-def _sampler(settings: GenerationSettings) -> Callable[[torch.Tensor, torch.Tensor], int]:
-    """next token id from (ids so far [1, n], logits [1, vocab]) under the settings."""
-    from transformers.generation import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor,
-                                         TemperatureLogitsWarper, TopPLogitsWarper)
-    processors = LogitsProcessorList()
-    if settings.repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
-    if settings.temperature > 0:
-        processors.append(TemperatureLogitsWarper(settings.temperature))
-        if settings.top_p < 1.0:
-            processors.append(TopPLogitsWarper(settings.top_p))
-    # A private generator per request: a seeded request gives the same answer whatever else
-    # the server is doing.
-    rng = torch.Generator()
-    rng.manual_seed(settings.seed if settings.seed is not None else torch.seed())
-
-    def pick(ids: torch.Tensor, logits: torch.Tensor) -> int:
-        scores = processors(ids, logits.float())
-        if settings.temperature == 0:
-            return int(scores.argmax(-1))
-        return int(torch.multinomial(scores.softmax(-1), 1, generator=rng))
-    return pick
 
 
 class StopMatcher:
@@ -153,44 +129,69 @@ class StopMatcher:
         return out
 
 
+class TextStream:
+    """A sequence's tokens as `StreamEvent`s: the text each token adds (a byte-level token
+    that ends mid-character waits for the rest), stop strings held back and cut, the end."""
+
+    def __init__(self, tokenizer, stops: list[str]):
+        self.tokenizer, self.stops = tokenizer, StopMatcher(stops)
+        self.text = ""
+
+    def push(self, seq: Sequence, token: int | None) -> list[StreamEvent]:
+        """Events for the step that gave `seq` this token (None: it ended without one); a
+        stop string found here stops `seq`, which leaves the engine at its next step."""
+        out = []
+        if token is not None:
+            full = self.tokenizer.decode(seq.tokens, skip_special_tokens=True,
+                                         clean_up_tokenization_spaces=False)
+            delta = "" if full.endswith("\ufffd") else full[len(self.text):]
+            self.text += delta
+            experts = seq.router_logits[-1].argmax(-1).tolist() if seq.router_logits else None
+            out, stopped = self.stops.push(StreamEvent(delta, token, experts))
+            if stopped:
+                seq.stop()
+                return out + [StreamEvent(finish_reason="stop")]
+        if seq.finish is None:
+            return out
+        return out + self.stops.flush() + [StreamEvent(
+            finish_reason="stop" if seq.finish == "stop" else "length")]
+
+
 class ChatModel:
     """A model ready to chat: tokenizer with a template, expert names, context, a lock."""
 
-    def __init__(self, model, tokenizer, name: str = "model", experts: list[str] | None = None,
-                 precision: str = "no"):
+    def __init__(self, model, tokenizer, name: str = "model", experts: list[str] | None = None):
         self.model = model.eval()
-        # The products of every forward: "no" (float32) by default; evaluation asks for "auto"
-        # (bf16 where the hardware is fast at it, precision.py).
-        self.precision = precision
         self.tokenizer = ensure_template(tokenizer)
         self.name = name
         self.lock = threading.Lock()
-        self.context_length = int(getattr(model.config, "max_position_embeddings", 2048))
+        self.rules = TokenRules.of(model, self.tokenizer)
+        self.context_length = self.rules.context_length
         self.experts = experts
         if self.experts is None and getattr(model.config, "num_local_experts", None):
             self.experts = [f"expert{i}" for i in range(model.config.num_local_experts)]
-        vocab = tokenizer.get_vocab()
-        self.think_ids = ((vocab[THINK_OPEN], vocab[THINK_CLOSE])
-                          if THINK_OPEN in vocab and THINK_CLOSE in vocab else None)
-        eos = model.generation_config.eos_token_id
-        eos = eos if isinstance(eos, list) else [eos]
-        self.eos_ids = {i for i in eos + [tokenizer.eos_token_id] if i is not None}
 
     @classmethod
-    def load(cls, model_dir: str | Path, precision: str = "no") -> "ChatModel":
-        """A dense model, the base, or an MoE directory (expert names from smolmoe.json)."""
+    def load(cls, model_dir: str | Path, dtype: str = "float32") -> "ChatModel":
+        """A dense model, the base, or an MoE directory (expert names from smolmoe.json), its
+        weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it)."""
         from .moe_formats import MOE_TYPES
         from .modeldir import read_moe_meta as read_meta
+        torch_dtype = generation_dtype(dtype)
         model_dir = check_model_dir(Path(model_dir))
-        model = load_model(model_dir)
+        model = load_model(model_dir, dtype=torch_dtype)
         experts = None
         if model.config.model_type in MOE_TYPES:  # names from smolmoe.json, or expert_0...
             experts = [e["name"] for e in read_meta(model_dir)["experts"]]
-        return cls(model, load_tokenizer(model_dir), model_dir.name, experts, precision)
+        return cls(model, load_tokenizer(model_dir), model_dir.name, experts)
 
     @property
     def is_moe(self) -> bool:
         return self.experts is not None
+
+    @property
+    def think_ids(self) -> tuple[int, int] | None:
+        return self.rules.think_ids
 
     @property
     def supports_thinking(self) -> bool:
@@ -222,77 +223,29 @@ class ChatModel:
         with self.lock:
             yield from self._decode(prompt_ids, settings, cancelled)
 
-    def _routing(self):
-        from contextlib import nullcontext
-        from .hooks import capture_routing
-        return capture_routing(self.model) if self.is_moe else nullcontext(None)
+    def engine(self, slots: int = 8) -> Engine:
+        """A batch decoder over this model (callers step it under `self.lock`)."""
+        return Engine(self.model, self.rules, slots)
 
     def _decode(self, prompt_ids, settings, cancelled) -> Iterator[StreamEvent]:
-        pick = _sampler(settings)
-        stops = StopMatcher(settings.stop)
-        budget = settings.max_new_tokens
-        budget = min(budget, self.context_length - len(prompt_ids))
-        ids = torch.tensor([prompt_ids])
-        new: list[int] = []
-        text, cache, feed = "", None, ids
-        thinking = 0 if settings.think and self.think_ids else None  # tokens since <think>
-        finish, stopped = "length", False
-        with self._routing() as record:
-            while len(new) < budget and not cancelled():
-                # Grad mode is per thread and this generator may resume on another thread,
-                # so each forward gets its own no_grad.
-                with torch.no_grad(), autocast(self.precision, self.model.device):
-                    # `cache`, not the deprecated `past_key_values` (a FutureWarning in chat).
-                    out = self.model(input_ids=feed, cache=cache, use_cache=True)
-                cache = out.cache
-                experts = None
-                if record is not None:
-                    # The routing of the position that chose this token (as `inspect` reports).
-                    experts = [int(record.logits[l][-1][-1].argmax()) for l in sorted(record.logits)]
-                    record.clear()
-                token = pick(ids, out.logits[:, -1, :])
-                if thinking is not None:
-                    token, thinking = self._think_budget(token, thinking, settings.thinking_budget)
-                if token in self.eos_ids:
-                    finish = "stop"
-                    break
-                new.append(token)
-                ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
-                feed = ids[:, -1:]
-                full = self.tokenizer.decode(new, skip_special_tokens=True,
-                                             clean_up_tokenization_spaces=False)
-                # A byte-level token may end mid-character: wait for the rest of it.
-                delta = "" if full.endswith("\ufffd") else full[len(text):]
-                text += delta
-                ready, stopped = stops.push(StreamEvent(delta, token, experts))
-                yield from ready
-                if stopped:
-                    finish = "stop"
-                    break
-        if not stopped:
-            yield from stops.flush()
-        yield StreamEvent(finish_reason=finish)
-
-    def _think_budget(self, token: int, thinking: int, budget: int | None) -> tuple[int, int | None]:
-        """Count thinking tokens; past the budget, close the thought ourselves."""
-        open_id, close_id = self.think_ids
-        if token == close_id:
-            return token, None                 # the model closed its thought: stop counting
-        if budget is not None and thinking >= budget:
-            return close_id, None
-        return token, thinking + (token != open_id)
+        engine = self.engine(slots=1)
+        engine.add(prompt_ids, settings, routing=self.is_moe, cancelled=cancelled)
+        text = TextStream(self.tokenizer, settings.stop)
+        while engine.busy:
+            # Grad mode is per thread and this generator may resume on another thread: the
+            # engine takes no_grad around each forward itself.
+            for s, token in engine.step():
+                yield from text.push(s, token)
 
     def reply_batch(self, conversations: list[list[dict]], max_new_tokens: int | list[int],
                     batch_size: int = 8) -> list[Reply]:
-        """Greedy replies to many conversations, `batch_size` at a time (for evaluation);
-        max_new_tokens is one limit for all or one per conversation.
+        """Greedy replies to many conversations, `batch_size` decoding at a time (for
+        evaluation); max_new_tokens is one limit for all or one per conversation.
 
-        The batch entry point of the same engine: the chat template and end-of-turn ids of
-        `encode`/`stream`, greedy as `stream` at temperature 0. Prompts are left-padded so every
-        row's next token sits in the last column: one forward per step serves the whole batch,
-        and rows that have finished leave the batch (and the KV cache) at once. Prompts are
-        grouped by token limit, then length, so a batch's rows stop at about the same step and
-        little padding is computed. Replies come back in input order.
+        The engine's continuous batching with the chat template and end-of-turn ids of
+        `encode`/`stream`: a row that finishes hands its slot to the next conversation at once.
+        Conversations enter by token limit, then length, so rows decoding together stop at
+        about the same step and little padding is computed. Replies come back in input order.
         """
         prompts = [self.encode(m) for m in conversations]
         limits = (list(max_new_tokens) if isinstance(max_new_tokens, (list, tuple))
@@ -300,60 +253,20 @@ class ChatModel:
         if len(limits) != len(prompts) or min(limits, default=1) < 1:
             raise ConfigError("max_new_tokens needs one value >= 1 per conversation")
         order = sorted(range(len(prompts)), key=lambda i: (limits[i], len(prompts[i])))
-        replies: list[Reply | None] = [None] * len(prompts)
+        engine = self.engine(slots=max(1, batch_size))
+        seqs = {i: engine.add(prompts[i], GenerationSettings(max_new_tokens=limits[i])) for i in order}
         with self.lock:
-            for start in range(0, len(order), max(1, batch_size)):
-                chunk = order[start:start + max(1, batch_size)]
-                for i, reply in zip(chunk, self._decode_batch([prompts[i] for i in chunk],
-                                                              [limits[i] for i in chunk])):
-                    replies[i] = reply
+            engine.run()
+        replies = []
+        for i in range(len(prompts)):
+            tokens = seqs[i].tokens
+            # A character left incomplete at the end is dropped, as `stream` never sends it.
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True,
+                                         clean_up_tokenization_spaces=False).rstrip("\ufffd")
+            replies.append(Reply(text, "stop" if seqs[i].finish == "stop" else "length",
+                                 len(prompts[i]), [self.tokenizer.decode([x]) for x in tokens],
+                                 None))
         return replies
-
-    @torch.no_grad()
-    def _decode_batch(self, prompts: list[list[int]], limits: list[int]) -> list[Reply]:
-        pad = self.tokenizer.pad_token_id
-        pad = pad if pad is not None else min(self.eos_ids)
-        width = max(len(p) for p in prompts)
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        # Positions count real tokens only, so a left-padded row sees the positions it would
-        # see alone (and gives the same tokens as `stream`).
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        limits = [min(n, self.context_length - len(p)) for n, p in zip(limits, prompts)]
-        new: list[list[int]] = [[] for _ in prompts]
-        finish = ["length"] * len(prompts)
-        live = list(range(len(prompts)))   # rows still generating, in cache order
-        cache, feed = None, ids
-        for _ in range(max(limits)):
-            with autocast(self.precision, self.model.device):
-                out = self.model(input_ids=feed, attention_mask=mask, position_ids=positions,
-                                 cache=cache, use_cache=True)
-            cache = out.cache
-            tokens = out.logits[:, -1, :].float().argmax(-1)
-            keep = []
-            for row, (i, token) in enumerate(zip(live, tokens.tolist())):
-                if token in self.eos_ids:
-                    finish[i] = "stop"
-                    continue
-                new[i].append(token)
-                if len(new[i]) < limits[i]:
-                    keep.append(row)
-            if not keep:
-                break
-            if len(keep) < len(live):
-                index = torch.tensor(keep)
-                cache.batch_select_indices(index)
-                tokens, mask, positions = tokens[index], mask[index], positions[index]
-                live = [live[r] for r in keep]
-            feed = tokens[:, None]
-            mask = torch.cat([mask, torch.ones(len(live), 1, dtype=mask.dtype)], dim=1)
-            positions = positions[:, -1:] + 1
-        # A character left incomplete at the end is dropped, as `stream` never sends it.
-        texts = [self.tokenizer.decode(t, skip_special_tokens=True,
-                                       clean_up_tokenization_spaces=False).rstrip("\ufffd")
-                 for t in new]
-        return [Reply(text, f, len(p), [self.tokenizer.decode([x]) for x in t], None)
-                for text, t, f, p in zip(texts, new, finish, prompts)]
 
     def reply(self, messages: list[dict], settings: GenerationSettings | None = None) -> Reply:
         """The whole answer at once (the same loop as streaming)."""

@@ -54,3 +54,27 @@ def autocast(precision: str, device="cpu"):
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if resolved == "bf16" else torch.float16
     return torch.autocast(device_type=device_type, dtype=dtype)
+
+
+# Generation holds the weights themselves in bf16 rather than autocasting: autocast recasts
+# every float32 weight at each forward, which made decoding 3-4x slower here, while bf16
+# weights halve the bytes a decode step reads (measured in docs/serving.md).
+DTYPES = ("float32", "bf16", "auto")
+
+
+def generation_dtype(choice: str, device: str | None = None):
+    """'float32' | 'bf16' | 'auto' -> the torch dtype to generate in; bf16 where the device
+    is not fast at it is refused ('auto' falls back to float32 there)."""
+    import torch
+
+    from .errors import ConfigError
+    if choice not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {choice!r}")
+    if choice == "float32":
+        return torch.float32
+    if resolve("auto", device) == "bf16":
+        return torch.bfloat16
+    if choice == "auto":
+        return torch.float32
+    raise ConfigError("bf16 is not supported here: this CPU has neither AMX nor AVX512-BF16 "
+                      "(and no bf16 GPU is in use); use --dtype float32 or auto")

@@ -7,7 +7,7 @@ import torch
 
 from .data import ensure_template
 from .errors import ConfigError, DataError
-from .hooks import capture_routing, layer_summary, token_top1, usage_share
+from .hooks import RoutingRecord, capture_routing, layer_summary, token_top1, usage_share
 from .modeldir import load_model, load_tokenizer, read_config, read_moe_meta as read_meta
 
 
@@ -44,7 +44,8 @@ def _view(record, tokenizer, ids: list[int], names: list[str], k: int, layer: in
 
 @torch.no_grad()
 def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
-                   layer: int | None = None, model=None, tokenizer=None) -> dict:
+                   layer: int | None = None, model=None, tokenizer=None,
+                   dtype: str = "float32") -> dict:
     """Routing of the prompt's own tokens (and of up to `generate` answer tokens).
 
     Only the user's text is counted for the prompt: the template's fixed system prompt would
@@ -58,7 +59,8 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
     n_layers = read_config(moe_dir).get("num_hidden_layers")
     if layer is not None and isinstance(n_layers, int) and not 0 <= layer < n_layers:
         raise ConfigError(f"--layer must be between 0 and {n_layers - 1}, got {layer}")
-    model = model or load_model(moe_dir)
+    from .precision import generation_dtype
+    model = model or load_model(moe_dir, dtype=generation_dtype(dtype))
     tokenizer = ensure_template(tokenizer or load_tokenizer(moe_dir))
     k = model.config.num_experts_per_tok
     messages = [{"role": "user", "content": prompt}]
@@ -80,14 +82,16 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
               "prompt_view": _view(rec, tokenizer, [enc["input_ids"][p] for p in user.tolist()],
                                    names, k, layer, user)}
     if generate:
-        with capture_routing(model) as rec:
-            out = model.generate(input_ids=ids, max_new_tokens=generate, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id)
-        new = out[0, ids.shape[1]:].tolist()
-        # The first forward covers the prompt and predicts the first answer token; each later
-        # one feeds the previous token. Token i of the answer was chosen at position n-1+i.
-        positions = torch.arange(ids.shape[1] - 1, ids.shape[1] - 1 + len(new))
+        from .engine import Engine, TokenRules
+        from .generate import GenerationSettings
+        engine = Engine(model, TokenRules.of(model, tokenizer), slots=1)
+        seq = engine.add(enc["input_ids"], GenerationSettings(max_new_tokens=generate), routing=True)
+        engine.run()
+        new = seq.tokens
+        # Each answer token's router logits come from the position that chose it.
+        rec = RoutingRecord({l: [torch.stack([r[l] for r in seq.router_logits])]
+                             for l in range(len(seq.router_logits[0]))}) if new else None
         report["answer"] = tokenizer.decode(new, skip_special_tokens=True)
         report["answer_view"] = _view(rec, tokenizer, new, names, k, layer,
-                                      positions) if new else None
+                                      torch.arange(len(new))) if new else None
     return report

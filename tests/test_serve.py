@@ -12,7 +12,7 @@ import pytest
 openai = pytest.importorskip("openai", reason="the openai client is not installed")
 pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
 
-from smolmoe.generate import ChatModel  # noqa: E402
+from smolmoe.generate import ChatModel, GenerationSettings  # noqa: E402
 from smolmoe.serve import ServerLimits, create_app  # noqa: E402
 
 from live_server import live_server  # noqa: E402
@@ -224,3 +224,25 @@ def test_dense_model_serves_without_routing(tiny_dir):
         c = client(url)
         r = c.chat.completions.create(model=chat.name, messages=ask("hi"), max_tokens=3)
         assert r.usage.completion_tokens <= 3 and "smolmoe" not in (r.model_extra or {})
+
+
+def test_a_request_joins_a_running_one_and_a_leaving_client_frees_its_slot(tiny_moe):
+    chat = ChatModel.load(tiny_moe)
+    app = create_app(chat, ServerLimits(max_tokens=400, slots=2))
+    worker = app.state.worker
+    short = ask("add 3 plus 4")
+    alone = chat.reply(short, GenerationSettings(max_new_tokens=3)).text
+    with live_server(app) as url:
+        c = client(url)
+        stream = c.chat.completions.create(model="moe", messages=ask("write a story"),
+                                           stream=True, max_tokens=400, temperature=0)
+        next(iter(stream))
+        r = c.chat.completions.create(model="moe", messages=short, max_tokens=3, temperature=0,
+                                      extra_body={"repetition_penalty": 1.0})
+        # It was served beside the long reply, which is still decoding, and is what it is alone.
+        assert r.choices[0].message.content == alone and worker.running == 1
+        stream.close()
+        deadline = time.monotonic() + 10
+        while worker.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert worker.running == 0 and worker.finished["cancelled"] == 1

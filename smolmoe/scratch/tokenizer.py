@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
+from ..engine import THINK_CLOSE, THINK_OPEN  # the engine enforces the thinking rule on them
 from ..errors import ConfigError, DataError
 from ..io import atomic_dir
 
 DOC_END = "<|endoftext|>"          # separates documents in packed pretraining text
 IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|pad|>"
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 SPECIAL_TOKENS = [DOC_END, IM_START, IM_END, PAD]
 EMPTY_THINK = THINK_OPEN + "\n\n" + THINK_CLOSE + "\n\n"
 

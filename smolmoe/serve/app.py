@@ -39,7 +39,8 @@ class ServerLimits:
     max_tokens: int = 1024              # the most tokens one reply may ask for
     default_max_tokens: int = DEFAULT_MAX_TOKENS  # when the request does not say
     max_prompt_tokens: int | None = None  # default: the model's context - 1
-    max_waiting: int = 64               # requests queued behind the worker
+    max_waiting: int = 64               # requests decoding or queued (503 beyond)
+    slots: int = 8                      # requests decoded together in one batch
 
 
 def _error(status: int, message: str, **kw) -> JSONResponse:
@@ -84,7 +85,7 @@ class BodyLimit:
 def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
     limits = limits or ServerLimits()
     max_prompt = min(limits.max_prompt_tokens or chat.context_length - 1, chat.context_length - 1)
-    worker = GenerationWorker(chat, limits.max_waiting)
+    worker = GenerationWorker(chat, limits.max_waiting, limits.slots)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -119,6 +120,7 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
         return {"model": chat.name, "experts": chat.experts, "layers": chat.num_layers,
                 "thinking": chat.supports_thinking, "context_length": chat.context_length,
                 "max_tokens": limits.max_tokens, "default_max_tokens": limits.default_max_tokens,
+                "slots": limits.slots,
                 "palette": EXPERT_COLOURS}
 
     @app.post("/v1/chat/completions")
@@ -206,11 +208,11 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,
-          limits: ServerLimits | None = None, on_ready=None) -> None:
+          limits: ServerLimits | None = None, on_ready=None, dtype: str = "float32") -> None:
     """Load the model and serve it until interrupted."""
     import uvicorn
     check_port_free(host, port)
-    chat = ChatModel.load(model_dir)
+    chat = ChatModel.load(model_dir, dtype=dtype)
     app = create_app(chat, limits)
     if on_ready:
         on_ready(chat, f"http://{host}:{port}")

@@ -1,6 +1,6 @@
 """Request and response bodies of the OpenAI chat API (the subset we serve), plus our extras.
 
-Our extra request fields (`repetition_penalty`, `think`, `thinking_budget`) arrive through the
+Our extra request fields (`repetition_penalty`, `top_k`, `think`, `thinking_budget`) arrive through the
 openai client's `extra_body`; our extra response field `smolmoe` carries routing: per token,
 the top-1 expert of each layer. Unknown fields are ignored, as OpenAI-compatible servers
 usually do, except those that change what the reply must be (tools, structured output,
@@ -60,6 +60,7 @@ class ChatRequest(BaseModel):
     repetition_penalty: float = _like("repetition_penalty", CHAT_SAMPLING["repetition_penalty"])
     think: bool | None = None
     thinking_budget: int | None = _like("thinking_budget", None)
+    top_k: int = _like("top_k", 0)            # 0: off
     # OpenAI features this server cannot honour: refused by `unsupported`, never ignored.
     tools: list[Any] | None = None
     tool_choice: Any = None
@@ -75,7 +76,8 @@ class ChatRequest(BaseModel):
             max_new_tokens=self.max_completion_tokens or self.max_tokens or default_max_tokens,
             temperature=self.temperature, top_p=self.top_p,
             repetition_penalty=self.repetition_penalty, stop=[s for s in stop if s],
-            seed=self.seed, think=self.think, thinking_budget=self.thinking_budget)
+            seed=self.seed, think=self.think, thinking_budget=self.thinking_budget,
+            top_k=self.top_k)
 
 
 def unsupported(request: ChatRequest) -> tuple[str, str] | None:

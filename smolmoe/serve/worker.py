@@ -1,31 +1,46 @@
-"""Generation off the event loop: one worker thread, one queue of events per request.
+"""Generation off the event loop: one thread steps the engine's continuous batch.
 
-A CPU runs one forward pass well at a time, so requests are served first come, first served
-by a single worker thread; each request gets its own asyncio queue, so streams never mix, and
-each generation installs its own routing hooks (inside `ChatModel.stream_ids`). A client that
-goes away cancels its generation at the next token.
+Decoding one token is bound by memory bandwidth on a CPU, so one forward for several
+requests costs little more than for one. The worker thread keeps stepping the engine
+(engine.py) while any request is running: a request that arrives joins the batch at the next
+step, up to `slots` at once, and waits in the engine's queue beyond that. Each request has its
+own asyncio queue of events, so streams never mix; its routing, sampling settings and stops
+are its own. A client that goes away cancels its sequence, which leaves the batch (freeing its
+slot) at the next step.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from typing import AsyncIterator
 
-from ..generate import ChatModel, GenerationSettings, StreamEvent
+from ..generate import ChatModel, GenerationSettings, StreamEvent, TextStream
 
 _DONE = object()
 
 
 class GenerationWorker:
-    def __init__(self, chat: ChatModel, max_waiting: int = 64):
+    def __init__(self, chat: ChatModel, max_waiting: int = 64, slots: int = 8):
         self.chat = chat
         self.max_waiting = max_waiting
+        self.slots = slots
         # Requests streaming or queued (touched on the event loop only). The app refuses new
         # ones past max_waiting; a soft bound, since a request counts once its stream starts.
         self.waiting = 0
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smolmoe-generate")
+        self.engine = chat.engine(slots)
+        self.finished: Counter = Counter()      # requests ended, by engine finish reason
+        self._inbox: list[tuple] = []           # (prompt, settings, cancel, put) not yet added
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="smolmoe-generate", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> int:
+        """Sequences decoding now (read from another thread: a snapshot)."""
+        return sum(s.finish is None for s in self.engine.running)
 
     async def events(self, prompt_ids: list[int],
                      settings: GenerationSettings) -> AsyncIterator[StreamEvent]:
@@ -37,22 +52,11 @@ class GenerationWorker:
             with contextlib.suppress(RuntimeError):   # the loop closed: nobody is listening
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
-        def work() -> None:
-            try:
-                if cancel.is_set():
-                    return
-                with contextlib.closing(self.chat.stream_ids(prompt_ids, settings,
-                                                             cancel.is_set)) as stream:
-                    for event in stream:
-                        put(event)
-            except Exception as e:  # surfaced to the request that caused it
-                put(e)
-            finally:
-                put(_DONE)
-
         self.waiting += 1
         try:
-            self.pool.submit(work)
+            with self._wake:
+                self._inbox.append((prompt_ids, settings, cancel.is_set, put))
+                self._wake.notify()
             while (item := await queue.get()) is not _DONE:
                 if isinstance(item, Exception):
                     raise item
@@ -61,5 +65,44 @@ class GenerationWorker:
             cancel.set()
             self.waiting -= 1
 
+    def _loop(self) -> None:
+        streams: dict = {}     # sequence -> (TextStream, put)
+        while True:
+            with self._wake:
+                while not self._closed and not self._inbox and not self.engine.busy:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                arrived, self._inbox = self._inbox, []
+            for prompt, settings, cancelled, put in arrived:
+                try:
+                    seq = self.engine.add(prompt, settings, routing=self.chat.is_moe,
+                                          cancelled=cancelled)
+                except Exception as e:   # surfaced to the request that caused it
+                    put(e)
+                    put(_DONE)
+                    continue
+                streams[seq] = (TextStream(self.chat.tokenizer, settings.stop), put)
+            try:
+                with self.chat.lock:
+                    stepped = self.engine.step()
+            except Exception as e:   # a failed forward fails every request in the batch
+                for _stream, put in streams.values():
+                    put(e)
+                    put(_DONE)
+                streams.clear()
+                self.engine = self.chat.engine(self.slots)
+                continue
+            for seq, token in stepped:
+                stream, put = streams[seq]
+                for event in stream.push(seq, token):
+                    put(event)
+                if seq.finish is not None:
+                    self.finished[seq.finish] += 1
+                    put(_DONE)
+                    del streams[seq]
+
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._wake:
+            self._closed = True
+            self._wake.notify()

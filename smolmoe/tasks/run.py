@@ -20,9 +20,8 @@ from .metrics import is_harmful, refusal_summary, score_domain
 MAX_NEW_TOKENS = {"analyst": 80, "thinker": 80, "encyclopedia": 40, "coder": 128, "guardian": 32,
                   "writer": 64, "summarizer": 48, "actor": 48, GENERAL_DOMAIN: 32}
 DEFAULT_MAX_NEW_TOKENS = 64
-# Answers are generated with bf16 products where the hardware is fast at it (precision.py),
-# like the loss evaluation: ~3x faster here, and every model compared the same way.
-PRECISION = "auto"
+# Answers are generated in bf16 where the hardware is fast at it by default (dtype "auto",
+# precision.py), like the loss evaluation: faster here, and every model compared the same way.
 SAMPLES = 2   # replies kept in the report per model and domain, for reading
 
 
@@ -127,12 +126,13 @@ def _settings(data_dir, split, limit, sets) -> dict:
 def evaluate_tasks(models: dict[str, Path], data_dir: Path, domains: Iterable[str], *,
                    split: str = "test", limit: int = 16, batch_size: int = 16,
                    max_new_tokens: dict[str, int] | None = None,
-                   on_progress: Callable[[str, str], None] | None = None) -> dict:
+                   on_progress: Callable[[str, str], None] | None = None,
+                   dtype: str = "auto") -> dict:
     """Every model on every domain (and the everyday split): {"results", "refusals", ...}."""
     sets = load_task_sets(data_dir, domains, split, limit)
     runner = TaskRunner(sets, batch_size, max_new_tokens, on_progress)
     for name, path in models.items():
-        runner.run(name, ChatModel.load(path, precision=PRECISION), sets)
+        runner.run(name, ChatModel.load(path, dtype=dtype), sets)
     return {**runner.report(_settings(data_dir, split, limit, sets)),
             "models": {k: str(v) for k, v in models.items()}}
 
@@ -140,7 +140,8 @@ def evaluate_tasks(models: dict[str, Path], data_dir: Path, domains: Iterable[st
 def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                        split: str = "test", limit: int = 16, batch_size: int = 16,
                        max_new_tokens: dict[str, int] | None = None,
-                       on_progress: Callable[[str, str], None] | None = None) -> dict:
+                       on_progress: Callable[[str, str], None] | None = None,
+                       dtype: str = "auto") -> dict:
     """Base and MoE on every domain, each expert on its own domain (the MoE forced to it, or
     its dense directory: evaluate.expert_scoring), the oracle (each domain's own expert), all of
     them on the everyday split; MoE/oracle ratios."""
@@ -156,8 +157,8 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     runner = TaskRunner(sets, batch_size, max_new_tokens, on_progress)
     t0 = time.perf_counter()
     if base is not None:
-        runner.run("base", ChatModel.load(base, precision=PRECISION), [*dict.fromkeys(domains), *extra])
-    chat = ChatModel.load(moe_dir, precision=PRECISION)
+        runner.run("base", ChatModel.load(base, dtype=dtype), [*dict.fromkeys(domains), *extra])
+    chat = ChatModel.load(moe_dir, dtype=dtype)
     scoring = {}
     for j, (expert, domain) in enumerate(zip(meta["experts"], domains)):
         source, scoring[expert["name"]] = expert_scoring(meta, expert)
@@ -165,7 +166,7 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
             with force_expert(chat.model, j):
                 runner.run(expert["name"], chat, dict.fromkeys([domain, *extra]))
         else:
-            runner.run(expert["name"], ChatModel.load(source, precision=PRECISION), dict.fromkeys([domain, *extra]))
+            runner.run(expert["name"], ChatModel.load(source, dtype=dtype), dict.fromkeys([domain, *extra]))
     runner.results["oracle"] = {d: runner.results[n][d] for n, d in zip(names, domains)}
     runner.run("moe", chat, [*dict.fromkeys(domains), *extra])
     report = runner.report({**_settings(data_dir, split, limit, sets),
