@@ -8,7 +8,6 @@ from smolmoe.errors import ModelError
 from smolmoe.generate import ChatModel, GenerationSettings
 
 from conftest import make_llama, make_tokenizer
-from tiny_moe import tiny_moe  # noqa: F401  (fixture)
 
 PROMPTS = ["add 3 plus 4", "write a story of the dragon and the castle of alpha beta gamma",
            "hello", "sql select from table where value is the answer of two numbers", "sum"]
