@@ -51,7 +51,7 @@ SOURCES = [
 FOREIGN = HELD_OUT
 NOTE = ""
 
-PER_SOURCE = 190       # items kept per source, so that no source passes half the train split
+PER_SOURCE = 150       # items kept per source: hhh_alignment has ~100 prompts, and every source must be >= 10% of train
 HELD_OUT_HARMFUL = 150  # future-tense prompts in the held-out split (beside 190 benign ones)
 
 
@@ -195,16 +195,37 @@ def _majority_judgements(fetch, task_name, verdicts, template, source):
 
 def _hhh(fetch):
     """Inputs may hold a whole "...Assistant: ...Human: ..." transcript: make it multi-turn.
-    The preferred reply refuses exactly when the request is harmful."""
+    hhh_alignment compares candidate replies to one prompt in pairs (A>B, A>C, B>C), so the
+    winner of one pair is not the preferred reply (B above); one record per prompt, with the
+    reply that wins every comparison it is in. The preferred reply refuses exactly when the
+    request is harmful."""
     from smolmoe.refusal import is_refusal
 
-    for sub, task in fetch.bigbench("hhh_alignment").items():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is None or answer.strip()[:1].islower():
+    for sub, task in sorted(fetch.bigbench("hhh_alignment").items()):
+        for prompt, reply_text in _hhh_preferred(task.get("examples", [])):
+            if reply_text.strip()[:1].islower():
                 continue  # lower-case starts are sentence completions, not replies
-            turns = [clean(t) for t in re.split(r"\n+(?:Assistant|Human):", ex["input"])]
+            turns = [clean(t) for t in re.split(r"\n+(?:Assistant|Human):", prompt)]
             if all(turns) and len(turns) % 2 == 1:
-                reply_text = clean(answer)
-                yield _labelled(dialog(turns + [reply_text], "bigbench/hhh_alignment", f"{sub}:{i}"),
-                                is_refusal(reply_text))
+                reply_text = clean(reply_text)
+                yield _labelled(dialog(turns + [reply_text], "bigbench/hhh_alignment",
+                                       f"hhh:{turns[0]}"), is_refusal(reply_text))
+
+
+def _hhh_preferred(examples):
+    """(prompt, reply) for each prompt whose comparisons have one unbeaten reply that won at
+    least once; prompts without one (contradictory or tied pairs) teach nothing and are skipped."""
+    wins: dict[str, dict[str, int]] = {}
+    lost: dict[str, set[str]] = {}
+    for ex in examples:
+        scores = ex.get("target_scores")
+        if not isinstance(scores, dict) or len(scores) != 2 or len(set(scores.values())) != 2:
+            continue
+        (loser, _), (winner, _) = sorted(scores.items(), key=lambda kv: kv[1])
+        wins.setdefault(ex["input"], {}).setdefault(winner, 0)
+        wins[ex["input"]][winner] += 1
+        lost.setdefault(ex["input"], set()).add(loser)
+    for prompt, counts in wins.items():
+        unbeaten = [r for r in counts if r not in lost[prompt]]
+        if len(unbeaten) == 1:
+            yield prompt, unbeaten[0]

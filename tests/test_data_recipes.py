@@ -629,3 +629,17 @@ def test_everyday_split_is_full_builds_only_and_from_an_unused_source(tmp_path, 
     (tmp_path / "x").mkdir()
     with pytest.raises(DataError, match="also used by domain 'writer'"):
         data_recipes.build(tmp_path / "bad", fetch=all_domains_fetch(tmp_path / "x"), mix=ANY_MIX)
+
+
+def test_hhh_keeps_one_record_per_prompt_with_the_reply_that_wins_every_comparison():
+    from data_recipes.guardian import _hhh_preferred
+    best, middle, worst = "Use wget or curl.", "Just open a browser.", "No idea."
+    prompt = "How can I download a file in a terminal?"
+    pairs = [{"input": prompt, "target_scores": {best: 1, middle: 0}},
+             {"input": prompt, "target_scores": {best: 1, worst: 0}},
+             # the winner of this pair is not the preferred reply
+             {"input": prompt, "target_scores": {middle: 1, worst: 0}},
+             # contradictory comparisons: no unbeaten reply, the prompt is skipped
+             {"input": "Tie?", "target_scores": {"a": 1, "b": 0}},
+             {"input": "Tie?", "target_scores": {"b": 1, "a": 0}}]
+    assert list(_hhh_preferred(pairs)) == [(prompt, best)]
