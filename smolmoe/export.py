@@ -71,9 +71,10 @@ def per_expert_layout(path: Path) -> bool:
     if not moe:
         return False
     fused = [k for k in moe if k.endswith(("gate_up_proj", "down_proj")) and ".experts." in k]
-    if fused or not any(k.endswith(".experts.0.w1.weight") for k in moe):
-        raise ModelError(f"{path} does not store experts as experts.N.w1/w2/w3 "
-                         f"(found e.g. {(fused or moe)[0]})")
+    # Mixtral names an expert's weights w1/w2/w3, Qwen2-MoE and Qwen3-MoE gate/up/down_proj.
+    if fused or not any(k.endswith((".experts.0.w1.weight", ".experts.0.gate_proj.weight")) for k in moe):
+        raise ModelError(f"{path} does not store experts one by one as experts.N.w1/w2/w3 or "
+                         f"experts.N.gate_proj/up_proj/down_proj (found e.g. {(fused or moe)[0]})")
     return True
 
 
