@@ -13,6 +13,7 @@ server with 8 parallel slots under the same requests.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -154,14 +155,14 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
                          prefill_tokens: int = 512) -> None:
     """smolmoe's chat path against llama.cpp's server on the same MoE at matched precision: the
     same chat prompt for generation, the same `prefill_tokens` token ids for prefill."""
-    from bench_llama_cpp import llama_cpp_rates, llama_cpp_tool, llama_server
+    from bench_llama_cpp import llama_cpp_rates
     gen_ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
     prefill_ids = torch.randint(100, tokenizer.vocab_size, (prefill_tokens,),
                                 generator=torch.Generator().manual_seed(1)).tolist()
-    have_llama = llama_cpp_tool("llama-server") is not None
+    have_llama = importlib.util.find_spec("llama_cpp") is not None
     ggufs = gguf_exports(moe_dir, gguf_dir) if have_llama else {}
     if not have_llama:
-        r["llama_cpp_note"] = "skipped: llama-server not built (bash scripts/install_llama_cpp.sh)"
+        r["llama_cpp_note"] = "skipped: llama.cpp not installed (bash scripts/install_llama_cpp.sh)"
     for ours, theirs in (("float32", "f32"), ("bf16", "bf16")):
         chat, note = load_chat(moe_dir, ours)
         if note:
@@ -173,8 +174,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
         console.print(f"  smolmoe {ours}: {mine}")
         if not have_llama:
             continue
-        with llama_server(ggufs[theirs], torch.get_num_threads()) as url:
-            theirs_rates = llama_cpp_rates(url, gen_ids, new_tokens, prefill_ids)
+        theirs_rates = llama_cpp_rates(ggufs[theirs], torch.get_num_threads(), gen_ids, new_tokens, prefill_ids)
         console.print(f"  llama.cpp {theirs}: {theirs_rates}")
         for what in ("generate", "prefill"):
             r[f"llama_cpp_{theirs}_{what}_tok_s"] = theirs_rates[f"{what}_tok_s"]
@@ -192,6 +192,7 @@ def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, cli
     r["server_p50_s"], r["server_p95_s"], r["server_errors"] = load["p50_s"], load["p95_s"], load["errors"]
     r["server_aggregate_tok_s"] = load["aggregate_tok_s"]
     if llama_cpp_tool("llama-server") is None:
+        r["llama_cpp_server_note"] = "skipped: llama-server not built (bash scripts/install_llama_cpp.sh)"
         return
     gguf = gguf_exports(moe_dir, gguf_dir, ("f32",))["f32"]
     with llama_server(gguf, torch.get_num_threads(), slots=clients) as url:

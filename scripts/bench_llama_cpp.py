@@ -1,6 +1,7 @@
-"""The serving side of scripts/bench.py: llama.cpp's own server (llama-server, built by
-scripts/install_llama_cpp.sh) and `smolmoe serve`, each started in its own process and driven
-over loopback with the same requests."""
+"""llama.cpp's side of scripts/bench.py (built by scripts/install_llama_cpp.sh): one stream
+through its Python package (the same libllama its server runs), and its own server
+(llama-server) next to `smolmoe serve`, each in its own process, driven over loopback with the
+same requests."""
 from __future__ import annotations
 
 import json
@@ -77,18 +78,37 @@ def smolmoe_server(moe_dir: Path, extra: list[str] = ()):
                    f"http://127.0.0.1:{port}", f"smolmoe serve {moe_dir}", "/v1/models")
 
 
-def llama_cpp_rates(url: str, generate_ids: list[int], new_tokens: int, prefill_ids: list[int],
-                    repeat: int = 3) -> dict:
-    """llama.cpp's own timings (best of `repeat`): generation of `new_tokens` greedy tokens after
-    `generate_ids`, and prefill of `prefill_ids`; no prompt cache, no stop at end of turn."""
-    def once(ids, n):
-        body = {"prompt": ids, "n_predict": n, "temperature": 0.0, "top_k": 1, "ignore_eos": True,
-                "cache_prompt": False}
-        return post(f"{url}/completion", body)["timings"]
-    once(generate_ids, 4)  # the warm-up
-    gen = max(once(generate_ids, new_tokens)["predicted_per_second"] for _ in range(repeat))
-    pre = max(once(prefill_ids, 1)["prompt_per_second"] for _ in range(repeat))
-    return {"generate_tok_s": gen, "prefill_tok_s": pre}
+def llama_cpp_rates(gguf: Path, threads: int, generate_ids: list[int], new_tokens: int,
+                    prefill_ids: list[int], repeat: int = 3) -> dict | None:
+    """llama.cpp on `gguf` through its Python package (None where it is not installed), best of
+    `repeat`: `new_tokens` greedy tokens after `generate_ids` (no stop at end of turn), and the
+    prefill of `prefill_ids` in one batch."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    n_ctx = max(len(prefill_ids), len(generate_ids) + new_tokens) + 8
+    llm = Llama(model_path=str(gguf), n_ctx=n_ctx, n_batch=n_ctx, n_threads=threads,
+                n_threads_batch=threads, verbose=False)
+
+    def generate() -> float:
+        llm.reset()
+        t0 = time.perf_counter()
+        for n, _ in enumerate(llm.generate(generate_ids, temp=0.0, top_k=1, reset=True), 1):
+            if n >= new_tokens:
+                break
+        return n / (time.perf_counter() - t0)
+
+    def prefill() -> float:
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(prefill_ids)
+        return len(prefill_ids) / (time.perf_counter() - t0)
+    generate(), prefill()  # the warm-ups
+    rates = {"generate_tok_s": max(generate() for _ in range(repeat)),
+             "prefill_tok_s": max(prefill() for _ in range(repeat))}
+    llm.close()
+    return rates
 
 
 def load_test(url: str, model: str, requests: int, clients: int, max_tokens: int) -> dict:

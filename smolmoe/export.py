@@ -151,6 +151,37 @@ def llama_cpp_converter(home: Path | None = None,
     return target
 
 
+# llama.cpp loads these architectures only with an output matrix of their own (its Llama and
+# Qwen3-MoE loaders fall back to the tied embedding, its Qwen2-MoE loader does not: "tensor
+# 'output.weight' not found"), so a tied model is exported with a copy of the embedding.
+NEEDS_OWN_OUTPUT = ("Qwen2MoeForCausalLM",)
+
+
+def untie_output(hf_dir: Path) -> None:
+    """Give a tied HF export its own lm_head.weight (a copy of the embedding), in place."""
+    from safetensors.torch import load_file, save_file
+    cfg_file = hf_dir / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    if not cfg.get("tie_word_embeddings"):
+        return
+    key = "model.embed_tokens.weight"
+    for f in sorted(hf_dir.glob("*.safetensors")):
+        tensors = load_file(f)
+        if key in tensors:
+            tensors["lm_head.weight"] = tensors[key].clone()
+            save_file(tensors, f, metadata={"format": "pt"})
+            index = hf_dir / "model.safetensors.index.json"
+            if index.is_file():
+                data = json.loads(index.read_text())
+                data["weight_map"]["lm_head.weight"] = f.name
+                index.write_text(json.dumps(data, indent=2))
+            break
+    else:
+        raise ModelError(f"{hf_dir} has no {key} to copy into lm_head.weight")
+    cfg["tie_word_embeddings"] = False
+    cfg_file.write_text(json.dumps(cfg, indent=2))
+
+
 def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16",
                 overwrite: bool = False, on_fetch: Callable[[str], None] | None = None) -> dict:
     """Convert with llama.cpp's own converter via a clean HF export; the file appears whole."""
@@ -162,6 +193,8 @@ def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16
     out_file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=temp_prefix(out_file), dir=out_file.parent) as tmp:
         hf = export_hf(model_dir, Path(tmp) / "hf", verify=False)
+        if hf["architecture"] in NEEDS_OWN_OUTPUT:
+            untie_output(Path(tmp) / "hf")
         part = Path(tmp) / "model.gguf"
         proc = subprocess.run([sys.executable, str(converter / "convert_hf_to_gguf.py"),
                                str(Path(tmp) / "hf"), "--outfile", str(part),
