@@ -151,35 +151,41 @@ def llama_cpp_converter(home: Path | None = None,
     return target
 
 
-# llama.cpp loads these architectures only with an output matrix of their own (its Llama and
-# Qwen3-MoE loaders fall back to the tied embedding, its Qwen2-MoE loader does not: "tensor
-# 'output.weight' not found"), so a tied model is exported with a copy of the embedding.
-NEEDS_OWN_OUTPUT = ("Qwen2MoeForCausalLM",)
+# Qwen2-MoE in llama.cpp: its loader needs an output matrix of its own (its Llama and Qwen3-MoE
+# loaders fall back to the tied embedding, this one stops: "tensor 'output.weight' not found"),
+# and it computes the shared expert's sigmoid gate as silu(x)/x, which is 0/0 = NaN for a gate
+# of zeros (every logit NaN, measured), the gate assemble writes for its zeroed shared expert.
+NEEDS_LLAMA_CPP_FIXES = ("Qwen2MoeForCausalLM",)
 
 
-def untie_output(hf_dir: Path) -> None:
-    """Give a tied HF export its own lm_head.weight (a copy of the embedding), in place."""
+def fit_for_llama_cpp(hf_dir: Path) -> None:
+    """Rewrite a Qwen2-MoE HF export, in place, so llama.cpp computes the same function: a
+    tied model gets lm_head.weight (a copy of the embedding); a shared expert whose down_proj is
+    all zeros (its output is 0 whatever its gate) gets a gate of ones instead of zeros."""
     from safetensors.torch import load_file, save_file
     cfg_file = hf_dir / "config.json"
     cfg = json.loads(cfg_file.read_text())
-    if not cfg.get("tie_word_embeddings"):
-        return
-    key = "model.embed_tokens.weight"
+    tied = bool(cfg.get("tie_word_embeddings"))
+    index_file = hf_dir / "model.safetensors.index.json"
     for f in sorted(hf_dir.glob("*.safetensors")):
-        tensors = load_file(f)
-        if key in tensors:
-            tensors["lm_head.weight"] = tensors[key].clone()
+        tensors, changed = load_file(f), False
+        if tied and "model.embed_tokens.weight" in tensors:
+            tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"].clone()
+            changed = True
+            if index_file.is_file():
+                index = json.loads(index_file.read_text())
+                index["weight_map"]["lm_head.weight"] = f.name
+                index_file.write_text(json.dumps(index, indent=2))
+        for key in [k for k in tensors if k.endswith(".shared_expert_gate.weight")]:
+            down = tensors.get(key.replace("shared_expert_gate", "shared_expert.down_proj"))
+            if down is not None and not down.any() and not tensors[key].any():
+                tensors[key] = torch.ones_like(tensors[key])
+                changed = True
+        if changed:
             save_file(tensors, f, metadata={"format": "pt"})
-            index = hf_dir / "model.safetensors.index.json"
-            if index.is_file():
-                data = json.loads(index.read_text())
-                data["weight_map"]["lm_head.weight"] = f.name
-                index.write_text(json.dumps(data, indent=2))
-            break
-    else:
-        raise ModelError(f"{hf_dir} has no {key} to copy into lm_head.weight")
-    cfg["tie_word_embeddings"] = False
-    cfg_file.write_text(json.dumps(cfg, indent=2))
+    if tied:
+        cfg["tie_word_embeddings"] = False
+        cfg_file.write_text(json.dumps(cfg, indent=2))
 
 
 def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16",
@@ -193,8 +199,8 @@ def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16
     out_file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=temp_prefix(out_file), dir=out_file.parent) as tmp:
         hf = export_hf(model_dir, Path(tmp) / "hf", verify=False)
-        if hf["architecture"] in NEEDS_OWN_OUTPUT:
-            untie_output(Path(tmp) / "hf")
+        if hf["architecture"] in NEEDS_LLAMA_CPP_FIXES:
+            fit_for_llama_cpp(Path(tmp) / "hf")
         part = Path(tmp) / "model.gguf"
         proc = subprocess.run([sys.executable, str(converter / "convert_hf_to_gguf.py"),
                                str(Path(tmp) / "hf"), "--outfile", str(part),
