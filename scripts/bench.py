@@ -1,15 +1,21 @@
 """Performance suite on the real SmolLM2 base and the demo MoE: prints a table, writes JSON.
 
-    python scripts/bench.py [--moe DIR] [--data DIR] [--out runs/bench.json]   (defaults: $SMOLMOE_HOME/moe, $SMOLMOE_HOME/data)
+    python scripts/bench.py [--moe DIR] [--data DIR] [--out runs/bench.json] [--parts a,b]
+    (defaults: $SMOLMOE_HOME/moe, $SMOLMOE_HOME/data; every part)
 
-Every ratio is measured within this one run (same machine state). Targets (issue #6):
-MoE per-token cost <= 1.6x dense; prefill >= 70% of the fp32 matmul peak; train-router
->= 1.0x a dense full fine-tune's tokens/s; fit init <= 60 s; generation in smolmoe's chat path
->= 0.5x llama.cpp's; 0 errors for 200 requests from 8 concurrent clients (p50/p95 reported).
+Every ratio is measured within this one run (same machine state). Targets (issues #6, #15):
+MoE per-token prefill cost <= 1.6x dense (FLOPs ratio 1.59); prefill >= 70% of the fp32 matmul
+peak; train-router >= 1.0x a dense full fine-tune's tokens/s; fit init <= 60 s; generation in
+smolmoe's chat path >= 0.5x llama.cpp's at matched precision (f32 vs the f32 GGUF, bf16 vs the
+bf16 GGUF; llama.cpp from scripts/install_llama_cpp.sh); `smolmoe serve` under 200 requests
+from 8 concurrent clients (0 errors, p50/p95, aggregate tokens/s) next to llama.cpp's own
+server with 8 parallel slots under the same requests.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -24,7 +30,6 @@ from smolmoe.base import resolve_base
 from smolmoe.cli import home_default, one_line_errors, quiet_transformers
 from smolmoe.config import TrainSettings
 from smolmoe.data import StepBatches, encode_records, load_records, mixed_examples, split_path
-from smolmoe.errors import SmolMoEError
 from smolmoe.io import write_json
 from smolmoe.progress import console, out
 from smolmoe.router import init_routers, is_router, router_loss_fn
@@ -93,89 +98,98 @@ def train_rate(model, batches, trainable, loss_fn=None, steps: int = 3) -> float
 PROMPT = [{"role": "user", "content": "Write a long story about a sailor and the sea."}]
 
 
-def chat_path_rate(moe_dir: Path, new_tokens: int = 48) -> float:
-    """Generation tokens/s through smolmoe's own chat/serve path (streaming, routing capture)."""
-    from smolmoe.generate import ChatModel, GenerationSettings
-    chat = ChatModel.load(moe_dir)
+def load_chat(moe_dir: Path, dtype: str):
+    """smolmoe's chat model with its weights in `dtype` ("float32" or "bf16")."""
+    from smolmoe.generate import ChatModel
+    return ChatModel.load(moe_dir, dtype=dtype), None
+
+
+def never_stop(chat) -> None:
+    """Generate to the token limit as llama.cpp's ignore_eos does: a reply cut short at its end
+    of turn would time mostly the prompt's prefill."""
+    import dataclasses
+    chat.rules = dataclasses.replace(chat.rules, end_ids=frozenset())
+
+
+def chat_path_rates(chat, prefill_ids: list[int], new_tokens: int = 48) -> dict:
+    """Generation tokens/s through smolmoe's own chat/serve path (streaming, routing capture),
+    and prefill tokens/s of the chat model's forward on `prefill_ids` (with its KV cache, as
+    generation fills it)."""
+    from smolmoe.generate import GenerationSettings
     settings = GenerationSettings(max_new_tokens=new_tokens)
-    # Run to new_tokens as llama.cpp's loop below does: a reply cut short at its end of turn
-    # would time mostly the prompt's prefill.
-    chat.eos_ids = set()
+    never_stop(chat)
 
     def run():
         return sum(1 for e in chat.stream(PROMPT, settings) if e.token_id is not None)
     n = run()  # the warm-up; greedy, so every run makes the same tokens
-    return n / timed(run, 3, warm_up=False)
+    ids = torch.tensor([prefill_ids])
+    with torch.no_grad():
+        prefill = timed(lambda: chat.model(input_ids=ids, use_cache=True), 3)
+    return {"generate_tok_s": n / timed(run, 3, warm_up=False), "prefill_tok_s": ids.numel() / prefill}
 
 
-def llama_cpp_rate(gguf: Path, tokenizer, new_tokens: int = 48) -> float | None:
-    """Generation tokens/s of the exported GGUF in llama.cpp, same prompt, greedy, batch 1."""
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        return None
-    llm = Llama(model_path=str(gguf), n_ctx=512, n_threads=torch.get_num_threads(), verbose=False)
-    ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
-
-    def run():
-        llm.reset()
-        n = 0
-        for _ in llm.generate(ids, temp=0.0, top_k=1, reset=True):
-            n += 1
-            if n >= new_tokens:
-                break
-        return n
-    n = run()  # the warm-up
-    return n / timed(run, 3, warm_up=False)
+def gguf_exports(moe_dir: Path, out: Path, types=("f32", "bf16")) -> dict[str, Path]:
+    """The MoE exported with llama.cpp's converter, once per type (reused when already there)."""
+    from smolmoe.export import export_gguf
+    files = {}
+    for t in types:
+        files[t] = out / f"{moe_dir.name}-{t}.gguf"
+        if not files[t].is_file():
+            with console.status(f"exporting {moe_dir} to GGUF {t}..."):
+                export_gguf(moe_dir, files[t], t)
+    return files
 
 
-def server_load(moe_dir: Path, requests: int = 200, clients: int = 8, max_tokens: int = 8) -> dict:
-    """`smolmoe serve` in its own process; `clients` threads send `requests` chat completions
-    over loopback. Generation runs one request at a time, so latency includes the queue."""
-    import socket
-    import urllib.request
-    from concurrent.futures import ThreadPoolExecutor
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "smolmoe.cli", "serve", str(moe_dir), "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/v1/models", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SmolMoEError(f"smolmoe serve {moe_dir} did not start")
-                time.sleep(0.5)
+def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_tokens: int = 48,
+                         prefill_tokens: int = 512) -> None:
+    """smolmoe's chat path against llama.cpp's server on the same MoE at matched precision: the
+    same chat prompt for generation, the same `prefill_tokens` token ids for prefill."""
+    from bench_llama_cpp import llama_cpp_rates
+    gen_ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
+    prefill_ids = torch.randint(100, tokenizer.vocab_size, (prefill_tokens,),
+                                generator=torch.Generator().manual_seed(1)).tolist()
+    have_llama = importlib.util.find_spec("llama_cpp") is not None
+    ggufs = gguf_exports(moe_dir, gguf_dir) if have_llama else {}
+    if not have_llama:
+        r["llama_cpp_note"] = "skipped: llama.cpp not installed (bash scripts/install_llama_cpp.sh)"
+    for ours, theirs in (("float32", "f32"), ("bf16", "bf16")):
+        chat, note = load_chat(moe_dir, ours)
+        if note:
+            r[f"chat_path_{theirs}_note"] = note
+        mine = chat_path_rates(chat, prefill_ids, new_tokens)
+        del chat
+        r[f"chat_path_{theirs}_generate_tok_s"] = mine["generate_tok_s"]
+        r[f"chat_path_{theirs}_prefill_tok_s"] = mine["prefill_tok_s"]
+        console.print(f"  smolmoe {ours}: {mine}")
+        if not have_llama:
+            continue
+        theirs_rates = llama_cpp_rates(ggufs[theirs], torch.get_num_threads(), gen_ids, new_tokens, prefill_ids)
+        console.print(f"  llama.cpp {theirs}: {theirs_rates}")
+        for what in ("generate", "prefill"):
+            r[f"llama_cpp_{theirs}_{what}_tok_s"] = theirs_rates[f"{what}_tok_s"]
+            r[f"chat_path_vs_llama_cpp_{theirs}_{what}"] = mine[f"{what}_tok_s"] / theirs_rates[f"{what}_tok_s"]
 
-        def one(i: int) -> tuple[float, bool]:
-            body = json.dumps({"model": moe_dir.name, "max_tokens": max_tokens, "temperature": 0,
-                               "messages": [{"role": "user", "content": f"Question {i}: what is {i} plus {i}?"}]})
-            req = urllib.request.Request(f"{url}/v1/chat/completions", body.encode(),
-                                         {"Content-Type": "application/json"})
-            t0 = time.perf_counter()
-            try:
-                with urllib.request.urlopen(req, timeout=600) as r:
-                    ok = r.status == 200 and bool(json.loads(r.read())["choices"][0]["message"]["content"])
-            except (OSError, ValueError, KeyError, IndexError):  # refused, HTTP error, bad body
-                ok = False
-            return time.perf_counter() - t0, ok
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:
-            results = list(pool.map(one, range(requests)))
-        wall = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        server.wait(30)
-    latencies = sorted(t for t, _ in results)
-    return {"requests": requests, "clients": clients, "max_tokens": max_tokens,
-            "errors": sum(not ok for _, ok in results), "seconds": round(wall, 1),
-            "p50_s": round(latencies[len(latencies) // 2], 3),
-            "p95_s": round(latencies[int(len(latencies) * 0.95) - 1], 3)}
+
+def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, clients: int,
+                      max_tokens: int) -> None:
+    """`smolmoe serve` and llama.cpp's server with `clients` parallel slots, both f32, under the
+    same `requests` from `clients` concurrent clients."""
+    from bench_llama_cpp import llama_cpp_tool, llama_server, load_test, smolmoe_server
+    with smolmoe_server(moe_dir) as url:
+        r["server_load"] = load = load_test(url, moe_dir.name, requests, clients, max_tokens)
+    console.print(f"  smolmoe serve: {load}")
+    r["server_p50_s"], r["server_p95_s"], r["server_errors"] = load["p50_s"], load["p95_s"], load["errors"]
+    r["server_aggregate_tok_s"] = load["aggregate_tok_s"]
+    if llama_cpp_tool("llama-server") is None:
+        r["llama_cpp_server_note"] = "skipped: llama-server not built (bash scripts/install_llama_cpp.sh)"
+        return
+    gguf = gguf_exports(moe_dir, gguf_dir, ("f32",))["f32"]
+    with llama_server(gguf, torch.get_num_threads(), slots=clients) as url:
+        r["llama_cpp_server_load"] = theirs = load_test(url, moe_dir.name, requests, clients, max_tokens)
+    console.print(f"  llama-server -np {clients}: {theirs}")
+    r["llama_cpp_server_aggregate_tok_s"] = theirs["aggregate_tok_s"]
+    r["llama_cpp_server_p50_s"], r["llama_cpp_server_p95_s"] = theirs["p50_s"], theirs["p95_s"]
+    r["server_vs_llama_cpp_server_aggregate"] = load["aggregate_tok_s"] / theirs["aggregate_tok_s"]
 
 
 def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16) -> dict:
@@ -205,27 +219,21 @@ def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
 
 
-@click.command(context_settings={"show_default": True})
-@click.option("--moe", "moe_dir", **home_default("moe"), type=click.Path(), help="The MoE to measure.")
-@click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Data for the training measurements.")
-@click.option("--out", "out_file", default="runs/bench.json", type=click.Path(dir_okay=False))
-@click.option("--gguf", "gguf_file", default="runs/check_gguf/moe-f32.gguf", type=click.Path(), help="Exported GGUF of the MoE for the llama.cpp comparison.")
-@click.option("--batch", default=4, type=click.IntRange(1))
-@click.option("--seq", default=256, type=click.IntRange(8))
-@one_line_errors
-def main(moe_dir, data_dir, gguf_file, out_file, batch, seq):
-    quiet_transformers()
-    moe_dir, data_dir = Path(moe_dir), Path(data_dir)
-    meta = read_meta(moe_dir)
-    base = resolve_base()
-    tokenizer = load_tokenizer(base)
-    torch.manual_seed(0)
-    ids = torch.randint(100, tokenizer.vocab_size, (batch, seq))
-    r: dict = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
-                           "python": platform.python_version(), "cpu": platform.processor()}}
+PARTS = ("prefill", "train", "fit", "llama_cpp", "server", "memory")
+TARGETS = {
+    "moe_per_token_cost_vs_dense": ("<=", 1.6),
+    "moe_prefill_share_of_peak": (">=", 0.70),
+    "train_router_vs_dense_finetune": (">=", 1.0),
+    "fit_init_seconds": ("<=", 60.0),
+    "chat_path_vs_llama_cpp_f32_generate": (">=", 0.5),
+    "chat_path_vs_llama_cpp_bf16_generate": (">=", 0.5),
+    "server_errors": ("<=", 0),
+}
 
-    console.print("matmul peak...")
-    r["matmul_peak_gflops"] = matmul_peak_gflops()
+
+def prefill_section(moe_dir: Path, base: Path, tokenizer, ids, r: dict) -> None:
+    """Forward (prefill) and generation tokens/s, dense base vs the MoE per experts
+    implementation; the MoE's cost per token relative to the dense base and the FLOPs ratio."""
     console.print("prefill (forward) dense vs MoE...")
     dense = load_model(base)
     r["dense_forward_tok_s"] = prefill_rate(dense, ids)
@@ -237,7 +245,7 @@ def main(moe_dir, data_dir, gguf_file, out_file, batch, seq):
                        "generate_tok_s": generation_rate(moe, tokenizer)}
         console.print(f"  {impl}: {impls[impl]}")
         del moe
-    impls["batched_mm"] = batched_mm_in_child(moe_dir, batch, seq)
+    impls["batched_mm"] = batched_mm_in_child(moe_dir, *ids.shape)
     console.print(f"  batched_mm: {impls['batched_mm']}")
     r["moe_experts_implementations"] = impls
     best = max((v for v in impls.values() if "forward_tok_s" in v), key=lambda v: v["forward_tok_s"])
@@ -252,7 +260,11 @@ def main(moe_dir, data_dir, gguf_file, out_file, batch, seq):
         r[f"{name}_prefill_gflops"] = gflops
         r[f"{name}_prefill_share_of_peak"] = gflops / r["matmul_peak_gflops"]
 
+
+def train_section(moe_dir: Path, base: Path, data_dir: Path, tokenizer, meta: dict, batch: int,
+                  seq: int, r: dict) -> None:
     console.print("training throughput: train-router vs dense full fine-tune...")
+    dense, moe = load_model(base), load_model(moe_dir)
     domains = [e["domain"] for e in meta["experts"]]
     per = {d: encode_records(tokenizer, load_records(split_path(data_dir, d, "train"), limit=8), seq)
            for d in domains}
@@ -263,50 +275,80 @@ def main(moe_dir, data_dir, gguf_file, out_file, batch, seq):
                                          router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, 0.01))
     r["train_router_vs_dense_finetune"] = r["train_router_tok_s"] / r["dense_full_finetune_tok_s"]
 
+
+def fit_section(moe_dir: Path, data_dir: Path, tokenizer, meta: dict, r: dict) -> None:
     console.print("router fit init...")
+    moe = load_model(moe_dir)
     names = [e["name"] for e in meta["experts"]]
+    domains = [e["domain"] for e in meta["experts"]]
     t0 = time.perf_counter()
     init_routers(moe, tokenizer, "fit", names=names, domains=domains, data_dir=data_dir, samples=12)
     r["fit_init_seconds"] = time.perf_counter() - t0
 
-    console.print("generation: smolmoe chat path vs llama.cpp on the exported GGUF...")
-    del moe, dense
-    r["chat_path_generate_tok_s"] = chat_path_rate(moe_dir)
-    gguf = Path(gguf_file)
-    rate = llama_cpp_rate(gguf, tokenizer) if gguf.is_file() else None
-    if rate is None:
-        r["llama_cpp_note"] = f"skipped: llama_cpp not importable or {gguf} missing (scripts/check_gguf.py makes it)"
-    else:
-        r["llama_cpp_generate_tok_s"] = rate
-        r["chat_path_vs_llama_cpp"] = r["chat_path_generate_tok_s"] / rate
 
-    console.print("server load: 200 requests from 8 concurrent clients...")
-    r["server_load"] = load = server_load(moe_dir)
-    r["server_p50_s"], r["server_p95_s"], r["server_errors"] = load["p50_s"], load["p95_s"], load["errors"]
-
-    console.print("train-router peak memory (fresh process)...")
-    r["train_router_peak_rss_gb"] = router_peak_rss_gb(moe_dir, data_dir, 8, seq)
-
-    targets = {
-        "moe_per_token_cost_vs_dense": ("<=", 1.6),
-        "moe_prefill_share_of_peak": (">=", 0.70),
-        "train_router_vs_dense_finetune": (">=", 1.0),
-        "fit_init_seconds": ("<=", 60.0),
-        "chat_path_vs_llama_cpp": (">=", 0.5),
-        "server_errors": ("<=", 0),
-    }
+def print_table(r: dict) -> None:
     from rich.table import Table
     table = Table(title="smolmoe bench")
     for c in ("measure", "value", "target", "met"):
         table.add_column(c)
     for k, v in r.items():
-        if isinstance(v, (int, float)):
-            op, target = targets.get(k, (None, None))
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            op, target = TARGETS.get(k, (None, None))
             met = "" if op is None else ("yes" if (v <= target if op == "<=" else v >= target) else "[red]no[/red]")
             table.add_row(k, f"{v:,.3f}" if isinstance(v, float) else f"{v:,}",
                           f"{op} {target}" if op else "", met)
+        elif isinstance(v, str):
+            table.add_row(k, v, "", "")
     out.print(table)
-    r["targets"] = {k: list(v) for k, v in targets.items()}
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--moe", "moe_dir", **home_default("moe"), type=click.Path(), help="The MoE to measure.")
+@click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Data for the training measurements.")
+@click.option("--out", "out_file", default="runs/bench.json", type=click.Path(dir_okay=False))
+@click.option("--gguf-dir", default="runs/bench-gguf", type=click.Path(file_okay=False), help="Where the MoE's GGUF exports (f32, bf16) for llama.cpp are made, or reused when there.")
+@click.option("--batch", default=4, type=click.IntRange(1))
+@click.option("--seq", default=256, type=click.IntRange(8))
+@click.option("--parts", default=",".join(PARTS), help=f"Comma-separated sections to run, of: {', '.join(PARTS)}.")
+@click.option("--requests", default=200, type=click.IntRange(1), help="Requests in the server load test.")
+@click.option("--clients", default=8, type=click.IntRange(1), help="Concurrent clients (and llama-server's parallel slots).")
+@click.option("--max-tokens", default=16, type=click.IntRange(1), help="Tokens each load-test reply may generate.")
+@one_line_errors
+def main(moe_dir, data_dir, gguf_dir, out_file, batch, seq, parts, requests, clients, max_tokens):
+    quiet_transformers()
+    parts = [p.strip() for p in parts.split(",") if p.strip()]
+    if unknown := sorted(set(parts) - set(PARTS)):
+        raise click.BadParameter(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    moe_dir, data_dir, gguf_dir = Path(moe_dir), Path(data_dir), Path(gguf_dir)
+    meta = read_meta(moe_dir)
+    base = resolve_base()
+    tokenizer = load_tokenizer(base)
+    torch.manual_seed(0)
+    ids = torch.randint(100, tokenizer.vocab_size, (batch, seq))
+    r: dict = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
+                           "python": platform.python_version(), "cpu": platform.processor(),
+                           "load_average": os.getloadavg()[0]},
+               "parts": parts}
+    if "prefill" in parts:
+        console.print("matmul peak...")
+        r["matmul_peak_gflops"] = matmul_peak_gflops()
+        prefill_section(moe_dir, base, tokenizer, ids, r)
+    if "train" in parts:
+        train_section(moe_dir, base, data_dir, tokenizer, meta, batch, seq, r)
+    if "fit" in parts:
+        fit_section(moe_dir, data_dir, tokenizer, meta, r)
+    if "llama_cpp" in parts:
+        console.print("prefill and generation: smolmoe chat path vs llama.cpp, f32 and bf16...")
+        llama_cpp_comparison(moe_dir, gguf_dir, tokenizer, r)
+    if "server" in parts:
+        console.print(f"server load: {requests} requests from {clients} concurrent clients...")
+        server_comparison(moe_dir, gguf_dir, r, requests, clients, max_tokens)
+    if "memory" in parts:
+        console.print("train-router peak memory (fresh process)...")
+        r["train_router_peak_rss_gb"] = router_peak_rss_gb(moe_dir, data_dir, 8, seq)
+    r["machine"]["load_average_after"] = os.getloadavg()[0]
+    print_table(r)
+    r["targets"] = {k: list(v) for k, v in TARGETS.items() if k in r}
     write_json(out_file, r)
     console.print(f"wrote {out_file}")
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install with the test extras (and headless Chromium for the web-page test), then run the suite.
-#   WITH_LLAMA_CPP=1  also build llama-cpp-python from source (slow: 10+ min on 2 cores) so the
-#                     GGUF-in-llama.cpp tests run instead of skipping.
+#   WITH_LLAMA_CPP=1  also build llama.cpp for this CPU (scripts/install_llama_cpp.sh: its
+#                     server, llama-bench and the llama_cpp Python package over one compile, into
+#                     $SMOLMOE_HOME/tools; reused once built) so the GGUF-in-llama.cpp tests run
+#                     instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
@@ -10,6 +12,6 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
 fi
 EXTRAS=test bash scripts/install.sh
 if [ "${WITH_LLAMA_CPP:-0}" = 1 ]; then
-  CMAKE_ARGS="-DGGML_CUDA=OFF -DGGML_BLAS=OFF" ${PYTHON:-python3} -m pip install -q "llama-cpp-python==0.3.36"
+  bash scripts/install_llama_cpp.sh
 fi
 exec ${PYTHON:-python3} -m pytest -q tests "$@"

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,10 +71,10 @@ def per_expert_layout(path: Path) -> bool:
     if not moe:
         return False
     fused = [k for k in moe if k.endswith(("gate_up_proj", "down_proj")) and ".experts." in k]
-    if fused or not any(k.endswith((".experts.0.w1.weight", ".experts.0.gate_proj.weight"))
-                        for k in moe):
-        raise ModelError(f"{path} does not store experts as experts.N.w1/w2/w3 "
-                         f"(found e.g. {(fused or moe)[0]})")
+    # Mixtral names an expert's weights w1/w2/w3, Qwen2-MoE and Qwen3-MoE gate/up/down_proj.
+    if fused or not any(k.endswith((".experts.0.w1.weight", ".experts.0.gate_proj.weight")) for k in moe):
+        raise ModelError(f"{path} does not store experts one by one as experts.N.w1/w2/w3 or "
+                         f"experts.N.gate_proj/up_proj/down_proj (found e.g. {(fused or moe)[0]})")
     return True
 
 
@@ -140,6 +141,43 @@ def llama_cpp_converter(home: Path | None = None,
     return target
 
 
+# Qwen2-MoE in llama.cpp: its loader needs an output matrix of its own (its Llama and Qwen3-MoE
+# loaders fall back to the tied embedding, this one stops: "tensor 'output.weight' not found"),
+# and it computes the shared expert's sigmoid gate as silu(x)/x, which is 0/0 = NaN for a gate
+# of zeros (every logit NaN, measured), the gate assemble writes for its zeroed shared expert.
+NEEDS_LLAMA_CPP_FIXES = ("Qwen2MoeForCausalLM",)
+
+
+def fit_for_llama_cpp(hf_dir: Path) -> None:
+    """Rewrite a Qwen2-MoE HF export, in place, so llama.cpp computes the same function: a
+    tied model gets lm_head.weight (a copy of the embedding); a shared expert whose down_proj is
+    all zeros (its output is 0 whatever its gate) gets a gate of ones instead of zeros."""
+    from safetensors.torch import load_file, save_file
+    cfg_file = hf_dir / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    tied = bool(cfg.get("tie_word_embeddings"))
+    index_file = hf_dir / "model.safetensors.index.json"
+    for f in sorted(hf_dir.glob("*.safetensors")):
+        tensors, changed = load_file(f), False
+        if tied and "model.embed_tokens.weight" in tensors:
+            tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"].clone()
+            changed = True
+            if index_file.is_file():
+                index = json.loads(index_file.read_text())
+                index["weight_map"]["lm_head.weight"] = f.name
+                index_file.write_text(json.dumps(index, indent=2))
+        for key in [k for k in tensors if k.endswith(".shared_expert_gate.weight")]:
+            down = tensors.get(key.replace("shared_expert_gate", "shared_expert.down_proj"))
+            if down is not None and not down.any() and not tensors[key].any():
+                tensors[key] = torch.ones_like(tensors[key])
+                changed = True
+        if changed:
+            save_file(tensors, f, metadata={"format": "pt"})
+    if tied:
+        cfg["tie_word_embeddings"] = False
+        cfg_file.write_text(json.dumps(cfg, indent=2))
+
+
 def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16",
                 overwrite: bool = False, on_fetch: Callable[[str], None] | None = None) -> dict:
     """Convert with llama.cpp's own converter via a clean HF export; the file appears whole."""
@@ -151,6 +189,8 @@ def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16
     out_file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=temp_prefix(out_file), dir=out_file.parent) as tmp:
         hf = export_hf(model_dir, Path(tmp) / "hf", verify=False)
+        if hf["architecture"] in NEEDS_LLAMA_CPP_FIXES:
+            fit_for_llama_cpp(Path(tmp) / "hf")
         part = Path(tmp) / "model.gguf"
         proc = subprocess.run([sys.executable, str(converter / "convert_hf_to_gguf.py"),
                                str(Path(tmp) / "hf"), "--outfile", str(part),

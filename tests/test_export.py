@@ -76,10 +76,11 @@ def test_gguf_moe_runs_in_llama_cpp_like_transformers(moe_with_real_tokenizer, t
     result = check_gguf(f32, moe)
     print(f"f32: {result['agree']}/{result['positions']} ({result['agreement']:.2%})")
     assert result["positions"] > 300 and result["agreement"] >= 0.99
-    # A tiny random model's top logits are close together, so 8-bit weights flip more of them
-    # than on a trained model (scripts/check_gguf.py measures the real one); a broken file
-    # would agree almost nowhere.
-    for outtype, floor in (("f16", 0.97), ("q8_0", 0.8)):
+    # A tiny random model's top logits are close together, so 16-bit weights flip a few of
+    # them; a broken file would agree almost nowhere. No q8_0 here: llama.cpp 0.3.36 built for
+    # this CPU (AVX-512, AMX) crashes (SIGSEGV in llama_decode) on a q8_0 model this narrow
+    # (hidden 32); scripts/check_gguf.py checks q8_0 on the real model.
+    for outtype, floor in (("f16", 0.97),):
         path = export_gguf(moe, tmp_path / f"moe-{outtype}.gguf", outtype)["path"]
         result = check_gguf(path, moe)
         print(f"{outtype}: {result['agree']}/{result['positions']} ({result['agreement']:.2%})")
