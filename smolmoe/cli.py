@@ -214,10 +214,11 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
 @click.option("--fit-samples", type=click.IntRange(1), default=None, help="Conversations per domain for the fit init [default: 16].")
 @click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
 @click.option("--base-expert", is_flag=True, default=None, help="Add the base model's own FFN as one more expert, 'general', for requests outside every domain (--base, default: the packaged SmolLM2).")
+@click.option("--shared-base-expert", is_flag=True, help="Put the base's FFN in Qwen2-MoE's always-on shared expert instead of a routed one (qwen2 experts; docs/byo.md).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
 def assemble(experts, config_file, experts_root, all_, base, top_k, router_init, non_ffn, data_dir,
-             fit_samples, output, base_expert, overwrite):
+             fit_samples, output, base_expert, shared_base_expert, overwrite):
     """Merge dense experts into one MoE (routers initialised, parity checked)."""
     from .config import MergeConfig, list_manifests, load_merge_config
     from .progress import console
@@ -229,6 +230,7 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
     except SmolMoEError:
         pass  # manifests are optional unless --all or router_init=hidden needs them
     names = list(experts) or (list(manifests) if all_ else [])
+    base_expert = "shared" if shared_base_expert else base_expert
     if base_expert and not base:
         from .base import resolve_base
         base = str(resolve_base())

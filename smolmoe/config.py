@@ -191,7 +191,8 @@ class MergeConfig:
     data: str | None = None        # data dir for router_init=fit
     fit_samples: int = 16          # training conversations per domain for the fit init
     seed: int = 0
-    base_expert: bool = False      # add the base's own FFN as one more expert ("base")
+    base_expert: bool | str = False  # the base's own FFN: True/"routed" = one more expert
+                                     # ("general"), "shared" = Qwen2-MoE's shared expert
 
     def validate(self) -> "MergeConfig":
         if not isinstance(self.experts, list) or len(self.experts) < 2:
@@ -207,6 +208,8 @@ class MergeConfig:
             raise ConfigError(f"non_ffn must be base, average or one of the experts "
                               f"({', '.join(self.expert_names())}), got {self.non_ffn!r}")
         _check_range("fit_samples", self.fit_samples, 1, kind=int)
+        if self.base_expert not in (False, True, "routed", "shared"):
+            raise ConfigError(f"base_expert must be routed or shared, got {self.base_expert!r}")
         if self.base_expert and not self.base:
             raise ConfigError("base_expert needs the base model directory (--base)")
         return self
