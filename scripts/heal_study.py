@@ -26,7 +26,7 @@ from smolmoe.data import load_records, split_path
 from smolmoe.evaluate import evaluate, moe_routing
 from smolmoe.io import read_json, write_json
 from smolmoe.router import train_router
-from smolmoe.surgery import WeightReader, assemble, read_meta
+from smolmoe.surgery import WeightReader, assemble, expert_domain, read_meta
 
 SPLITS = ("test", "foreign")
 DEMO_ROUTER = dict(steps=20, lr=2e-3)
@@ -81,7 +81,7 @@ def parse_variant(text: str) -> tuple[str, dict]:
 def ratio_table(report: dict) -> str:
     """Markdown: MoE/oracle per domain, one column per variant and split."""
     cols = [(v, s) for v in report["variants"] for s in SPLITS]
-    domains = list(report["oracle"]["test"])
+    domains = [d for d in report["oracle"]["test"] if d != GENERAL_DOMAIN]
     lines = ["| domain | " + " | ".join(f"{v} {s}" for v, s in cols) + " |",
              "|---" * (len(cols) + 1) + "|"]
     for d in domains:
@@ -96,6 +96,16 @@ def ratio_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def drift_table(report: dict) -> str:
+    """Markdown: how far each expert's shared tensors moved from the base, by group."""
+    groups = list(TENSOR_GROUPS)
+    lines = ["| expert | " + " | ".join(f"{g} rel. L2" for g in groups) + " |",
+             "|---" * (len(groups) + 1) + "|"]
+    for name, row in report["drift_from_base"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{row.get(g, 0):.4f}" for g in groups) + " |")
+    return "\n".join(lines)
+
+
 @click.command(context_settings={"show_default": True})
 @click.option("--experts", "experts_root", required=True, type=click.Path(exists=True, file_okay=False), help="Directory of the eight full fine-tunes (NAME/ each).")
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False), help="Directory made by `smolmoe data build`.")
@@ -106,12 +116,13 @@ def ratio_table(report: dict) -> str:
 @click.option("--base-expert/--no-base-expert", default=True, help="Add the base's FFN as the `general` expert (as the demo does).")
 @click.option("--router-batch", default=8, type=click.IntRange(1), help="Conversations per router step.")
 @click.option("--alpha", default=0.01, type=Finite(0, 100), help="Load-balancing weight.")
+@click.option("--base", default=None, help="The experts' base (default: the packaged SmolLM2-135M-Instruct).")
 @one_line_errors
-def main(experts_root, data_dir, work, out, limit, variants, base_expert, router_batch, alpha):
+def main(experts_root, data_dir, work, out, limit, variants, base_expert, router_batch, alpha, base):
     quiet_transformers()
     experts_root, data_dir, work, out = map(Path, (experts_root, data_dir, work, out))
     work.mkdir(parents=True, exist_ok=True)
-    base = resolve_base()
+    base = resolve_base(base)
     experts = {p.name: p for p in sorted(experts_root.iterdir()) if (p / "config.json").is_file()}
     specs = dict(parse_variant(v) for v in variants) or {
         "router": parse_variant("x=average:none")[1], "norms": parse_variant("x=average:norms")[1],
@@ -120,8 +131,7 @@ def main(experts_root, data_dir, work, out, limit, variants, base_expert, router
               "base_expert": base_expert, "oracle": {}, "base": {}, "variants": {}}
 
     # The dense experts on their own domain (the true oracle) and the base, once per split.
-    domains = {n: read_json(p / "smolmoe_expert.json", ModelError)["domain"]
-               for n, p in experts.items()}
+    domains = {n: expert_domain(p) for n, p in experts.items()}
     for split in SPLITS:
         present = [d for d in [*domains.values(), GENERAL_DOMAIN]
                    if split_path(data_dir, d, split).is_file()]
@@ -138,7 +148,7 @@ def main(experts_root, data_dir, work, out, limit, variants, base_expert, router
     report["expert_training"] = {n: {k: v for k, v in read_json(
         p / "smolmoe_expert.json", ModelError).items()
         if k in ("trainable", "trainable_params", "final_loss", "tokens", "seconds", "tokens_per_second")}
-        for n, p in experts.items()}
+        for n, p in experts.items() if (p / "smolmoe_expert.json").is_file()}
 
     for name, spec in specs.items():
         click.echo(f"variant {name}: {spec}")
@@ -184,12 +194,12 @@ def main(experts_root, data_dir, work, out, limit, variants, base_expert, router
             row["within_goal"][split] = sum(r <= GOAL for r in ratios.values())
             row["routing_accuracy"][split] = scored["routing_accuracy"]
         report["variants"][name] = row
-        click.echo(f"  within {GOAL}x oracle: test {row['within_goal']['test']}/8, "
-                   f"foreign {row['within_goal']['foreign']}/8")
+        click.echo(f"  within {GOAL}x oracle: " + ", ".join(
+            f"{sp} {row['within_goal'][sp]}/{len(row['moe_over_oracle'][sp])}" for sp in SPLITS))
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "heal-study.json", report)
-    (out / "heal-study.md").write_text(ratio_table(report) + "\n")
+    (out / "heal-study.md").write_text(ratio_table(report) + "\n\n" + drift_table(report) + "\n")
     click.echo(ratio_table(report))
 
 
