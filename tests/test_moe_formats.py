@@ -295,6 +295,14 @@ def test_base_as_qwen2_moe_shared_expert_gives_the_mix_under_forced_routing(tmp_
     assert torch.allclose(got[f"{p}.shared_expert.down_proj.weight"],
                           2 * s * base[f"{p}.down_proj.weight"])
     assert float(got[f"{p}.shared_expert_gate.weight"].abs().max()) == 0
+    # router training leaves the shared expert and its gate where they started
+    from smolmoe.router import train_router
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(tmp_path / "data", d, n_train=8, seed=i)
+    train_router(out, tmp_path / "data", TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
+                                                       warmup_steps=0))
+    changed = {k for k, v in tensors(out).items() if not torch.equal(v, got[k])}
+    assert changed and all(k.endswith("mlp.gate.weight") for k in changed), changed
 
 
 def test_mixed_reference_is_the_expert_or_the_base_at_the_ends(tmp_path):
