@@ -21,23 +21,16 @@ from smolmoe.base import load_model, load_tokenizer, resolve_base
 from smolmoe.cli import Finite, one_line_errors, quiet_transformers
 from smolmoe.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
 from smolmoe.data import load_records, split_path
-from smolmoe.errors import ModelError
 from smolmoe.evaluate import evaluate, loss_on_records, mean_loss, moe_routing
-from smolmoe.io import read_json, write_json
+from smolmoe.io import write_json
 from smolmoe.router import train_router
 from smolmoe.surgery import assemble, read_meta
 from smolmoe.tasks.run import evaluate_tasks
 
+from heal_study import cached  # scripts/ is on sys.path when a script in it runs
+
 # The demo's router budget (scripts/demo.py), so the MoE built here matches the demo's.
 DEMO_ROUTER = TrainSettings(steps=20, lr=2e-3, batch_size=8, seq_len=256, warmup_steps=2, seed=0)
-
-
-def cached(path: Path, compute):
-    if path.is_file():
-        return read_json(path, ModelError)
-    value = compute()
-    write_json(path, value)
-    return value
 
 
 def build(experts: dict[str, Path], data_dir: Path, base: Path, out: Path, base_expert: bool,

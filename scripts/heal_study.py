@@ -59,6 +59,7 @@ def drift_by_group(experts: dict[str, Path], base: Path) -> dict:
 
 
 def cached(path: Path, compute):
+    """compute()'s result kept in `path`: a rerun reads it instead of computing it again."""
     if path.is_file():
         return read_json(path, ModelError)
     value = compute()
