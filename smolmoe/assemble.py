@@ -134,7 +134,7 @@ def _is_mlp(key: str) -> bool:
 
 
 def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
-              base: Path | None = None):
+              base: Path | None = None, shared_base: Path | None = None):
     """The MoE model holding every expert's FFN, and a report of the non-FFN weights.
 
     non_ffn picks where attention, norms and embeddings come from: `base` (the base dir, or
@@ -168,10 +168,9 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
             diff[n] = max(diff[n], float((o - chosen).abs().max()))
             sq_diff[n] += float((o - chosen).pow(2).sum())
     fmt = format_for(dense.get("model_type"))
-    config = fmt.config(dense, len(dirs), top_k)
+    config = fmt.config(dense, len(dirs), top_k, shared_base=shared_base is not None)
     with no_init_weights():  # every tensor is overwritten below; random init would cost seconds
         model = AutoModelForCausalLM.from_config(config)
-    state.update(fmt.extra_tensors(config))
     for layer in range(config.num_hidden_layers):
         parts = {p: [r.get(f"model.layers.{layer}.mlp.{p}.weight") for r in readers.values()]
                  for p in MLP_PARTS}
@@ -181,6 +180,7 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
             [torch.cat([g, u], dim=0) for g, u in zip(parts["gate_proj"], parts["up_proj"])])
         state[f"{prefix}.experts.down_proj"] = torch.stack(parts["down_proj"])
         state[f"{prefix}.gate.weight"] = torch.zeros(len(dirs), config.hidden_size)  # set by router init
+    state.update(fmt.extra_tensors(config, state, WeightReader(shared_base).get if shared_base else None))
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
     if missing or unexpected:
@@ -225,7 +225,8 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     out_dir = check_writable_target(Path(merge.output), overwrite)
     dirs = resolve_experts(merge.experts, experts_root)
     domains = [expert_domain(p) for p in dirs.values()]
-    if merge.base_expert:  # the base's own FFN, last, for requests outside every domain
+    shared_base = Path(merge.base) if merge.base_expert == "shared" else None
+    if merge.base_expert and not shared_base:  # the base's FFN, last, for requests outside every domain
         if BASE_EXPERT in dirs:
             raise ModelError(f"an expert is already called '{BASE_EXPERT}': rename it to use --base-expert")
         dirs[BASE_EXPERT] = check_model_dir(Path(merge.base))
@@ -237,7 +238,7 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     t0 = time.perf_counter()
     say("building the MoE")
     model, shared = build_moe(dirs, dense, top_k=merge.top_k, non_ffn=merge.non_ffn,
-                              base=Path(merge.base) if merge.base else None)
+                              base=Path(merge.base) if merge.base else None, shared_base=shared_base)
     tokenizer = load_tokenizer(next(iter(dirs.values())))
     say(f"router init: {merge.router_init}")
     init_report = router.init_routers(model, tokenizer, merge.router_init, names=names,
@@ -250,6 +251,11 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
          {"role": "assistant", "content": "The sea is wide and deep."}],
         return_tensors="pt", return_dict=True)["input_ids"]
     parity = parity_check(model, dirs, probe)
+    if shared_base:  # forced routing computes a fixed mix of expert and base (moe_formats.py)
+        from .moe_formats import SHARED_BASE_SHARE, shared_mix_parity
+        shared["shared_expert"] = {
+            "source": str(shared_base), "share": SHARED_BASE_SHARE, "gate_init": "zeros",
+            "mix_parity_max_abs_logit_diff": shared_mix_parity(model, dirs, shared_base, probe)}
     meta = {
         "format": "smolmoe-moe/1",
         "experts": [{"name": n, "domain": d, "source": str(p), "weights_sha256": weights_sha256(p)}
@@ -278,6 +284,11 @@ def parity_warning(meta: dict) -> str | None:
     if not off:
         return None
     worst = max(off, key=off.get)
+    if "shared_expert" in meta:
+        mix = max(meta["shared_expert"]["mix_parity_max_abs_logit_diff"].values())
+        return None if mix <= PARITY_TOLERANCE else (
+            f"WARNING: the MoE forced to an expert is not the mix of that expert and the base "
+            f"its shared expert should give (max |logit diff| {mix:.3g} > {PARITY_TOLERANCE:g})")
     return (f"WARNING: parity failed for {len(off)}/{len(parity)} experts (worst {worst}: max "
             f"|logit diff| {off[worst]:.3g} > {PARITY_TOLERANCE:g}). The experts are not MLP-only "
             f"fine-tunes of one base (their attention, norms or embeddings differ), so the MoE "

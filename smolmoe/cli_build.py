@@ -99,15 +99,16 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, resume, overwr
 @settings_options(MergeConfig, ("fit_samples",), override="{}")
 @click.option("--out", "output", default=None, type=click.Path(file_okay=False), help="Output MoE directory [default: $SMOLMOE_HOME/moe].")
 @click.option("--base-expert", is_flag=True, default=None, help="Add the base model's own FFN as one more expert, 'general', for requests outside every domain (--base, default: the packaged SmolLM2).")
+@click.option("--shared-base-expert", is_flag=True, help="Put the base's FFN in Qwen2-MoE's always-on shared expert instead of a routed one (qwen2 experts; docs/byo.md).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
 def assemble(experts, config_file, experts_root, all_, base, top_k, router_init, non_ffn, data_dir,
-             fit_samples, output, base_expert, overwrite):
+             fit_samples, output, base_expert, shared_base_expert, overwrite):
     """Merge dense experts into one MoE (routers initialised, parity checked)."""
-    from .assemble import resolve_merge_config
+    from .assemble import assemble as assemble_moe, resolve_merge_config
     from .progress import console
-    from .assemble import assemble as assemble_moe
     quiet_transformers()
+    base_expert = "shared" if shared_base_expert else base_expert
     merge, manifests = resolve_merge_config(
         experts, config_file=config_file, all_experts=all_, base=base, top_k=top_k,
         router_init=router_init, non_ffn=non_ffn, data=data_dir, fit_samples=fit_samples,

@@ -214,7 +214,8 @@ class MergeConfig:
     data: str | None = None        # data dir for router_init=fit
     fit_samples: int = setting(16, ge=1, help="Conversations per domain for the fit init.")
     seed: int = 0
-    base_expert: bool = False      # add the base's own FFN as one more expert ("general")
+    base_expert: bool | str = False  # the base's own FFN: True/"routed" = one more expert
+                                     # ("general"), "shared" = Qwen2-MoE's shared expert
 
     def validate(self) -> "MergeConfig":
         if not isinstance(self.experts, list) or len(self.experts) < 2:
@@ -227,6 +228,8 @@ class MergeConfig:
         if self.non_ffn not in ("base", "average") and self.non_ffn not in self.expert_names():
             raise ConfigError(f"non_ffn must be base, average or one of the experts "
                               f"({', '.join(self.expert_names())}), got {self.non_ffn!r}")
+        if self.base_expert not in (False, True, "routed", "shared"):
+            raise ConfigError(f"base_expert must be routed or shared, got {self.base_expert!r}")
         if self.base_expert and not self.base:
             raise ConfigError("base_expert needs the base model directory (--base)")
         return self

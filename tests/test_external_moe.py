@@ -4,7 +4,6 @@ train-router and eval; `smolmoe adopt` names its experts."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch

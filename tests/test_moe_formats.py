@@ -151,13 +151,15 @@ def test_non_ffn_must_name_an_expert():
         MergeConfig(experts=["a", "b"], non_ffn="c").validate()
 
 
-def test_sharded_bf16_experts_assemble_exactly(tmp_path):
-    """Weights as people save them: several safetensors shards with an index, in bfloat16."""
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_sharded_half_precision_experts_assemble_exactly(tmp_path, dtype):
+    """Weights as people save them: several safetensors shards with an index, in bf16 or f16
+    (parity against the dense expert as transformers loads it, in float32)."""
     from transformers import AutoModelForCausalLM
 
     dirs = make_family_experts(tmp_path, "llama", n=2)
     for d in dirs:
-        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.bfloat16)
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=dtype)
         for f in d.glob("model*.safetensors"):
             f.unlink()
         model.save_pretrained(d, max_shard_size="20KB")
@@ -183,6 +185,22 @@ def test_pickle_only_weights_are_refused_unread(tmp_path, monkeypatch):
     lines = [l for l in r.output.splitlines() if l.strip()]
     assert len(lines) == 1 and "only pickle files (pytorch_model.bin)" in lines[0], r.output
     assert not (tmp_path / "moe").exists()
+    # the same for a dense model given to eval (load_model's path, as chat and serve use it)
+    write_domain(tmp_path / "data", "e0", n_train=4)
+    r = CliRunner().invoke(main, ["eval", str(dirs[1]), "--data", str(tmp_path / "data")])
+    # (eval's progress bar starts before the model is checked: its line is not the error's)
+    errors = [l for l in r.output.splitlines() if l.startswith("error:")]
+    assert r.exit_code != 0 and len(errors) == 1 and "never loads" in errors[0], r.output
+
+
+def test_pickle_beside_safetensors_is_never_unpickled(tmp_path, monkeypatch):
+    """A dir holding both formats (as hub snapshots often do) loads from safetensors."""
+    from smolmoe.modeldir import load_model
+
+    dirs = make_family_experts(tmp_path, "llama", n=1)
+    (dirs[0] / "pytorch_model.bin").write_bytes(b"not to be unpickled")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load was called"))
+    assert load_model(dirs[0]).config.model_type == "llama"
 
 
 @pytest.mark.parametrize("heal,allowed", [("norms", ("gate.weight", "norm.weight")),
@@ -242,3 +260,71 @@ def test_base_expert_needs_the_base():
     from smolmoe.errors import ConfigError
     with pytest.raises(ConfigError, match="base_expert needs the base model directory"):
         MergeConfig(experts=["a", "b"], base_expert=True).validate()
+
+
+def test_base_as_qwen2_moe_shared_expert_gives_the_mix_under_forced_routing(tmp_path):
+    """--shared-base-expert: the base FFN sits in Qwen2-MoE's shared slot (gate zero, so
+    sigmoid 1/2 for every token; down_proj scaled so the layer gives (1-s) routed + s base).
+    Forced routing to j then reproduces that mix, not expert j alone; the report says both."""
+    from click.testing import CliRunner
+    from transformers import AutoModelForCausalLM
+
+    from smolmoe.cli import main
+    from smolmoe.moe_formats import SHARED_BASE_SHARE as s
+    from smolmoe.assemble import parity_warning
+
+    dirs = make_family_experts(tmp_path, "qwen2", n=2)
+    out = tmp_path / "moe"
+    r = CliRunner().invoke(main, ["assemble", *map(str, dirs), "--router-init", "random",
+                                  "--top-k", "1", "--base", str(tmp_path / "base"),
+                                  "--shared-base-expert", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "smolmoe.json").read_text())
+    assert [e["name"] for e in meta["experts"]] == ["e0", "e1"]  # the base is no routed expert
+    assert max(meta["shared_expert"]["mix_parity_max_abs_logit_diff"].values()) <= 1e-4
+    assert min(meta["parity_max_abs_logit_diff"].values()) > 1e-3  # not expert j alone
+    assert parity_warning(meta) is None
+    config = json.loads((out / "config.json").read_text())
+    assert config["shared_expert_intermediate_size"] == SIZES["intermediate_size"]
+    moe = AutoModelForCausalLM.from_pretrained(out)  # stock loader, no trust_remote_code
+    assert type(moe).__name__ == "Qwen2MoeForCausalLM"
+    base = tensors(tmp_path / "base")
+    got = tensors(out)
+    p = "model.layers.1.mlp"
+    assert torch.equal(got[f"{p}.shared_expert.up_proj.weight"], base[f"{p}.up_proj.weight"])
+    assert torch.allclose(got[f"{p}.shared_expert.down_proj.weight"],
+                          2 * s * base[f"{p}.down_proj.weight"])
+    assert float(got[f"{p}.shared_expert_gate.weight"].abs().max()) == 0
+    # router training leaves the shared expert and its gate where they started
+    from smolmoe.router import train_router
+    for i, d in enumerate(("e0", "e1")):
+        write_domain(tmp_path / "data", d, n_train=8, seed=i)
+    train_router(out, tmp_path / "data", TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
+                                                       warmup_steps=0))
+    changed = {k for k, v in tensors(out).items() if not torch.equal(v, got[k])}
+    assert changed and all(k.endswith("mlp.gate.weight") for k in changed), changed
+
+
+def test_mixed_reference_is_the_expert_or_the_base_at_the_ends(tmp_path):
+    """The dense reference of the shared-expert parity, checked independently: share 0 is the
+    expert, share 1 the base (MLP-only experts share the base's other weights)."""
+    from transformers import AutoModelForCausalLM
+
+    from smolmoe.moe_formats import mixed_dense_reference
+
+    dirs = make_family_experts(tmp_path, "qwen2", n=1)
+    ids = torch.tensor([[1, 5, 9, 12, 7]])
+    with torch.no_grad():
+        logits = {name: AutoModelForCausalLM.from_pretrained(d)(input_ids=ids).logits
+                  for name, d in (("expert", dirs[0]), ("base", tmp_path / "base"))}
+        for share, name in ((0.0, "expert"), (1.0, "base")):
+            mixed = mixed_dense_reference(dirs[0], tmp_path / "base", share)(input_ids=ids).logits
+            assert (mixed - logits[name]).abs().max() <= 1e-5
+
+
+def test_shared_base_expert_needs_a_format_with_a_shared_slot(tmp_path):
+    dirs = make_family_experts(tmp_path, "llama", n=2)
+    with pytest.raises(ModelError, match="mixtral has no shared expert slot.*qwen2_moe"):
+        assemble(MergeConfig(experts=[str(d) for d in dirs], output=str(tmp_path / "moe"),
+                             router_init="random", base=str(tmp_path / "base"),
+                             base_expert="shared"), experts_root=tmp_path)
