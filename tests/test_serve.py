@@ -174,6 +174,14 @@ def test_the_page_and_the_cli_share_defaults(server):
     chat = main.commands["chat"]
     chat_opt = next(p for p in chat.get_params(click.Context(chat)) if p.opts == ["--max-tokens"])
     assert chat_opt.default == DEFAULT_MAX_TOKENS
+    # The page's sampling inputs take the API's bounds and chat's defaults (no copy in the HTML).
+    temperature = next(p for p in chat.get_params(click.Context(chat)) if p.opts == ["--temperature"])
+    assert info["sampling"]["temperature"]["default"] == temperature.default
+    assert info["sampling"]["temperature"]["le"] == temperature.type.max
+    with urllib.request.urlopen(f"{url}/", timeout=10) as r:
+        page = r.read().decode()
+    temperature_input = page.split('id="temperature"')[1].split(">")[0]
+    assert "max=" not in temperature_input and "value=" not in temperature_input
 
 
 @pytest.mark.parametrize("host, warned", [("0.0.0.0", True), ("::", True), ("192.168.1.5", True),

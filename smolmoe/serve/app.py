@@ -27,7 +27,8 @@ from ..config import DEFAULT_MAX_TOKENS
 from ..errors import SmolMoEError
 from ..generate import ChatModel, PromptTooLong, collect
 from ..palette import EXPERT_COLOURS
-from .schema import ChatRequest, ChunkWriter, completion, error_body, unsupported
+from .schema import (ChatRequest, ChunkWriter, completion, error_body, sampling_fields,
+                     unsupported)
 from .worker import GenerationWorker
 
 STATIC = Path(__file__).parent / "static"
@@ -120,7 +121,7 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
         return {"model": chat.name, "experts": chat.experts, "layers": chat.num_layers,
                 "thinking": chat.supports_thinking, "context_length": chat.context_length,
                 "max_tokens": limits.max_tokens, "default_max_tokens": limits.default_max_tokens,
-                "slots": limits.slots,
+                "slots": limits.slots, "sampling": sampling_fields(),
                 "palette": EXPERT_COLOURS}
 
     @app.post("/v1/chat/completions")

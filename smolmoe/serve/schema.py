@@ -24,6 +24,13 @@ def _like(name: str, default):
     return Field(default, **bounds(GenerationSettings, name))
 
 
+def sampling_fields() -> dict:
+    """The web page's sampling inputs: each one's bounds and default, from the same
+    declarations as the API's request fields (a page cannot offer what the API refuses)."""
+    return {name: {**bounds(GenerationSettings, name), "default": CHAT_SAMPLING[name]}
+            for name in ("temperature", "top_p")}
+
+
 class ContentPart(BaseModel):
     """Any part is accepted here so that `unsupported` can refuse images by name."""
     model_config = ConfigDict(extra="allow")

@@ -211,6 +211,13 @@ async function init() {
   $("max-tokens").max = state.info.max_tokens;
   $("max-tokens").value = state.info.default_max_tokens;   // the same default as the CLI and API
   $("thinking").hidden = !state.info.thinking;
+  // Bounds and defaults come from the server's settings declarations (/api/info).
+  for (const [name, id] of [["temperature", "temperature"], ["top_p", "top-p"]]) {
+    const f = state.info.sampling[name], input = $(id);
+    input.min = f.ge ?? f.gt ?? "";
+    input.max = f.le ?? f.lt ?? "";
+    input.value = f.default;
+  }
   renderLegend();
   $("layer").addEventListener("change", () => {
     document.querySelectorAll(".token[data-experts]").forEach(paint);
