@@ -258,9 +258,11 @@ def healing(model, heal: str):
     return model, is_router
 
 
-def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *, alpha: float = 0.01,
-                 beta: float = 0.0, heal: str = "none", out_dir: Path | None = None,
-                 per_domain: int = 400, resume: bool = False, overwrite: bool = False,
+def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *,
+                 alpha: float = RouterSettings.alpha, beta: float = RouterSettings.beta,
+                 heal: str = RouterSettings.heal, out_dir: Path | None = None,
+                 per_domain: int = RouterSettings.per_domain, resume: bool = False,
+                 overwrite: bool = False,
                  on_step: Callable[[dict], None] | None = None) -> dict:
     """Train the routers (and, with `heal`, lightly the shared weights) on a shuffled mix of
     every domain's train split."""

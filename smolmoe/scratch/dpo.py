@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..config import TrainSettings
+from ..config import DPOSettings, TrainSettings
 from ..data import StepBatches, collate, encode_chat
 from ..errors import DataError
 from ..stage import Plan, Stage, run_stage, sample_for_steps
@@ -90,7 +90,7 @@ def dpo_loss(beta: float):
 
 
 def dpo(model_dir: str | os.PathLike, records: list[dict], val_records: list[dict],
-        out_dir: str | os.PathLike, settings: TrainSettings, *, beta: float = 0.1,
+        out_dir: str | os.PathLike, settings: TrainSettings, *, beta: float = DPOSettings.beta,
         lora: LoraSettings | None = None, resume: bool = False, overwrite: bool = False,
         on_step: Callable[[dict], None] | None = None) -> dict:
     def prepare(model, tokenizer, _inputs):
