@@ -192,6 +192,18 @@ def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, cli
     r["server_vs_llama_cpp_server_aggregate"] = load["aggregate_tok_s"] / theirs["aggregate_tok_s"]
 
 
+def batching_section(moe_dir: Path, r: dict, clients: int) -> None:
+    """Continuous batching in `smolmoe serve`: the same 16 greedy requests (48 tokens each)
+    served one at a time, then from `clients` concurrent clients, per weight format."""
+    from smolmoe.serve.load import serve_load
+    for dtype in ("float32", "bf16"):
+        load = serve_load(moe_dir, clients=clients, requests=16, max_tokens=48, dtype=dtype)
+        console.print(f"  {dtype}: {load['one_at_a_time']['tokens_per_s']} -> "
+                      f"{load['concurrent']['tokens_per_s']} tok/s ({load['speedup']}x)")
+        r[f"batching_{dtype}"] = load
+        r[f"batching_speedup_{dtype}"] = load["speedup"]
+
+
 def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16) -> dict:
     """batched_mm gathers each token's expert weights (~21 MB per token for SmolLM2 top-2):
     a 4x256 batch wants ~21 GB, so try it in a child process with a memory cap."""
@@ -219,7 +231,7 @@ def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
 
 
-PARTS = ("prefill", "train", "fit", "llama_cpp", "server", "memory")
+PARTS = ("prefill", "train", "fit", "llama_cpp", "server", "batching", "memory")
 TARGETS = {
     "moe_per_token_cost_vs_dense": ("<=", 1.6),
     "moe_prefill_share_of_peak": (">=", 0.70),
@@ -228,6 +240,8 @@ TARGETS = {
     "chat_path_vs_llama_cpp_f32_generate": (">=", 0.5),
     "chat_path_vs_llama_cpp_bf16_generate": (">=", 0.5),
     "server_errors": ("<=", 0),
+    "batching_speedup_float32": (">=", 4.0),
+    "batching_speedup_bf16": (">=", 4.0),
 }
 
 
@@ -343,6 +357,9 @@ def main(moe_dir, data_dir, gguf_dir, out_file, batch, seq, parts, requests, cli
     if "server" in parts:
         console.print(f"server load: {requests} requests from {clients} concurrent clients...")
         server_comparison(moe_dir, gguf_dir, r, requests, clients, max_tokens)
+    if "batching" in parts:
+        console.print(f"continuous batching: one at a time vs {clients} concurrent clients...")
+        batching_section(moe_dir, r, clients)
     if "memory" in parts:
         console.print("train-router peak memory (fresh process)...")
         r["train_router_peak_rss_gb"] = router_peak_rss_gb(moe_dir, data_dir, 8, seq)
