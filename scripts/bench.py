@@ -193,11 +193,11 @@ def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, cli
 
 
 def batching_section(moe_dir: Path, r: dict, clients: int) -> None:
-    """Continuous batching in `smolmoe serve`: the same 16 greedy requests (48 tokens each)
+    """Continuous batching in `smolmoe serve`: the same 16 greedy requests (32 tokens each)
     served one at a time, then from `clients` concurrent clients, per weight format."""
     from smolmoe.serve.load import serve_load
     for dtype in ("float32", "bf16"):
-        load = serve_load(moe_dir, clients=clients, requests=16, max_tokens=48, dtype=dtype)
+        load = serve_load(moe_dir, clients=clients, requests=16, max_tokens=32, dtype=dtype)
         console.print(f"  {dtype}: {load['one_at_a_time']['tokens_per_s']} -> "
                       f"{load['concurrent']['tokens_per_s']} tok/s ({load['speedup']}x)")
         r[f"batching_{dtype}"] = load
