@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-from ..engine import THINK_CLOSE, THINK_OPEN  # the engine enforces the thinking rule on them
+from ..engine import THINK_CLOSE, THINK_OPEN, has_token  # the engine enforces the thinking rule on them
 from ..errors import ConfigError, DataError
 from ..io import atomic_dir
 
@@ -80,7 +80,6 @@ def train_tokenizer(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size
 
 def token_id(tokenizer, token: str) -> int:
     """Id of a token the scratch tokenizer is known to carry (a clear error otherwise)."""
-    i = tokenizer.convert_tokens_to_ids(token)
-    if i is None or i == tokenizer.unk_token_id or tokenizer.convert_ids_to_tokens(i) != token:
+    if not has_token(tokenizer, token):
         raise DataError(f"tokenizer has no {token} token (train one with `smolmoe scratch tokenizer`)")
-    return i
+    return tokenizer.convert_tokens_to_ids(token)
