@@ -98,12 +98,6 @@ def train_rate(model, batches, trainable, loss_fn=None, steps: int = 3) -> float
 PROMPT = [{"role": "user", "content": "Write a long story about a sailor and the sea."}]
 
 
-def load_chat(moe_dir: Path, dtype: str):
-    """smolmoe's chat model with its weights in `dtype` ("float32" or "bf16")."""
-    from smolmoe.generate import ChatModel
-    return ChatModel.load(moe_dir, dtype=dtype), None
-
-
 def never_stop(chat) -> None:
     """Generate to the token limit as llama.cpp's ignore_eos does: a reply cut short at its end
     of turn would time mostly the prompt's prefill."""
@@ -145,6 +139,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     """smolmoe's chat path against llama.cpp's server on the same MoE at matched precision: the
     same chat prompt for generation, the same `prefill_tokens` token ids for prefill."""
     from bench_llama_cpp import llama_cpp_rates
+    from smolmoe.generate import ChatModel
     gen_ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
     prefill_ids = torch.randint(100, tokenizer.vocab_size, (prefill_tokens,),
                                 generator=torch.Generator().manual_seed(1)).tolist()
@@ -153,9 +148,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     if not have_llama:
         r["llama_cpp_note"] = "skipped: llama.cpp not installed (bash scripts/install_llama_cpp.sh)"
     for ours, theirs in (("float32", "f32"), ("bf16", "bf16")):
-        chat, note = load_chat(moe_dir, ours)
-        if note:
-            r[f"chat_path_{theirs}_note"] = note
+        chat = ChatModel.load(moe_dir, dtype=ours)
         mine = chat_path_rates(chat, prefill_ids, new_tokens)
         del chat
         r[f"chat_path_{theirs}_generate_tok_s"] = mine["generate_tok_s"]
