@@ -177,9 +177,11 @@ class ChatModel:
         weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it)."""
         from .moe_formats import MOE_TYPES
         from .modeldir import read_moe_meta as read_meta
+        from .packing import pack_for_decoding
         torch_dtype = generation_dtype(dtype)
         model_dir = check_model_dir(Path(model_dir))
         model = load_model(model_dir, dtype=torch_dtype)
+        pack_for_decoding(model)   # bf16 on a CPU: weights packed once for oneDNN (packing.py)
         experts = None
         if model.config.model_type in MOE_TYPES:  # names from smolmoe.json, or expert_0...
             experts = [e["name"] for e in read_meta(model_dir)["experts"]]
