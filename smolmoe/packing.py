@@ -2,9 +2,10 @@
 
 A plain bf16 `F.linear` on a CPU hands oneDNN a row-major weight, which it reorders into its
 blocked layout at every call: decoding reads each weight twice and writes it once. Measured on
-this project's 2-core Xeon (AVX512-BF16, AMX; one thread, `scripts/bench.py --parts packing`
-has the figures): the 49152x576 output layer took 10.8 ms per token plain and 2.9 ms packed,
-an expert's 3072x576 gate/up 0.71 ms and 0.47 ms. Packing is what torch.compile's CPU
+this project's 2-core Xeon (AVX512-BF16, AMX; one thread, the machine shared): SmolLM2's
+49152x576 output layer took 10.8 ms per token plain and 2.9 ms packed, an expert's 3072x576
+gate/up 0.71 ms and 0.47 ms; `scripts/bench.py --parts llama_cpp` reports the whole chat path
+with and without packing (`packing_gain_bf16_*`). Packing is what torch.compile's CPU
 "freezing" does; done here once at load, it costs no compile and keeps eager PyTorch.
 
 `pack_for_decoding(model)` packs every `nn.Linear` and the experts of transformers' fused MoE
