@@ -13,6 +13,7 @@ server with 8 parallel slots under the same requests.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -105,21 +106,39 @@ def never_stop(chat) -> None:
     chat.rules = dataclasses.replace(chat.rules, end_ids=frozenset())
 
 
-def chat_path_rates(chat, prefill_ids: list[int], new_tokens: int = 48) -> dict:
-    """Generation tokens/s through smolmoe's own chat/serve path (streaming, routing capture),
-    and prefill tokens/s of the chat model's forward on `prefill_ids` (with its KV cache, as
-    generation fills it)."""
+def chat_path_timers(chat, prefill_ids: list[int], new_tokens: int = 48) -> dict:
+    """Two timers through smolmoe's own chat/serve path, each returning tokens/s of one run:
+    `generate` streams `new_tokens` greedy tokens (routing capture on, as chat and serve run),
+    `prefill` runs the chat model's forward on `prefill_ids` (with its KV cache, as generation
+    fills it)."""
     from smolmoe.generate import GenerationSettings
     settings = GenerationSettings(max_new_tokens=new_tokens)
     never_stop(chat)
-
-    def run():
-        return sum(1 for e in chat.stream(PROMPT, settings) if e.token_id is not None)
-    n = run()  # the warm-up; greedy, so every run makes the same tokens
     ids = torch.tensor([prefill_ids])
-    with torch.no_grad():
-        prefill = timed(lambda: chat.model(input_ids=ids, use_cache=True), 3)
-    return {"generate_tok_s": n / timed(run, 3, warm_up=False), "prefill_tok_s": ids.numel() / prefill}
+
+    def generate() -> float:
+        t0 = time.perf_counter()
+        n = sum(1 for e in chat.stream(PROMPT, settings) if e.token_id is not None)
+        return n / (time.perf_counter() - t0)
+
+    def prefill() -> float:
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            chat.model(input_ids=ids, use_cache=True)
+        return ids.numel() / (time.perf_counter() - t0)
+    generate(), prefill()  # the warm-ups
+    return {"generate": generate, "prefill": prefill}
+
+
+def best_interleaved(timers: dict[str, dict], repeat: int = 3) -> dict[str, dict]:
+    """Each side's best tokens/s over `repeat` rounds, the sides taking turns within a round, so
+    a drift in the shared machine's speed lands on both sides of a ratio alike."""
+    best = {side: {} for side in timers}
+    for _ in range(repeat):
+        for what in ("generate", "prefill"):
+            for side, t in timers.items():
+                best[side][f"{what}_tok_s"] = max(best[side].get(f"{what}_tok_s", 0.0), t[what]())
+    return best
 
 
 def gguf_exports(moe_dir: Path, out: Path, types=("f32", "bf16")) -> dict[str, Path]:
@@ -136,9 +155,10 @@ def gguf_exports(moe_dir: Path, out: Path, types=("f32", "bf16")) -> dict[str, P
 
 def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_tokens: int = 48,
                          prefill_tokens: int = 512) -> None:
-    """smolmoe's chat path against llama.cpp's server on the same MoE at matched precision: the
-    same chat prompt for generation, the same `prefill_tokens` token ids for prefill."""
-    from bench_llama_cpp import llama_cpp_rates
+    """smolmoe's chat path against llama.cpp on the same MoE at matched precision: the same chat
+    prompt for generation, the same `prefill_tokens` token ids for prefill, repeats interleaved.
+    At bf16 the chat path also runs with its weights unpacked (packing.py's gain)."""
+    from bench_llama_cpp import llama_cpp_timers
     from smolmoe.generate import ChatModel
     gen_ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
     prefill_ids = torch.randint(100, tokenizer.vocab_size, (prefill_tokens,),
@@ -147,29 +167,30 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     ggufs = gguf_exports(moe_dir, gguf_dir) if have_llama else {}
     if not have_llama:
         r["llama_cpp_note"] = "skipped: llama.cpp not installed (bash scripts/install_llama_cpp.sh)"
+    names = [e["name"] for e in read_meta(moe_dir)["experts"]]
     for ours, theirs in (("float32", "f32"), ("bf16", "bf16")):
-        chat = ChatModel.load(moe_dir, dtype=ours)
-        mine = chat_path_rates(chat, prefill_ids, new_tokens)
-        del chat
-        r[f"chat_path_{theirs}_generate_tok_s"] = mine["generate_tok_s"]
-        r[f"chat_path_{theirs}_prefill_tok_s"] = mine["prefill_tok_s"]
-        console.print(f"  smolmoe {ours}: {mine}")
-        if ours == "bf16":   # the same without packing.py's oneDNN-packed weights, for its gain
+        timers = {"chat_path": chat_path_timers(ChatModel.load(moe_dir, dtype=ours), prefill_ids, new_tokens)}
+        if ours == "bf16":
             plain = ChatModel(load_model(moe_dir, dtype=torch.bfloat16), load_tokenizer(moe_dir),
-                              moe_dir.name, [e["name"] for e in read_meta(moe_dir)["experts"]])
-            unpacked = chat_path_rates(plain, prefill_ids, new_tokens)
-            del plain
-            console.print(f"  smolmoe bf16, weights not packed: {unpacked}")
-            for what in ("generate", "prefill"):
-                r[f"chat_path_bf16_unpacked_{what}_tok_s"] = unpacked[f"{what}_tok_s"]
-                r[f"packing_gain_bf16_{what}"] = mine[f"{what}_tok_s"] / unpacked[f"{what}_tok_s"]
-        if not have_llama:
-            continue
-        theirs_rates = llama_cpp_rates(ggufs[theirs], torch.get_num_threads(), gen_ids, new_tokens, prefill_ids)
-        console.print(f"  llama.cpp {theirs}: {theirs_rates}")
+                              moe_dir.name, names)
+            timers["chat_path_unpacked"] = chat_path_timers(plain, prefill_ids, new_tokens)
+        with contextlib.ExitStack() as stack:
+            if have_llama:
+                timers["llama_cpp"] = stack.enter_context(llama_cpp_timers(
+                    ggufs[theirs], torch.get_num_threads(), gen_ids, new_tokens, prefill_ids))
+            best = best_interleaved(timers)
+        for side, rates in best.items():
+            console.print(f"  {side} {theirs}: {rates}")
         for what in ("generate", "prefill"):
-            r[f"llama_cpp_{theirs}_{what}_tok_s"] = theirs_rates[f"{what}_tok_s"]
-            r[f"chat_path_vs_llama_cpp_{theirs}_{what}"] = mine[f"{what}_tok_s"] / theirs_rates[f"{what}_tok_s"]
+            mine = best["chat_path"][f"{what}_tok_s"]
+            r[f"chat_path_{theirs}_{what}_tok_s"] = mine
+            if "chat_path_unpacked" in best:
+                r[f"chat_path_{theirs}_unpacked_{what}_tok_s"] = best["chat_path_unpacked"][f"{what}_tok_s"]
+                r[f"packing_gain_{theirs}_{what}"] = mine / best["chat_path_unpacked"][f"{what}_tok_s"]
+            if "llama_cpp" in best:
+                r[f"llama_cpp_{theirs}_{what}_tok_s"] = best["llama_cpp"][f"{what}_tok_s"]
+                r[f"chat_path_vs_llama_cpp_{theirs}_{what}"] = mine / best["llama_cpp"][f"{what}_tok_s"]
+        del timers
 
 
 def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, clients: int,
@@ -188,6 +209,7 @@ def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, cli
         r[f"server_{theirs}_errors"] = load["errors"]
         r[f"server_{theirs}_p50_s"], r[f"server_{theirs}_p95_s"] = load["p50_s"], load["p95_s"]
         r[f"server_{theirs}_aggregate_tok_s"] = load["aggregate_tok_s"]
+        r[f"server_{theirs}_requests_per_s"] = load["requests_per_s"]
         if not have_server:
             continue
         gguf = gguf_exports(moe_dir, gguf_dir, (theirs,))[theirs]
@@ -196,7 +218,9 @@ def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, cli
         console.print(f"  llama-server {theirs} -np {clients}: {other}")
         r[f"llama_cpp_server_{theirs}_aggregate_tok_s"] = other["aggregate_tok_s"]
         r[f"llama_cpp_server_{theirs}_p50_s"] = other["p50_s"]
+        r[f"llama_cpp_server_{theirs}_requests_per_s"] = other["requests_per_s"]
         r[f"server_vs_llama_cpp_server_{theirs}_aggregate"] = load["aggregate_tok_s"] / other["aggregate_tok_s"]
+        r[f"server_vs_llama_cpp_server_{theirs}_requests"] = load["requests_per_s"] / other["requests_per_s"]
 
 
 def batching_section(moe_dir: Path, r: dict, clients: int) -> None:

@@ -78,15 +78,18 @@ def smolmoe_server(moe_dir: Path, extra: list[str] = ()):
                    f"http://127.0.0.1:{port}", f"smolmoe serve {moe_dir}", "/v1/models")
 
 
-def llama_cpp_rates(gguf: Path, threads: int, generate_ids: list[int], new_tokens: int,
-                    prefill_ids: list[int], repeat: int = 3) -> dict | None:
-    """llama.cpp on `gguf` through its Python package (None where it is not installed), best of
-    `repeat`: `new_tokens` greedy tokens after `generate_ids` (no stop at end of turn), and the
-    prefill of `prefill_ids` in one batch."""
+@contextmanager
+def llama_cpp_timers(gguf: Path, threads: int, generate_ids: list[int], new_tokens: int,
+                     prefill_ids: list[int]):
+    """llama.cpp on `gguf` through its Python package (None where it is not installed): a dict
+    of two timers, each returning tokens/s of one run: `generate` makes `new_tokens` greedy
+    tokens after `generate_ids` (no stop at end of turn), `prefill` evaluates `prefill_ids` in
+    one batch."""
     try:
         from llama_cpp import Llama
     except ImportError:
-        return None
+        yield None
+        return
     n_ctx = max(len(prefill_ids), len(generate_ids) + new_tokens) + 8
     llm = Llama(model_path=str(gguf), n_ctx=n_ctx, n_batch=n_ctx, n_threads=threads,
                 n_threads_batch=threads, verbose=False)
@@ -105,17 +108,19 @@ def llama_cpp_rates(gguf: Path, threads: int, generate_ids: list[int], new_token
         llm.eval(prefill_ids)
         return len(prefill_ids) / (time.perf_counter() - t0)
     generate(), prefill()  # the warm-ups
-    rates = {"generate_tok_s": max(generate() for _ in range(repeat)),
-             "prefill_tok_s": max(prefill() for _ in range(repeat))}
-    llm.close()
-    return rates
+    try:
+        yield {"generate": generate, "prefill": prefill}
+    finally:
+        llm.close()
 
 
 def load_test(url: str, model: str, requests: int, clients: int, max_tokens: int) -> dict:
     """`clients` threads send `requests` greedy chat completions; errors, latency percentiles
     and the aggregate completion tokens per second (each server's own usage count)."""
     def one(i: int) -> tuple[float, int | None]:
-        body = {"model": model, "max_tokens": max_tokens, "temperature": 0,
+        # Greedy and no repetition penalty on both servers (smolmoe's chat default is 1.1,
+        # llama-server's 1.0): the same sampling, so the replies and their lengths match.
+        body = {"model": model, "max_tokens": max_tokens, "temperature": 0, "repetition_penalty": 1.0,
                 "messages": [{"role": "user", "content": f"Question {i}: what is {i} plus {i}?"}]}
         t0 = time.perf_counter()
         try:
@@ -134,5 +139,6 @@ def load_test(url: str, model: str, requests: int, clients: int, max_tokens: int
     return {"requests": requests, "clients": clients, "max_tokens": max_tokens,
             "errors": sum(n is None for _, n in results), "seconds": round(wall, 1),
             "completion_tokens": tokens, "aggregate_tok_s": round(tokens / wall, 2),
+            "requests_per_s": round((requests - sum(n is None for _, n in results)) / wall, 3),
             "p50_s": round(latencies[len(latencies) // 2], 3),
             "p95_s": round(latencies[int(len(latencies) * 0.95) - 1], 3)}
