@@ -1,11 +1,12 @@
 """bf16 weights packed once for oneDNN, so decoding on a CPU stops repacking them at every step.
 
-A plain bf16 `F.linear` on a CPU hands oneDNN a row-major weight, which it reorders into its
-blocked layout at every call: decoding reads each weight twice and writes it once. Measured on
-this project's 2-core Xeon (AVX512-BF16, AMX; one thread, the machine shared): SmolLM2's
-49152x576 output layer took 10.8 ms per token plain and 2.9 ms packed, an expert's 3072x576
-gate/up 0.71 ms and 0.47 ms; `scripts/bench.py --parts llama_cpp` reports the whole chat path
-with and without packing (`packing_gain_bf16_*`). Packing is what torch.compile's CPU
+A plain bf16 `F.linear` on a CPU hands oneDNN a row-major weight to bring into its blocked
+layout at every call, so a decode step pays for more than reading the weight. Measured on this
+project's 2-core Xeon (AVX512-BF16, AMX; one thread, the machine shared): SmolLM2's 49152x576
+output layer took 10.8 ms per token plain and 2.9 ms packed, an expert's 3072x576 gate/up
+0.71 ms and 0.47 ms. On the whole chat path the gain is smaller, 1.09x in one bench run
+(`scripts/bench.py --parts llama_cpp`, `packing_gain_bf16_*`), because per-op overhead
+dominates the rest of a token (docs/serving.md). Packing is what torch.compile's CPU
 "freezing" does; done here once at load, it costs no compile and keeps eager PyTorch.
 
 `pack_for_decoding(model)` packs every `nn.Linear` and the experts of transformers' fused MoE
@@ -93,13 +94,16 @@ def pack_for_decoding(model) -> int:
         return 0
     from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
     ALL_EXPERTS_FUNCTIONS.register(IMPLEMENTATION, packed_experts_forward)
+    # The experts' implementation is set on the config all layers share: pack all or none.
+    experts = [m for m in model.modules() if isinstance(getattr(m, "gate_up_proj", None), torch.Tensor)]
+    pack_experts = all(_packable_experts(m) for m in experts)
     packed = 0
-    for name, module in list(model.named_modules()):
+    for module in list(model.modules()):
         for child_name, child in list(module.named_children()):
             if type(child) is nn.Linear:
                 setattr(module, child_name, PackedLinear(child))
                 packed += 1
-        if _packable_experts(module):
+        if pack_experts and module in experts:
             module.packed_gate_up = [_pack(w) for w in module.gate_up_proj]
             module.packed_down = [_pack(w) for w in module.down_proj]
             packed += 2 * len(module.packed_gate_up)
