@@ -193,6 +193,30 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
         del timers
 
 
+def bf16_agreement(moe_dir: Path, r: dict, new_tokens: int = 200) -> None:
+    """Greedy agreement of the bf16 chat model (packed, as chat and serve run it) with float32:
+    float32 writes `new_tokens` greedy tokens; both then read that reply, and at each of its
+    positions their next-token choices are compared (teacher-forced, so one early difference
+    does not count twice)."""
+    from smolmoe.generate import ChatModel, GenerationSettings
+    f32 = ChatModel.load(moe_dir, dtype="float32")
+    never_stop(f32)
+    prompt = f32.encode(PROMPT)
+    engine = f32.engine(slots=1)
+    seq = engine.add(prompt, GenerationSettings(max_new_tokens=new_tokens, temperature=0))
+    engine.run()
+    ids = torch.tensor([prompt + seq.tokens])
+    picks = {}
+    for dtype, chat in (("float32", f32), ("bf16", ChatModel.load(moe_dir, dtype="bf16"))):
+        with torch.no_grad():
+            logits = chat.model(input_ids=ids).logits[0, len(prompt) - 1:-1]
+        picks[dtype] = logits.float().argmax(-1)
+    same = (picks["float32"] == picks["bf16"]).float().mean().item()
+    r["bf16_greedy_agreement_positions"] = len(seq.tokens)
+    r["bf16_greedy_agreement"] = same
+    console.print(f"  bf16 (packed) vs float32: {same:.1%} of {len(seq.tokens)} next-token choices agree")
+
+
 def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, clients: int,
                       max_tokens: int) -> None:
     """`smolmoe serve` and llama.cpp's server with `clients` parallel slots, at f32 and at bf16
@@ -262,7 +286,7 @@ def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
 
 
-PARTS = ("prefill", "train", "fit", "llama_cpp", "server", "batching", "memory")
+PARTS = ("prefill", "train", "fit", "llama_cpp", "agreement", "server", "batching", "memory")
 TARGETS = {
     "moe_per_token_cost_vs_dense": ("<=", 1.6),
     "moe_prefill_share_of_peak": (">=", 0.70),
@@ -393,6 +417,9 @@ def main(moe_dir, data_dir, gguf_dir, out_file, batch, seq, parts, requests, cli
     if "llama_cpp" in parts:
         console.print("prefill and generation: smolmoe chat path vs llama.cpp, f32 and bf16...")
         llama_cpp_comparison(moe_dir, gguf_dir, tokenizer, r)
+    if "agreement" in parts:
+        console.print("bf16 vs float32 greedy agreement...")
+        bf16_agreement(moe_dir, r)
     if "server" in parts:
         console.print(f"server load: {requests} requests from {clients} concurrent clients...")
         server_comparison(moe_dir, gguf_dir, r, requests, clients, max_tokens)
