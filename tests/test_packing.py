@@ -7,6 +7,7 @@ import torch
 from smolmoe.generate import ChatModel, GenerationSettings
 from smolmoe.modeldir import load_model
 from smolmoe.packing import PackedLinear, can_pack, pack_for_decoding
+from smolmoe.precision import cpu_has_fast_bf16
 
 bf16_cpu = pytest.mark.skipif(
     not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()),
@@ -62,6 +63,7 @@ def test_float32_models_are_left_alone(tiny_moe):
 
 
 @bf16_cpu
+@pytest.mark.skipif(not cpu_has_fast_bf16(), reason="ChatModel refuses bf16 on a CPU without AVX512-BF16/AMX")
 def test_packed_greedy_replies_are_the_same_alone_and_batched(tiny_moe):
     chat = ChatModel.load(tiny_moe, dtype="bf16")
     assert any(isinstance(m, PackedLinear) for m in chat.model.modules())
