@@ -157,6 +157,14 @@ class TextStream:
             finish_reason="stop" if seq.finish == "stop" else "length")]
 
 
+def prompt_ids(tokenizer, messages: list[dict], think: bool | None = None) -> list[int]:
+    """The conversation rendered with the chat template and tokenized, ready for a reply;
+    `think` sets the template's thinking mode (None: the template's default)."""
+    extra = {} if think is None else {"enable_thinking": think}
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **extra)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
 class ChatModel:
     """A model ready to chat: tokenizer with a template, expert names, context, a lock."""
 
@@ -205,11 +213,8 @@ class ChatModel:
 
     def encode(self, messages: list[dict], think: bool | None = None) -> list[int]:
         """Token ids of the conversation rendered with the chat template, ready for a reply."""
-        messages = check_messages(messages)
-        extra = {"enable_thinking": think} if think is not None and self.supports_thinking else {}
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                  add_generation_prompt=True, **extra)
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = prompt_ids(self.tokenizer, check_messages(messages),
+                         think if self.supports_thinking else None)
         if len(ids) >= self.context_length:
             raise PromptTooLong(f"the prompt is {len(ids)} tokens; the model's context is "
                                 f"{self.context_length} tokens")

@@ -17,13 +17,14 @@ import torch
 
 from ..config import DPOSettings, TrainSettings
 from ..errors import DataError
+from ..generate import prompt_ids
 from ..io import check_writable_target
 from ..modeldir import load_model, load_tokenizer
 from ..precision import autocast
 from ..scratch.dpo import dpo
 from ..scratch.verifiable import verified_accuracy
 from ..scratch.lora import LoraSettings
-from ..scratch.thinking import generate_ids, prompt_ids
+from ..scratch.thinking import generate_ids
 from ..settings import check, setting
 
 

@@ -25,6 +25,7 @@ import torch
 
 from ..config import TrainSettings
 from ..data import IGNORE_INDEX, collate
+from ..generate import prompt_ids
 from ..precision import autocast
 from ..settings import check, setting
 from ..stage import Plan, Stage, run_stage
@@ -32,7 +33,7 @@ from . import arithmetic
 from .common import summary
 from .logprobs import token_logps
 from .lora import LoraSettings, lora_wrap
-from .thinking import generate_ids, prompt_ids
+from .thinking import generate_ids
 from .verifiable import verified_accuracy
 
 

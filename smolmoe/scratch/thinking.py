@@ -9,16 +9,8 @@ wants; the end-of-turn token is banned while thinking is open and for a few toke
 from __future__ import annotations
 
 from ..engine import Engine, TokenRules
-from ..generate import GenerationSettings
+from ..generate import GenerationSettings, prompt_ids
 from .tokenizer import THINK_CLOSE, THINK_OPEN, token_id
-
-
-def prompt_ids(tokenizer, messages: list[dict], think: bool | None = True) -> list[int]:
-    """The chat prompt's ids; `think` selects the scratch template's thinking mode and is
-    ignored by templates without one."""
-    kwargs = {} if think is None else {"enable_thinking": think}
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def generate_ids(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: int = 64,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..generate import prompt_ids
 from ..precision import autocast
-from .thinking import generate_ids, prompt_ids
+from .thinking import generate_ids
 
 
 @dataclass(frozen=True)
