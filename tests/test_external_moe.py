@@ -29,12 +29,15 @@ def external_moe(tmp_path):
     return ext
 
 
-def test_external_moe_reads_as_expert_0_and_works_with_inspect_and_chat(external_moe):
+def test_external_moe_reads_as_expert_0_and_works_with_inspect_and_chat(external_moe, tmp_path):
     meta = read_meta(external_moe)
     assert [e["name"] for e in meta["experts"]] == ["expert_0", "expert_1", "expert_2"]
-    r = CliRunner().invoke(main, ["inspect", "add two numbers", "--moe", str(external_moe), "--json", "-"])
+    # The report goes to tmp_path: "--json -" wrote a file named "-" into the working tree.
+    report = tmp_path / "report.json"
+    r = CliRunner().invoke(main, ["inspect", "add two numbers", "--moe", str(external_moe), "--json", str(report)])
     assert r.exit_code == 0, r.output
     assert "expert_" in r.output
+    assert json.loads(report.read_text())["experts"] == ["expert_0", "expert_1", "expert_2"]
     from smolmoe.generate import ChatModel
     assert ChatModel.load(external_moe).experts == ["expert_0", "expert_1", "expert_2"]
 
