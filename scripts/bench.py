@@ -131,11 +131,12 @@ def chat_path_timers(chat, prefill_ids: list[int], new_tokens: int = 48) -> dict
 
 
 def best_interleaved(timers: dict[str, dict], repeat: int = 3) -> dict[str, dict]:
-    """Each side's best tokens/s over `repeat` rounds, the sides taking turns within a round, so
-    a drift in the shared machine's speed lands on both sides of a ratio alike."""
+    """Each side's best tokens/s per measure (`{side: {measure: timer}}`, every side with the
+    same measures) over `repeat` rounds, the sides taking turns within a round, so a drift in
+    the shared machine's speed lands on both sides of a ratio alike."""
     best = {side: {} for side in timers}
     for _ in range(repeat):
-        for what in ("generate", "prefill"):
+        for what in next(iter(timers.values())):
             for side, t in timers.items():
                 best[side][f"{what}_tok_s"] = max(best[side].get(f"{what}_tok_s", 0.0), t[what]())
     return best
@@ -306,7 +307,6 @@ def prefill_section(moe_dir: Path, base: Path, tokenizer, ids, r: dict) -> None:
     implementation; the MoE's cost per token relative to the dense base and the FLOPs ratio."""
     console.print("prefill (forward) dense vs MoE...")
     dense = load_model(base)
-    r["dense_forward_tok_s"] = prefill_rate(dense, ids)
     r["dense_generate_tok_s"] = generation_rate(dense, tokenizer)
     impls = {}
     for impl in ("grouped_mm", "eager"):
@@ -322,13 +322,11 @@ def prefill_section(moe_dir: Path, base: Path, tokenizer, ids, r: dict) -> None:
     moe = load_model(moe_dir)  # default implementation
     r["moe_forward_tok_s"], r["moe_generate_tok_s"] = best["forward_tok_s"], best["generate_tok_s"]
     # The cost ratio from rounds in which the two take turns, so host drift hits both alike.
-    paired = {"dense": 0.0, "moe": 0.0}
-    for _ in range(3):
-        for name, model in (("dense", dense), ("moe", moe)):
-            paired[name] = max(paired[name], prefill_rate(model, ids))
-    r["dense_forward_tok_s"] = max(r["dense_forward_tok_s"], paired["dense"])
-    r["moe_forward_tok_s"] = max(r["moe_forward_tok_s"], paired["moe"])
-    r["moe_per_token_cost_vs_dense"] = paired["dense"] / paired["moe"]
+    paired = best_interleaved({name: {"forward": lambda m=m: prefill_rate(m, ids)}
+                               for name, m in (("dense", dense), ("moe", moe))})
+    r["dense_forward_tok_s"] = paired["dense"]["forward_tok_s"]
+    r["moe_forward_tok_s"] = max(r["moe_forward_tok_s"], paired["moe"]["forward_tok_s"])
+    r["moe_per_token_cost_vs_dense"] = r["dense_forward_tok_s"] / paired["moe"]["forward_tok_s"]
     r["moe_generate_cost_vs_dense"] = r["dense_generate_tok_s"] / r["moe_generate_tok_s"]
     r["active_params"] = {"dense": active_matmul_params(dense), "moe": active_matmul_params(moe)}
     r["moe_flops_ratio"] = r["active_params"]["moe"] / r["active_params"]["dense"]

@@ -24,12 +24,15 @@ from torch import nn
 IMPLEMENTATION = "smolmoe_packed"   # the name registered with transformers' ExpertsInterface
 
 
+def onednn_has_bf16() -> bool:
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def can_pack(model) -> bool:
     """bf16 weights on a CPU whose oneDNN has bf16 kernels."""
     p = next(model.parameters(), None)
     return (p is not None and p.device.type == "cpu" and p.dtype == torch.bfloat16
-            and torch.backends.mkldnn.is_available()
-            and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+            and onednn_has_bf16())
 
 
 def _pack(weight: torch.Tensor) -> torch.Tensor:

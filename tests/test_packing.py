@@ -6,12 +6,10 @@ import torch
 
 from smolmoe.generate import ChatModel, GenerationSettings
 from smolmoe.modeldir import load_model
-from smolmoe.packing import PackedLinear, can_pack, pack_for_decoding
+from smolmoe.packing import PackedLinear, can_pack, onednn_has_bf16, pack_for_decoding
 from smolmoe.precision import cpu_has_fast_bf16
 
-bf16_cpu = pytest.mark.skipif(
-    not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()),
-    reason="this CPU's oneDNN has no bf16 kernels")
+bf16_cpu = pytest.mark.skipif(not onednn_has_bf16(), reason="this CPU's oneDNN has no bf16 kernels")
 
 
 def _logits(model, ids):
