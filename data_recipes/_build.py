@@ -11,8 +11,7 @@ from smolmoe.io import atomic_dir, write_json, write_jsonl
 
 from ._checks import refusal_problem
 from ._common import MAX_CHARS, _ANSI, _INVISIBLE, looks_garbled, stable_hash
-from . import everyday
-from .sources import BIGBENCH_PREFIX, Fetcher
+from .sources import Fetcher
 
 SPLITS = ("train", "val", "test")
 FOREIGN_SPLIT = "foreign"
@@ -45,7 +44,10 @@ def check_mix(domain: str, per_source: dict[str, int], rules: MixRules = MixRule
 def extra_splits(names) -> list:
     """The general splits a build of these domains also writes: everyday, on full builds."""
     from . import DOMAINS
-    return [everyday] if set(names) == set(DOMAINS) else []
+    if set(names) != set(DOMAINS):
+        return []
+    from . import everyday
+    return [everyday]
 
 
 def build_steps(names) -> int:
@@ -75,9 +77,7 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
     # Held-out general splits come with full builds only (all domains, however they were named).
     extras = extra_splits(names)
     if fetch is None:
-        tasks = [s.path[len(BIGBENCH_PREFIX):] for r in recipes + extras for s in r.SOURCES
-                 if s.path.startswith(BIGBENCH_PREFIX)]
-        fetch = Fetcher(cache_dir, bigbench_tasks=tasks)
+        fetch = Fetcher(cache_dir)
     progress = on_progress or (lambda domain, stage: None)
 
     report, manifest = {}, {"seed": seed, "max_train": max_train, "max_eval": max_eval,
@@ -168,7 +168,7 @@ def collect(recipe, fetch) -> tuple[list[dict], dict]:
     dropped: Counter = Counter()
     yielded = 0
     helpful_only = getattr(recipe, "HELPFUL_ONLY", False)
-    for ex in recipe.examples(fetch):
+    for ex in _examples(recipe, fetch):
         yielded += 1
         if isinstance(ex, dict) and "dropped" in ex:
             dropped[str(ex["dropped"])] += 1
@@ -196,6 +196,12 @@ def collect(recipe, fetch) -> tuple[list[dict], dict]:
     if not records:
         raise DataError(f"recipe '{recipe.DOMAIN}' produced no usable examples")
     return records, {"yielded": yielded, "kept": len(records), "dropped": dict(sorted(dropped.items()))}
+
+
+def _examples(recipe, fetch):
+    """Every source's examples, one source after another (each Source reads only its own)."""
+    for source in recipe.SOURCES:
+        yield from source.read(fetch)
 
 
 def _take_foreign(domain: str, records: list[dict], foreign: str | None,

@@ -5,7 +5,7 @@ import yaml
 
 from ._common import MAX_CHARS, clean, dialog
 
-CHATTERBOT = ("chatterbot-corpus", "1.3.3")
+CHATTERBOT = "chatterbot-corpus"
 WINDOW_CHARS = MAX_CHARS - 100
 
 
@@ -33,7 +33,7 @@ def windows(turns: list[str], budget: int = WINDOW_CHARS, max_turns: int = 6):
 def chatterbot(fetch, files, source):
     """Conversations from chatterbot-corpus English YAML files, cut into windows."""
     for name in files:
-        text = fetch.read(*CHATTERBOT, f"chatterbot_corpus/data/english/{name}.yml")
+        text = fetch.read(CHATTERBOT, f"chatterbot_corpus/data/english/{name}.yml")
         data = yaml.safe_load(text) or {}
         for j, conv in enumerate(data.get("conversations") or []):
             turns = [clean(str(t)) for t in conv if t is not None]

