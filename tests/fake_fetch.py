@@ -1,0 +1,42 @@
+"""A stand-in for data_recipes.sources.Fetcher that serves in-memory archives, offline.
+
+`files` maps (package, member) to text or bytes; `unavailable` names packages whose every
+read raises SourceUnavailable, as the real fetcher does when a registry no longer serves one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from data_recipes.sources import SourceUnavailable
+
+
+class FakeFetch:
+    def __init__(self, files: dict[tuple[str, str], str | bytes] | None = None,
+                 stdlib: Path | None = None, unavailable=()):
+        self.files = dict(files or {})
+        self.stdlib = stdlib
+        self.unavailable = set(unavailable)
+
+    def _check(self, package: str) -> None:
+        if package in self.unavailable:
+            raise SourceUnavailable(package, "not served (test)")
+
+    def archive(self, package: str) -> Path:
+        self._check(package)
+        return Path(f"/fake/{package}.whl")
+
+    def read_bytes(self, package: str, member: str) -> bytes:
+        self._check(package)
+        data = self.files.get((package, member), b"")
+        return data.encode("utf-8") if isinstance(data, str) else data
+
+    def read(self, package: str, member: str) -> str:
+        return self.read_bytes(package, member).decode("utf-8")
+
+    def members(self, package: str, prefix: str) -> list[str]:
+        self._check(package)
+        return sorted(m for p, m in self.files if p == package and m.startswith(prefix))
+
+    def stdlib_dir(self) -> Path:
+        self._check("stdlib")
+        return self.stdlib
