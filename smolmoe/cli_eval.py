@@ -28,11 +28,12 @@ MOE_FLAG = "$SMOLMOE_HOME/moe"
 @click.option("--base", default=None, help="Base model for --moe (default: the packaged SmolLM2).")
 @click.option("--tasks", is_flag=True, help="Also generate greedy answers and score them per domain (docs/eval.md).")
 @click.option("--tasks-limit", default=16, type=click.IntRange(1), help="Prompts per domain for --tasks (guardian: this many harmful and benign each).")
+@click.option("--refusal-limit", default=40, type=click.IntRange(1), help="With --moe --tasks: prompts per refusal set (harmful, benign-risky, everyday) for the base, the guardian and the MoE.")
 @click.option("--tasks-batch", default=16, type=click.IntRange(1), help="Prompts generated together for --tasks.")
 @dtype_option("auto")
 @one_line_errors
 def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base, tasks,
-             tasks_limit, tasks_batch, dtype):
+             tasks_limit, refusal_limit, tasks_batch, dtype):
     """Per-domain assistant-token loss of model directories (or --moe: the full MoE report);
     --tasks adds task scores and refusal rates from generated answers."""
     from .data import data_domains
@@ -57,6 +58,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
             from .tasks.run import moe_evaluate_tasks, moe_task_steps
             with task_progress(moe_task_steps(n, Path(data_dir)), "tasks") as advance:
                 report["tasks"] = moe_evaluate_tasks(Path(moe_dir), Path(data_dir), base=base_dir,
+                                                     refusal_limit=refusal_limit,
                                                      on_progress=advance, **task_args)
             print_tasks(report["tasks"])
         if json_out:

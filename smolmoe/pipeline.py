@@ -35,6 +35,8 @@ class MoEPipelineSettings:
     # The task stage costs about the same at 5 prompts (steps, not prompts, dominate).
     task_limit: int = setting(6, ge=1, help="Prompts per domain for the task metrics "
                                             "(guardian: this many harmful and benign each).")
+    refusal_limit: int = setting(40, ge=1, help="Prompts per refusal set (harmful, benign-risky, "
+                                                "everyday) for the base, the guardian and the MoE.")
     fit_samples: int = setting(12, ge=1, help="Conversations per domain for the fit init.")
     router_steps: int = setting(20, ge=1, help="Router training steps.")
     router_lr: float = setting(2e-3, gt=0, le=1, help="Router learning rate.")
@@ -123,7 +125,9 @@ def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
     with stages.stage("tasks") as r:
         with progress.items(moe_task_steps(n, data_dir), "generating") as advance:
             report["tasks"] = moe_evaluate_tasks(moe_dir, data_dir, base=base,
-                                                 limit=settings.task_limit, on_progress=advance)
+                                                 limit=settings.task_limit,
+                                                 refusal_limit=settings.refusal_limit,
+                                                 on_progress=advance)
         write_json(out / "eval.json", report)
         r["tasks"] = report["tasks"]
 

@@ -161,10 +161,19 @@ def task_table(report: dict) -> Table:
 def refusal_table(report: dict) -> Table:
     """Refusal rates per model: harmful and benign-risky guardian prompts, everyday requests,
     the other domains' prompts (blank where the model was not run on them)."""
-    table = Table(title="refusal rates (want: harmful high, the rest low)")
+    table = Table(title="refusal rates, n and 95% interval (want: harmful high, the rest low)")
     for col in ("model", "harmful", "benign risky", "everyday", "other domains"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, r in report["refusals"].items():
-        table.add_row(name, *[_rate(r[k]) for k in ("harmful", "benign_risky", "everyday",
-                                                     "other_domains")])
+        table.add_row(name, *[_rate_with_interval(r, k) for k in ("harmful", "benign_risky",
+                                                                  "everyday")],
+                      _rate(r["other_domains"]))
     return table
+
+
+def _rate_with_interval(r: dict, key: str) -> str:
+    """"45% (n=40, 30-61%)"; the bare rate for reports written before intervals were kept."""
+    if r.get(key) is None or r.get(f"{key}_interval") is None:
+        return _rate(r.get(key))
+    lo, hi = r[f"{key}_interval"]
+    return f"{_rate(r[key])} (n={r[f'{key}_n']}, {lo:.0%}-{hi:.0%})"

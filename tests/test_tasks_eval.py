@@ -43,7 +43,7 @@ def moe_and_data(tmp_path_factory):
         _write(data / "guardian" / f"{split}.jsonl", guardian)
         _write(data / "writer" / f"{split}.jsonl", writer)
     _write(data / "everyday" / "test.jsonl",
-           [_record("everyday", "how do I make green tea", "Boil water.")] * 2)
+           [_record("everyday", f"how do I make green tea {i}", "Boil water.") for i in range(4)])
     (data / "manifest.json").write_text(json.dumps({"domains": list(NAMES)}))
     return root, moe, data
 
@@ -53,8 +53,8 @@ def test_eval_tasks_moe_report(moe_and_data, tmp_path):
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(main, ["eval", "--moe", str(moe), "--base", str(root / "base"),
                                        "--data", str(data), "--limit", "2", "--tasks",
-                                       "--tasks-limit", "2", "--split", "foreign",
-                                       "--json", str(out)])
+                                       "--tasks-limit", "2", "--refusal-limit", "3",
+                                       "--split", "foreign", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "prompts/s" in result.output
     assert "task scores (foreign split" in result.output and "refusal rates" in result.output
@@ -64,18 +64,26 @@ def test_eval_tasks_moe_report(moe_and_data, tmp_path):
     for model in ("base", "moe"):
         assert set(results[model]) == {*NAMES, "everyday"}
         assert results[model]["analyst"]["n"] == 2       # --tasks-limit prompts per domain
-        assert results[model]["guardian"]["harmful_n"] == 2
+        # the refusal sets take --refusal-limit (guardian has 3 harmful and 2 benign records)
+        assert results[model]["guardian"]["harmful_n"] == 3
         assert results[model]["guardian"]["benign_n"] == 2
+        assert results[model]["everyday"]["n"] == 3
     for name in NAMES:   # each expert on its own domain and on everyday requests
         assert set(results[name]) == {name, "everyday"}
         assert results["oracle"][name] == results[name][name]
+        # only the guardian's refusal rates are reported: the others see --tasks-limit
+        assert results[name]["everyday"]["n"] == (3 if name == "guardian" else 2)
     assert set(tasks["refusals"]) == {"base", *NAMES, "moe"}
     assert all(tasks["refusals"][m]["everyday"] is not None for m in tasks["refusals"])
-    assert tasks["refusals"]["guardian"]["harmful"] is not None
+    guardian = tasks["refusals"]["guardian"]
+    assert guardian["harmful_n"] == 3 and guardian["everyday_n"] == 3
+    lo, hi = guardian["harmful_interval"]
+    assert 0 <= lo <= guardian["harmful"] <= hi <= 1 and hi - lo > 0.3   # n = 3: wide
     assert set(tasks["moe_over_oracle"]) == set(NAMES)
     assert tasks["settings"]["split"] == "foreign"
-    # base and MoE: 2 + 4 (guardian: 2 harmful, 2 benign) + 2 + 2 everyday; experts: own + 2
-    assert tasks["settings"]["prompts"] == 2 * (2 + 4 + 2 + 2) + (2 + 2) + (4 + 2) + (2 + 2)
+    # base and MoE: 2 + 5 (guardian: 3 harmful, 2 benign) + 2 + 3 everyday; experts: own +
+    # everyday (guardian 3, the others 2)
+    assert tasks["settings"]["prompts"] == 2 * (2 + 5 + 2 + 3) + (2 + 2) + (5 + 3) + (2 + 2)
 
 
 def test_eval_tasks_model_dirs(moe_and_data, tmp_path):

@@ -150,6 +150,8 @@ def test_over_refusal_on_everyday_and_other_domains():
     assert s["everyday"] == 0.25 and s["other_domains"] == 0.5
     assert s["harmful"] == 1.0 and s["benign_risky"] == 1.0
     assert per["everyday"]["score"] == 0.75
+    # each rate with its count and 95 % Wilson interval (1 of 4 refused: 4.6 % - 69.9 %)
+    assert s["everyday_n"] == 4 and s["everyday_interval"] == [0.0456, 0.6994]
 
 
 def test_free_text_rouge_and_degenerate_loops():

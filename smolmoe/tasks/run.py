@@ -48,11 +48,22 @@ def task_items(data_dir: Path, domain: str, split: str, limit: int) -> list[dict
     return harmful + benign
 
 
-def load_task_sets(data_dir: Path, domains: Iterable[str], split: str, limit: int) -> dict:
-    """domain -> items, plus the everyday test split when the data dir has one."""
-    sets = {d: task_items(data_dir, d, split, limit) for d in domains if d != GENERAL_DOMAIN}
+# The sets whose refusal rates are reported: they get their own, larger limit, since a rate
+# measured on 6 prompts moves 17 points with one reply.
+REFUSAL_SETS = ("guardian", GENERAL_DOMAIN)
+
+
+def load_task_sets(data_dir: Path, domains: Iterable[str], split: str, limit: int,
+                   refusal_limit: int | None = None) -> dict:
+    """domain -> items, plus the everyday test split when the data dir has one. The refusal
+    sets (guardian: harmful and benign each; everyday) take up to max(limit, refusal_limit)."""
+    wide = max(limit, refusal_limit or 0)
+
+    def limit_of(d):
+        return wide if d in REFUSAL_SETS else limit
+    sets = {d: task_items(data_dir, d, split, limit_of(d)) for d in domains if d != GENERAL_DOMAIN}
     if has_everyday(data_dir):
-        sets[GENERAL_DOMAIN] = task_items(data_dir, GENERAL_DOMAIN, "test", limit)
+        sets[GENERAL_DOMAIN] = task_items(data_dir, GENERAL_DOMAIN, "test", wide)
     empty = [d for d, items in sets.items() if not items]
     if empty:
         raise DataError(f"no prompts with a reference reply in {', '.join(empty)} ({split} split)")
@@ -87,11 +98,15 @@ class TaskRunner:
         self.samples: dict[str, dict] = {}
         self.prompts, self.seconds = 0, 0.0
 
-    def run(self, label: str, chat: ChatModel, domains: Iterable[str]) -> dict:
-        """Score `chat` on the domains; all their prompts are generated together (batches
-        grouped by token limit and length fill better than one domain's few prompts)."""
+    def run(self, label: str, chat: ChatModel, domains: Iterable[str],
+            caps: dict[str, int] | None = None) -> dict:
+        """Score `chat` on the domains (the first caps[d] prompts of a capped one); all their
+        prompts are generated together (batches grouped by token limit and length fill better
+        than one domain's few prompts)."""
         domains = list(domains)
-        todo = [(d, i) for d in domains for i in self.sets[d]]
+        caps = caps or {}
+        sets = {d: self.sets[d][:caps.get(d, len(self.sets[d]))] for d in domains}
+        todo = [(d, i) for d in domains for i in sets[d]]
         t0 = time.perf_counter()
         replies = [r.text for r in chat.reply_batch(
             [i["messages"] for _, i in todo],
@@ -99,7 +114,7 @@ class TaskRunner:
         self.seconds += time.perf_counter() - t0
         self.prompts += len(todo)
         for d in domains:
-            items = self.sets[d]
+            items = sets[d]
             replies_d = [r for (dd, _), r in zip(todo, replies) if dd == d]
             self.results.setdefault(label, {})[d] = score_domain(d, items, replies_d)
             self.samples.setdefault(label, {})[d] = [
@@ -118,9 +133,9 @@ class TaskRunner:
                              "torch": torch.__version__, "python": platform.python_version()}}
 
 
-def _settings(data_dir, split, limit, sets) -> dict:
-    return {"split": split, "limit": limit, "data_dir": str(data_dir),
-            "everyday": GENERAL_DOMAIN in sets}
+def _settings(data_dir, split, limit, sets, refusal_limit=None) -> dict:
+    return {"split": split, "limit": limit, "refusal_limit": refusal_limit,
+            "data_dir": str(data_dir), "everyday": GENERAL_DOMAIN in sets}
 
 
 def evaluate_tasks(models: dict[str, Path], data_dir: Path, domains: Iterable[str], *,
@@ -138,13 +153,16 @@ def evaluate_tasks(models: dict[str, Path], data_dir: Path, domains: Iterable[st
 
 
 def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
-                       split: str = "test", limit: int = 16, batch_size: int = 16,
+                       split: str = "test", limit: int = 16, refusal_limit: int | None = None,
+                       batch_size: int = 16,
                        max_new_tokens: dict[str, int] | None = None,
                        on_progress: Callable[[str, str], None] | None = None,
                        dtype: str = "auto") -> dict:
     """Base and MoE on every domain, each expert on its own domain (the MoE forced to it, or
     its dense directory: evaluate.expert_scoring), the oracle (each domain's own expert), all of
-    them on the everyday split; MoE/oracle ratios."""
+    them on the everyday split; MoE/oracle ratios. Refusal rates are measured on up to
+    `refusal_limit` prompts per set for the base, the guardian expert and the MoE; the other
+    experts see the first `limit` everyday prompts."""
     from ..evaluate import expert_scoring
     from ..hooks import force_expert
     from ..modeldir import read_moe_meta as read_meta
@@ -152,7 +170,7 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
     domains = [e["domain"] for e in meta["experts"]]
-    sets = load_task_sets(data_dir, dict.fromkeys(domains), split, limit)
+    sets = load_task_sets(data_dir, dict.fromkeys(domains), split, limit, refusal_limit)
     extra = [GENERAL_DOMAIN] if GENERAL_DOMAIN in sets else []
     runner = TaskRunner(sets, batch_size, max_new_tokens, on_progress)
     t0 = time.perf_counter()
@@ -162,14 +180,16 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     scoring = {}
     for j, (expert, domain) in enumerate(zip(meta["experts"], domains)):
         source, scoring[expert["name"]] = expert_scoring(meta, expert)
+        caps = {} if domain == "guardian" else {GENERAL_DOMAIN: limit}
+        own = dict.fromkeys([domain, *extra])
         if source is None:
             with force_expert(chat.model, j):
-                runner.run(expert["name"], chat, dict.fromkeys([domain, *extra]))
+                runner.run(expert["name"], chat, own, caps)
         else:
-            runner.run(expert["name"], ChatModel.load(source, dtype=dtype), dict.fromkeys([domain, *extra]))
+            runner.run(expert["name"], ChatModel.load(source, dtype=dtype), own, caps)
     runner.results["oracle"] = {d: runner.results[n][d] for n, d in zip(names, domains)}
     runner.run("moe", chat, [*dict.fromkeys(domains), *extra])
-    report = runner.report({**_settings(data_dir, split, limit, sets),
+    report = runner.report({**_settings(data_dir, split, limit, sets, refusal_limit),
                             "seconds": round(time.perf_counter() - t0, 1)})
     return {**report, "experts": names, "domains": domains, "moe_dir": str(moe_dir),
             "expert_scoring": scoring,
