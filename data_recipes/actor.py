@@ -126,6 +126,12 @@ def _fix_names(text: str, names: set[str]) -> str:
                   if m.group(0).title() in names else m.group(0), text)
 
 
+def _bare_verb(phrase: str) -> bool:
+    """Does the option start like a bare verb phrase ("catch the fish"), not a noun phrase?"""
+    return bool(re.match(r"^[a-z]+\b", phrase)) and \
+        not re.match(r"^(a|an|the|he|she|they|it|very)\b", phrase)
+
+
 def socialiqa_answer(question: str, option: str) -> str | None:
     """The correct option as a sentence answering the question, or None where the question
     is of a rare kind (or the option does not fit it) and would read badly."""
@@ -146,9 +152,7 @@ def socialiqa_answer(question: str, option: str) -> str | None:
             return f"{sentence_case(who)} did this {low}."
         if _PAST_LEAD.match(low):
             return f"{sentence_case(who)} did this because they {low}."
-        if re.match(r"^[a-z]+\b", low) and not re.match(r"^(a|an|the|he|she|they|it|very)\b", low):
-            return f"{sentence_case(who)} did this to {low}."  # "catch the fish"
-        return None
+        return f"{sentence_case(who)} did this to {low}." if _bare_verb(low) else None
     m = re.fullmatch(r"How would (.+?) feel (?:afterwards|as a result(?: of this)?)\?", question)
     if m:
         who = _who(m.group(1))
@@ -162,10 +166,8 @@ def socialiqa_answer(question: str, option: str) -> str | None:
     if m:
         who = _who(m.group(1))
         low = re.sub(r"^(?:he|she|they) will ", "", low)
-        if re.match(r"^[a-z]+\b", low) and not re.match(
-                r"^(a|an|the|he|she|they|it|very|\w+ing|\w+ed)\b", low):
-            return f"{sentence_case(who)} will probably {low}."  # "thank Bailey"
-        return None
+        ok = _bare_verb(low) and not re.match(r"^\w+(?:ing|ed)\b", low)
+        return f"{sentence_case(who)} will probably {low}." if ok else None  # "thank Bailey"
     return None
 
 
