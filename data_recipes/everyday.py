@@ -140,10 +140,12 @@ WEIGHTS = [1, 1.5, 2, 2.5, 3, 4, 5]
 def _conversions():
     source = "generator/conversions"
     for frm, to, factor, one, many, to_name, values in UNITS:
+        shown = f"{factor:g}"  # the factor as the answer shows it; the arithmetic uses it too
         for v in values:
-            result = _num(v * factor)
-            expression = f"{v} * {factor}"
-            if not _checked(expression, result):
+            result = _num(v * float(shown))
+            # the shown sum must hold, and be within 0.1 % of the exact conversion
+            if not _checked(f"{v} * {shown}", result) or \
+                    abs(float(result.replace(",", "")) - v * factor) > 1e-3 * v * factor + 0.005:
                 yield dropped("arithmetic_wrong", source)
                 continue
             name = one if v == 1 else many
@@ -152,7 +154,7 @@ def _conversions():
                 answer = f"1 {one} is about {result} {to_name}."
             else:
                 answer = (f"{_num(v)} {name} is about {result} {to_name}, since 1 {one} is "
-                          f"{factor:g} {to_name}: {_num(v)} × {factor:g} = {result}.")
+                          f"{shown} {to_name}: {_num(v)} × {shown} = {result}.")
             yield record(ask, answer, source, f"unit:{frm}:{to}:{v}")
     for f in TEMPS_F:
         c = _num((f - 32) * 5 / 9)
