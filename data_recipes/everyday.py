@@ -123,8 +123,17 @@ UNITS = [
 ]
 _ASK_UNIT = ["How many {to} is {v} {frm}?", "Convert {v} {frm} to {to}.",
              "What's {v} {frm} in {to}?"]
-TEMPS_F = [-40, 0, 32, 50, 68, 72, 98.6, 100, 180, 212, 325, 350, 375, 400, 425, 450]
-TEMPS_C = [-40, -18, -10, 0, 4, 20, 25, 37, 60, 100, 160, 180, 200, 220, 250]
+# (key, values, questions, (from, to, rule, expression over {t}))
+TEMPERATURES = [
+    ("F", [-40, 0, 32, 50, 68, 72, 98.6, 100, 180, 212, 325, 350, 375, 400, 425, 450],
+     ["What is {t} °F in Celsius?", "Convert {t} degrees Fahrenheit to Celsius.",
+      "My recipe says {t} °F. What's that in °C?"],
+     ("°F", "°C", "Subtract 32 and multiply by 5/9", "({t} - 32) * 5/9")),
+    ("C", [-40, -18, -10, 0, 4, 20, 25, 37, 60, 100, 160, 180, 200, 220, 250],
+     ["What is {t} °C in Fahrenheit?", "Convert {t} degrees Celsius to Fahrenheit.",
+      "How much is {t} °C in °F?"],
+     ("°C", "°F", "Multiply by 9/5 and add 32", "{t} * 9/5 + 32")),
+]
 # (ingredient, amount, unit)
 INGREDIENTS = [("flour", 300, "g"), ("sugar", 150, "g"), ("butter", 120, "g"), ("milk", 250, "ml"),
                ("rice", 200, "g"), ("pasta", 400, "g"), ("eggs", 3, ""), ("water", 500, "ml"),
@@ -156,24 +165,14 @@ def _conversions():
                 answer = (f"{_num(v)} {name} is about {result} {to_name}, since 1 {one} is "
                           f"{shown} {to_name}: {_num(v)} × {shown} = {result}.")
             yield record(ask, answer, source, f"unit:{frm}:{to}:{v}")
-    for f in TEMPS_F:
-        c = _num((f - 32) * 5 / 9)
-        if not _checked(f"({f} - 32) * 5 / 9", c):
-            yield dropped("arithmetic_wrong", source)
-            continue
-        ask = pick(["What is {f} °F in Celsius?", "Convert {f} degrees Fahrenheit to Celsius.",
-                    "My recipe says {f} °F. What's that in °C?"], "tf", f).format(f=_num(f))
-        yield record(ask, f"{_num(f)} °F is about {c} °C. Subtract 32 and multiply by 5/9: "
-                          f"({_num(f)} − 32) × 5/9 = {c}.", source, f"temp:F:{f}")
-    for c in TEMPS_C:
-        f = _num(c * 9 / 5 + 32)
-        if not _checked(f"{c} * 9 / 5 + 32", f):
-            yield dropped("arithmetic_wrong", source)
-            continue
-        ask = pick(["What is {c} °C in Fahrenheit?", "Convert {c} degrees Celsius to Fahrenheit.",
-                    "How much is {c} °C in °F?"], "tc", c).format(c=_num(c))
-        yield record(ask, f"{_num(c)} °C is about {f} °F. Multiply by 9/5 and add 32: "
-                          f"{_num(c)} × 9/5 + 32 = {f}.", source, f"temp:C:{c}")
+    for key, values, asks, (frm, to, rule, expression) in TEMPERATURES:
+        for t in values:
+            shown = _num(t)
+            value = _num(evaluate_arithmetic(expression.format(t=t)))
+            ask = pick(asks, "temp", key, t).format(t=shown)
+            yield record(ask, f"{shown} {frm} is about {value} {to}. {rule}: "
+                              f"{expression.format(t=shown).replace('*', '×').replace(' - ', ' − ')} = "
+                              f"{value}.", source, f"temp:{key}:{t}")
     for name, amount, unit in INGREDIENTS:
         for have, want in SERVINGS:
             scaled = _num(amount * want / have)
