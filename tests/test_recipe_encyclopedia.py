@@ -3,25 +3,15 @@ answers, dropped items counted, and the foreign split."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import data_recipes
 from data_recipes._build import MixRules
 from data_recipes.encyclopedia import name_origin
 from fake_fetch import FakeFetch
+from test_recipe_analyst import _sqlite_bytes
 
 MIX = MixRules(min_sources=3, min_share=0.0, max_share=1.0)
-
-
-def _sqlite_bytes(tmp_path: Path, name: str, script: str) -> bytes:
-    path = tmp_path / name
-    path.unlink(missing_ok=True)
-    con = sqlite3.connect(path)
-    con.executescript(script)
-    con.commit()
-    con.close()
-    return path.read_bytes()
 
 
 def _country(i: int, neighbours: list[str]) -> str:
