@@ -223,7 +223,8 @@ def _datasets(fetch):
         title, doc, description = found
         # The Description must be a summary: prose, shorter than what it summarises.
         if not (6 <= n_words(description) <= 70) or len(doc) < 2 * len(description) \
-                or len(doc) < 250 or "\ufffd" in page:
+                or len(doc) < 250 or "\ufffd" in page \
+                or not description[0].isupper() or " : " in description:  # Ecdat's telegraphic lists
             yield dropped("description_not_a_summary", DATASETS)
             continue
         prompt = _fit(pick(_DATASET_ASK, "dataset", member), doc, description, n=name)
