@@ -78,6 +78,20 @@ def detokenize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# The ACL Anthology puts papers from 2016 on under CC BY 4.0; earlier ones carry only a
+# permission "for teaching and research", which is not a licence for every use.
+ACLSUM_FIRST_YEAR = 2016
+
+
+def anthology_year(pid: str) -> int | None:
+    """The year of an ACL Anthology id: "P06-1112" (before 2020) or "2020.acl-main.1"."""
+    if m := re.fullmatch(r"[A-Z](\d\d)-\d+", pid):
+        return 2000 + int(m.group(1))
+    if m := re.match(r"(\d{4})\.", pid):
+        return int(m.group(1))
+    return None
+
+
 def read_aclsum(fetch):
     for member in ACLSUM_FILES:
         for line in fetch.read("aclsum", member).splitlines():
@@ -90,6 +104,9 @@ def read_aclsum(fetch):
                 pid = paper["id"]
             except (json.JSONDecodeError, KeyError, TypeError):
                 yield dropped("unreadable_item", ACLSUM)
+                continue
+            if (anthology_year(str(pid)) or 0) < ACLSUM_FIRST_YEAR:
+                yield dropped("not_cc_by_before_2016", ACLSUM)
                 continue
             for aspect, templates in _ASPECTS.items():
                 summary = clean(summaries.get(aspect) or "")
@@ -308,7 +325,7 @@ def read_titles(fetch):
 
 SOURCES = [
     Source(ACLSUM, "aclsum", "aclsum/dataset/{train,val,test}.jsonl",
-           "MIT (aclsum; abstracts from the ACL Anthology)",
+           "MIT (aclsum); abstracts CC BY 4.0 (ACL Anthology, papers from 2016 on only)",
            "ACLSum: a paper's abstract -> one-sentence summary of its challenge, approach or "
            "outcome (250 papers, 3 aspects each).", read=read_aclsum, benchmark=True),
     Source(STDLIB_DOCS, STDLIB, "<stdlib>/**/*.py", "PSF-2.0",

@@ -53,7 +53,7 @@ def _aclsum(n=30) -> str:
     rows = []
     for i in range(n):
         rows.append(json.dumps({
-            "id": f"P{i:02d}-1000", "title": f"Paper {i}",
+            "id": f"P{16 + i % 4:02d}-1{i:03d}", "title": f"Paper {i}",
             "summary": {"challenge": f"Parsing problem {i} is hard for existing models.",
                         "approach": f"They propose an ordered reading model number {i}.",
                         "outcome": f"The model gains {i} points on three treebanks."},
@@ -135,6 +135,18 @@ def test_aclsum_detokenized_three_aspects(tmp_path):
     assert len(recs) == 90 and len({r["group"] for r in recs}) == 30
     assert " ," not in recs[0]["messages"][0]["content"]
     assert "In this paper, we study" in recs[0]["messages"][0]["content"]
+
+
+def test_aclsum_keeps_only_papers_under_cc_by(tmp_path):
+    """Anthology papers before 2016 carry no licence beyond teaching and research."""
+    assert summarizer.anthology_year("P06-1112") == 2006
+    assert summarizer.anthology_year("2020.acl-main.12") == 2020
+    old = json.loads(_aclsum(1))
+    old["id"] = "P15-1001"
+    fetch = FakeFetch({("aclsum", "aclsum/dataset/train.jsonl"): json.dumps(old),
+                       ("aclsum", "aclsum/dataset/val.jsonl"): "",
+                       ("aclsum", "aclsum/dataset/test.jsonl"): ""})
+    assert [r["dropped"] for r in summarizer.read_aclsum(fetch)] == ["not_cc_by_before_2016"]
 
 
 def test_dataset_page_parsed(tmp_path):
