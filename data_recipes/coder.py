@@ -20,9 +20,9 @@ import yaml
 from . import _coder_tasks
 from ._chat import CHATTERBOT
 from ._checks import python_problem
-from ._sample import sample_groups
 from ._common import (clean, clean_code, dropped, end_with_period, n_words, pick, record,
                       sentence_case, stable_hash)
+from ._sample import sample_groups
 from .sources import GENERATOR, STDLIB, Source
 
 DOMAIN = "coder"
@@ -368,33 +368,40 @@ def _typehints(fetch):
                               f"```python\n{header}\n```\n\n{tail}", source, group))
 
 
-def _generated_tasks():
-    """Generated tasks (see _coder_tasks): each solution is run against its reference on every
-    example, and the asserts shown are run too; a task that fails is dropped whole."""
-    source = "generator/tasks"
+def _verified(source: str):
+    """(task, results) for every generated task whose solution agrees with its reference on
+    every example and whose shown asserts pass (see _coder_tasks); failures are dropped whole."""
     for task in _coder_tasks.tasks():
         results = _coder_tasks.verify(task)
         if isinstance(results, str):
             yield dropped(results, source)
-            continue
-        if not _coder_tasks.run_asserts(task, results):
+        elif not _coder_tasks.run_asserts(task, results):
             yield dropped("task_asserts_fail", source)
+        else:
+            yield task, results
+
+
+def _generated(source: str, pairs, check: bool):
+    """Records of the verified tasks: `pairs(task, results)` gives (request, answer) pairs;
+    `check` parses the answer's Python (trace answers are sentences: their call was run)."""
+    for item in _verified(source):
+        if isinstance(item, dict):
+            yield item
             continue
-        for user, answer in _coder_tasks.requests(task, results):
-            yield _checked(record(user, answer, source, f"task:{task.key}"))
+        task, results = item
+        for user, answer in pairs(task, results):
+            rec = record(user, answer, source, f"task:{task.key}")
+            yield _checked(rec) if check else rec
+
+
+def _generated_tasks():
+    """Write a generated task's function: asked plainly, with examples, or with asserts."""
+    return _generated("generator/tasks", _coder_tasks.requests, check=True)
 
 
 def _generated_traces():
     """What a generated function returns on its (verified) examples: one record per call."""
-    source = "generator/trace"
-    for task in _coder_tasks.tasks():
-        results = _coder_tasks.verify(task)
-        if isinstance(results, str):
-            yield dropped(results, source)
-            continue
-        for user, answer in _coder_tasks.traces(task, results):
-            # The answer is a sentence, not code: the prompt's code was run above.
-            yield record(user, answer, source, f"task:{task.key}")
+    return _generated("generator/trace", _coder_tasks.traces, check=False)
 
 
 # Other languages and tools a request may name: the coder domain is Python programming.
