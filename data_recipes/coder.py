@@ -1,8 +1,12 @@
-"""Coder: write short Python functions from a spec, explain given code, fix a bug.
+"""Coder: write short Python functions from a spec, explain given code, fix a bug, document
+a function, add type hints, and solve small generated tasks.
 
 Three styles from the standard library's own functions (one item = one function, so the
-three never straddle splits); held out: chatterbot-corpus's conversational coding requests.
-Every Python answer is parsed with ast (_checks.python_problem).
+three never straddle splits); a docstring style from pyrit's functions, a type-hint style from
+reasoning-gym's annotated functions (their library code only, not their tasks), and small
+generated tasks whose solutions are run against a reference here (_coder_tasks). Held out:
+chatterbot-corpus's conversational coding requests. Every Python answer is parsed with ast
+(_checks.python_problem).
 """
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from pathlib import Path
 
 import yaml
 
+from . import _coder_tasks
 from ._chat import CHATTERBOT
 from ._checks import python_problem
 from ._common import (clean, clean_code, dropped, end_with_period, n_words, pick, record,
                       sentence_case, stable_hash)
-from .sources import STDLIB, Source
+from ._sample import sample_groups
+from .sources import GENERATOR, STDLIB, Source
 
 DOMAIN = "coder"
 DESCRIPTION = ("Python programming: implementing small functions from a one-line spec, "
@@ -29,8 +35,17 @@ _FILES = (f"Python {sys.version_info[0]}.{sys.version_info[1]}: *.py outside sit
 def _stdlib_part(name: str):
     """Reader of one of the three styles made from one walk of the standard library."""
     def read(fetch):
-        return (ex for ex in _stdlib(Path(fetch.stdlib_dir())) if ex["source"] == name)
+        return (ex for ex in _stdlib_walk(Path(fetch.stdlib_dir())) if ex["source"] == name)
     return read
+
+
+_LAST_WALK: list = []  # [(root, records)]: the three stdlib styles share one walk per build
+
+
+def _stdlib_walk(root: Path) -> list[dict]:
+    if not (_LAST_WALK and _LAST_WALK[0][0] == root):
+        _LAST_WALK[:] = [(root, list(_stdlib(root)))]
+    return _LAST_WALK[0][1]
 
 
 SOURCES = [
@@ -43,6 +58,23 @@ SOURCES = [
     Source("stdlib/bugfix", STDLIB, _FILES, "PSF License",
            "A function with one comparison inverted by this recipe: name the bug, give the fix.",
            read=_stdlib_part("stdlib/bugfix")),
+    Source("pyrit/docstring", "pyrit", "pyrit/**/*.py (functions of at most 20 lines with a docstring)",
+           "MIT", "Add a docstring to a function of the PyRIT library (docstring removed in the prompt).",
+           read=lambda fetch: _pyrit_docstrings(fetch)),
+    Source("reasoning-gym/typehints", "reasoning-gym",
+           "reasoning_gym/**/*.py (fully annotated functions of 3-16 lines; library code, not its tasks)",
+           "Apache-2.0", "Add type hints to a function of the reasoning-gym library (annotations "
+           "removed in the prompt); the answer names the return type.",
+           read=lambda fetch: _typehints(fetch)),
+    Source("generator/tasks", GENERATOR, "data_recipes/_coder_tasks.py", "Apache-2.0 (smolmoe)",
+           "Small programming tasks (counting, strings, lists, dicts, number theory, unit conversions) "
+           "whose solution is run against a reference implementation on every example before use; "
+           "asked plainly, with examples, or with asserts.",
+           read=lambda fetch: _generated_tasks()),
+    Source("generator/trace", GENERATOR, "data_recipes/_coder_tasks.py", "Apache-2.0 (smolmoe)",
+           "Say what a call of a generated function returns (the result computed by running the "
+           "verified solution here); same functions as generator/tasks, so the same groups.",
+           read=lambda fetch: _generated_traces()),
     Source("chatterbot/coding", CHATTERBOT, "chatterbot_corpus/data/english/coding.yml",
            "BSD-3-Clause",
            "Conversational Python coding requests (held out: foreign split; other languages dropped).",
@@ -201,6 +233,175 @@ def _checked(rec: dict) -> dict:
 def _dedent(lines: list[str]) -> str:
     import textwrap
     return textwrap.dedent("\n".join(lines))
+
+
+# -- functions of other packages' code ----------------------------------------------------
+# Tests, examples, docs and vendored code are not library code a user would ask about.
+_PACKAGE_SKIP = re.compile(r"(^|/)(tests?|testing|examples?|docs?|_vendor|vendor|scripts)/")
+
+
+def _package_functions(fetch, package: str, prefix: str):
+    """(module, class or None, function node, source lines) of every .py file under prefix.
+    The files are parsed with ast only: nothing from the package is imported or run."""
+    for member in fetch.members(package, prefix):
+        if not member.endswith(".py") or _PACKAGE_SKIP.search(member):
+            continue
+        try:
+            text = fetch.read(package, member)
+            tree = ast.parse(text)
+        except (UnicodeDecodeError, SyntaxError, ValueError):
+            continue
+        module = member.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+        lines = text.split("\n")
+        for cls, node in _functions(tree):
+            yield module, cls, node, lines
+
+
+_DOCUMENT = ["Add a docstring to this function:\n\n```python\n{code}\n```",
+             "Please document this Python function with a docstring.\n\n```python\n{code}\n```",
+             "Write a docstring for this function and show the function with it.\n\n```python\n{code}\n```"]
+_DOCUMENT_METHOD = ["Add a docstring to this method of the class `{cls}`:\n\n```python\n{code}\n```",
+                    "Please document this method of `{cls}` with a docstring.\n\n```python\n{code}\n```"]
+
+
+def _pyrit_docstrings(fetch):
+    """Document a function: the prompt is the function without its docstring, the answer the
+    function with it (PyRIT's own, Google style). Only functions whose docstring opens with a
+    usable one-sentence summary, at most 20 lines, not stubs."""
+    yield from sample_groups(_pyrit_records(fetch), PYRIT_ITEMS, "pyrit/docstring")
+
+
+# PyRIT has ~2,000 usable functions: as many as the standard library's styles keep in train,
+# so that it cannot fill the split alone when another package is missing.
+PYRIT_ITEMS = 900
+
+
+def _pyrit_records(fetch):
+    source = "pyrit/docstring"
+    for module, cls, node, lines in _package_functions(fetch, "pyrit", "pyrit/"):
+        doc = ast.get_docstring(node)
+        if not doc or node.name.startswith("__") or len(node.body) < 2:
+            continue
+        start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        if node.end_lineno - start + 1 > MAX_LINES or _summary(doc) is None:
+            continue
+        full = clean_code(_dedent(lines[start - 1:node.end_lineno]))
+        doc_node = node.body[0]
+        bare = clean_code(_dedent(lines[start - 1:doc_node.lineno - 1] + lines[doc_node.end_lineno:node.end_lineno]))
+        if len(full) > MAX_CODE_CHARS or python_problem(bare):
+            yield dropped("docstring_unusable", source)
+            continue
+        if all(_STUB.match(ln) for ln in bare.split("\n")[1 + len(node.decorator_list):] if ln.strip()):
+            continue
+        qual = f"{module}.{cls + '.' if cls else ''}{node.name}"
+        key = ("coder-doc", qual)
+        user = (pick(_DOCUMENT_METHOD, *key).format(cls=cls, code=bare) if cls
+                else pick(_DOCUMENT, *key).format(code=bare))
+        lead = pick(["Here is the function with a docstring:", "Here it is, documented:",
+                     "Sure, here's a docstring for it:"], *key, "lead")
+        yield _checked(record(user, f"{lead}\n\n```python\n{full}\n```", source, f"pyrit:{qual}"))
+
+
+_HINT = ["Add type hints to this function:\n\n```python\n{code}\n```",
+         "Annotate this Python function with type hints.\n\n```python\n{code}\n```",
+         "Can you add type annotations to this code?\n\n```python\n{code}\n```"]
+
+
+def _fully_annotated(node) -> bool:
+    a = node.args
+    args = [x for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
+    args += [x for x in (a.vararg, a.kwarg) if x is not None]
+    return node.returns is not None and bool(args) and all(x.annotation is not None for x in args)
+
+
+def _strip_annotations(node):
+    """A copy of the function without argument or return annotations (body unchanged)."""
+    import copy
+    bare = copy.deepcopy(node)
+    a = bare.args
+    for x in a.posonlyargs + a.args + a.kwonlyargs + [v for v in (a.vararg, a.kwarg) if v]:
+        x.annotation = None
+    bare.returns = None
+    return bare
+
+
+_SIGNATURE = ["What should the type-annotated signature of this function be? Give just the `def` line.\n\n"
+              "```python\n{code}\n```",
+              "Write only the signature of this function, with type hints.\n\n```python\n{code}\n```"]
+# re-arc's verifiers and generators are named by task id (verify_4c4377d9): nothing to learn.
+_ID_NAMED = re.compile(r"^(verify|generate)_[0-9a-f]{8}$")
+
+
+def _signature_only(node):
+    """The function's def line with annotations, its body replaced by `...`."""
+    import copy
+    head = copy.deepcopy(node)
+    head.body = [ast.Expr(ast.Constant(...))]
+    head.decorator_list = []
+    return head
+
+
+def _typehints(fetch):
+    """Add type hints: reasoning-gym's fully annotated short functions, shown without their
+    signature annotations (ast.unparse for both sides, so only the annotations differ)."""
+    source = "reasoning-gym/typehints"
+    for module, cls, node, _lines in _package_functions(fetch, "reasoning-gym", "reasoning_gym/"):
+        if not isinstance(node, ast.FunctionDef) or node.name.startswith("__") or _ID_NAMED.match(node.name):
+            continue
+        if not (3 <= node.end_lineno - node.lineno + 1 <= 16) or not _fully_annotated(node):
+            continue
+        full, bare = ast.unparse(node), ast.unparse(_strip_annotations(node))
+        if len(full) > MAX_CODE_CHARS:
+            yield dropped("too_long_code", source)
+            continue
+        qual = f"{module}.{cls + '.' if cls else ''}{node.name}"
+        key = ("coder-hints", qual)
+        returns = ast.unparse(node.returns)
+        tail = ("It returns nothing (`None`)." if returns == "None"
+                else f"It returns `{returns}`.")
+        answer = f"Here it is with type hints:\n\n```python\n{full}\n```\n\n{tail}"
+        group = f"rgym:{qual}"
+        yield _checked(record(pick(_HINT, *key).format(code=bare), answer, source, group))
+        # The same item asked for the signature only (same group, so never split apart).
+        header = ast.unparse(_signature_only(node))
+        yield _checked(record(pick(_SIGNATURE, *key).format(code=bare),
+                              f"```python\n{header}\n```\n\n{tail}", source, group))
+
+
+def _verified(source: str):
+    """(task, results) for every generated task whose solution agrees with its reference on
+    every example and whose shown asserts pass (see _coder_tasks); failures are dropped whole."""
+    for task in _coder_tasks.tasks():
+        results = _coder_tasks.verify(task)
+        if isinstance(results, str):
+            yield dropped(results, source)
+        elif not _coder_tasks.run_asserts(task, results):
+            yield dropped("task_asserts_fail", source)
+        else:
+            yield task, results
+
+
+def _generated(source: str, pairs, check: bool):
+    """Records of the verified tasks: `pairs(task, results)` gives (request, answer) pairs;
+    `check` parses the answer's Python (trace answers are sentences: their call was run)."""
+    for item in _verified(source):
+        if isinstance(item, dict):
+            yield item
+            continue
+        task, results = item
+        for user, answer in pairs(task, results):
+            rec = record(user, answer, source, f"task:{task.key}")
+            yield _checked(rec) if check else rec
+
+
+def _generated_tasks():
+    """Write a generated task's function: asked plainly, with examples, or with asserts."""
+    return _generated("generator/tasks", _coder_tasks.requests, check=True)
+
+
+def _generated_traces():
+    """What a generated function returns on its (verified) examples: one record per call."""
+    return _generated("generator/trace", _coder_tasks.traces, check=False)
 
 
 # Other languages and tools a request may name: the coder domain is Python programming.
