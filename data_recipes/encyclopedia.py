@@ -8,16 +8,14 @@ trivia, quiz questions written by people rather than made from a knowledge base.
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import yaml
 
 from ._chat import CHATTERBOT
-from ._common import (clean, dropped, end_with_period, pick, record, sentence_case,
+from ._common import (clean, dropped, end_with_period, pick, record, sentence_case, sqlite_in,
                       sentences_within, stable_hash)
 from ._sample import sample_groups
-from .analyst import open_sqlite
 from .sources import Source
 
 DOMAIN = "encyclopedia"
@@ -132,14 +130,10 @@ _ASK_SYMBOL = ["What is the chemical symbol for {e}?", "What is the atomic numbe
 
 def _elements(fetch):
     source = "mendeleev/elements"
-    con, path = open_sqlite(fetch.read_bytes("mendeleev", ELEMENTS_DB), ELEMENTS_DB)
-    try:
+    with sqlite_in(fetch, "mendeleev", ELEMENTS_DB) as con:
         rows = con.execute(
             "SELECT atomic_number, symbol, name, description, uses, discoverers, "
             "discovery_year, name_origin FROM elements ORDER BY atomic_number").fetchall()
-    finally:
-        con.close()
-        os.unlink(path)
     for number, symbol, name, description, uses, who, year, origin in rows:
         group = f"element:{number}"
         pairs = [(_ASK_SYMBOL, f"The chemical symbol for {name} is {symbol}, and its atomic "
@@ -230,16 +224,12 @@ def _countries(fetch):
 def _films(fetch):
     def read():
         source = "bokeh/films"
-        con, path = open_sqlite(fetch.read_bytes("bokeh-sampledata", MOVIES_DB), MOVIES_DB)
-        try:
+        with sqlite_in(fetch, "bokeh-sampledata", MOVIES_DB) as con:
             rows = con.execute(
                 "SELECT ID, Title, Year, Director, Runtime FROM omdb WHERE Oscars > 0 "
                 "AND Director != '' AND Year IS NOT NULL AND Title IN "
                 "(SELECT Title FROM omdb GROUP BY Title HAVING COUNT(*) = 1) "
                 "ORDER BY ID").fetchall()
-        finally:
-            con.close()
-            os.unlink(path)
         for fid, title, year, director, runtime in rows:
             directors = _and([p.strip() for p in director.split(",") if p.strip()])
             group = f"film:{fid}"

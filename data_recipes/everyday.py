@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from smolmoe.config import GENERAL_DOMAIN
 
 from ._checks import evaluate_arithmetic
-from ._common import clean, dropped, end_with_period, pick, record, stable_hash
+from ._common import clean, dropped, pick, record
 from ._refusals import category_of
 from .sources import GENERATOR, Source
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import tempfile
 from datetime import date
-from pathlib import Path
 
-from ._common import clean, dropped, end_with_period, pick, record, sentence_case, stable_hash
+from ._common import (clean, dropped, end_with_period, pick, record, sentence_case, sqlite_in,
+                      stable_hash)
 from ._sample import sample_groups
 from .sources import GENERATOR, Source
 
@@ -29,17 +27,6 @@ ELEMENTS_DB = "mendeleev/elements.db"
 
 FILMS = 1500  # of 17,472 films: enough for the source's quota
 TENSE_ITEMS = 1500
-
-
-def _sqlite(fetch, package: str, member: str) -> sqlite3.Connection:
-    """A read-only connection to a SQLite file inside an archive (copied to a temp file)."""
-    data = fetch.read_bytes(package, member)
-    tmp = tempfile.NamedTemporaryFile(suffix=".db", delete=False)
-    with tmp:
-        tmp.write(data)
-    con = sqlite3.connect(f"file:{tmp.name}?mode=ro", uri=True)
-    Path(tmp.name).unlink()  # the open connection keeps the file alive on POSIX
-    return con
 
 
 # -- fables (openai/evals parable-to-moral-match): write a fable, state its moral ------------
@@ -183,16 +170,13 @@ _ASK_FILM = ["Write a short paragraph describing this film, using only these fac
 
 
 def _films(fetch):
-    con = _sqlite(fetch, BOKEH, MOVIES_DB)
-    try:
+    with sqlite_in(fetch, BOKEH, MOVIES_DB) as con:
         cols = ["ID", "Title", "Year", "Genre", "Director", "Writer", "Cast", "Runtime",
                 "Language", "Country", "Released", "Oscars"]  # CAST is an SQL keyword: quoted
         quoted = ", ".join('"' + c + '"' for c in cols)
         cur = con.execute(f"SELECT {quoted} FROM omdb ORDER BY ID")
         cols = [c[0] for c in cur.description]
         rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
     for row in rows:
         k = row["ID"]
         made = film_text(row, k)
@@ -254,16 +238,13 @@ _ASK_ELEMENT = ["Write a short paragraph about this chemical element from these 
 
 
 def read_elements(fetch):
-    con = _sqlite(fetch, MENDELEEV, ELEMENTS_DB)
-    try:
+    with sqlite_in(fetch, MENDELEEV, ELEMENTS_DB) as con:
         series = dict(con.execute("SELECT id, name FROM series").fetchall())
         cur = con.execute("SELECT atomic_number, name, symbol, series_id, group_id, period, "
                           "atomic_weight, discoverers, discovery_year, discovery_location "
                           "FROM elements ORDER BY atomic_number")
         cols = [c[0] for c in cur.description]
         rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
     for row in rows:
         for variant in range(4):
             facts, text = element_text(row, series.get(row["series_id"], ""), variant)
