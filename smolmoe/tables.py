@@ -98,12 +98,16 @@ def loss_table(report: dict, domains: list[str]) -> Table:
 
 
 def expert_vs_base_table(report: dict, experts: dict[str, str], base: str = "base") -> Table:
-    """One row per expert: the base's and the expert's loss on the expert's own domain."""
+    """One row per expert: the base's and the expert's loss on the expert's own domain (where
+    the domain has this split: one whose foreign source was missing has no foreign split)."""
     results = report["results"]
     table = Table(title=f"each expert on its own domain ({report['settings']['split']} loss)")
     for col in ("expert", "domain", "base", "expert loss", "change", "better"):
         table.add_column(col, justify="left" if col in ("expert", "domain") else "right")
     for name, domain in experts.items():
+        if domain not in results[base]:
+            table.add_row(name, domain, "", "", "", "[dim]no split[/dim]")
+            continue
         b, e = results[base][domain]["loss"], results[name][domain]["loss"]
         table.add_row(name, domain, f"{b:.3f}", f"{e:.3f}", f"{(e - b) / b:+.1%}",
                       "[green]yes[/green]" if e < b else "[red]no[/red]")
