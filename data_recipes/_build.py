@@ -70,27 +70,27 @@ def check_mix(domain: str, per_source: dict[str, int], rules: MixRules = MixRule
                         f"needs at least {need}")
     for s, share in shares.items():
         if not rules.min_share <= share <= rules.max_share:
-            problem = (f"domain '{domain}': source {s} is {share:.1%} of the train split "
-                       f"(allowed {rules.min_share:.0%}-{rules.max_share:.0%})")
-            if not degraded:
-                raise DataError(problem)
-            if warnings is not None:
-                warnings.append(problem + " because sources are missing")
+            _broken(f"domain '{domain}': source {s} is {share:.1%} of the train split "
+                    f"(allowed {rules.min_share:.0%}-{rules.max_share:.0%})", degraded, warnings)
     return shares
+
+
+def _broken(problem: str, degraded: bool, warnings: list[str] | None) -> None:
+    """A rule broken: an error in a normal build, a warning when sources are missing."""
+    if not degraded:
+        raise DataError(problem)
+    if warnings is not None:
+        warnings.append(problem + " because sources are missing")
 
 
 def check_packages(domain: str, per_package: dict[str, int], rules: MixRules = MixRules(),
                    degraded: bool = False, warnings: list[str] | None = None) -> None:
     """A domain's train sources must come from `rules.min_packages` packages (stdlib and the
     generators here count as one each)."""
-    if len(per_package) >= rules.min_packages:
-        return
-    problem = (f"domain '{domain}': train sources come from {len(per_package)} package(s) "
-               f"({', '.join(sorted(per_package))}), needs at least {rules.min_packages}")
-    if not degraded:
-        raise DataError(problem)
-    if warnings is not None:
-        warnings.append(problem + " because sources are missing")
+    if len(per_package) < rules.min_packages:
+        _broken(f"domain '{domain}': train sources come from {len(per_package)} package(s) "
+                f"({', '.join(sorted(per_package))}), needs at least {rules.min_packages}",
+                degraded, warnings)
 
 
 def package_shares(per_package: dict[str, int], rules: MixRules = MixRules(),
@@ -101,12 +101,8 @@ def package_shares(per_package: dict[str, int], rules: MixRules = MixRules(),
     shares = {p: round(n / total, 4) for p, n in sorted(per_package.items())} if total else {}
     for p, share in shares.items():
         if share > rules.max_package_share:
-            problem = (f"package {p} supplies {share:.1%} of all training records "
-                       f"(at most {rules.max_package_share:.0%} allowed)")
-            if not degraded:
-                raise DataError(problem)
-            if warnings is not None:
-                warnings.append(problem + " because sources are missing")
+            _broken(f"package {p} supplies {share:.1%} of all training records "
+                    f"(at most {rules.max_package_share:.0%} allowed)", degraded, warnings)
     return shares
 
 

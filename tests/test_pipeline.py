@@ -45,13 +45,9 @@ def test_settings_are_checked_before_any_stage_runs(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, experts_dir, tmp_path,
-                                                                      monkeypatch):
-    out = tmp_path / "out"
-    shutil.copytree(trained / "data", out / "data")
-    for d in ("math", "story"):   # the foreign split: any held-out file will do here
-        shutil.copy(out / "data" / d / "test.jsonl", out / "data" / d / "foreign.jsonl")
-    (out / "data" / "manifest.json").write_text(json.dumps({"domains": ["math", "story"]}))
+def _run_reusing(trained, out, monkeypatch):
+    """Run the pipeline on `out` (data already there) with `trained`'s experts, printing as the
+    demo does: ([(stage, result)], summary)."""
     shutil.copytree(trained / "experts", out / "experts")
     # Task metrics need the real domains' rules: stand in a fixed report.
     monkeypatch.setattr("smolmoe.tasks.run.moe_evaluate_tasks",
@@ -66,6 +62,17 @@ def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, ex
                                    base_expert=False)
     summary = run_moe_pipeline(settings, out, base=str(trained / "base"), on_result=on_result)
     demo.print_summary(summary, 2)
+    return seen, summary
+
+
+def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, experts_dir, tmp_path,
+                                                                      monkeypatch):
+    out = tmp_path / "out"
+    shutil.copytree(trained / "data", out / "data")
+    for d in ("math", "story"):   # the foreign split: any held-out file will do here
+        shutil.copy(out / "data" / d / "test.jsonl", out / "data" / d / "foreign.jsonl")
+    (out / "data" / "manifest.json").write_text(json.dumps({"domains": ["math", "story"]}))
+    seen, summary = _run_reusing(trained, out, monkeypatch)
     assert [s for s, _ in seen] == list(STAGES)
     results = dict(seen)
     assert results["data"]["reused"] and "report" not in results["data"]
@@ -94,19 +101,7 @@ def test_the_pipeline_goes_on_without_a_domain_whose_data_failed(trained, expert
     missing = {"story": [{"source": "far", "package": "cheat", "why": "not served", "role": "foreign"}]}
     (out / "data" / "manifest.json").write_text(json.dumps(
         {"domains": {"math": {}, "story": {}}, "failed": failed, "missing": missing}))
-    shutil.copytree(trained / "experts", out / "experts")
-    monkeypatch.setattr("smolmoe.tasks.run.moe_evaluate_tasks",
-                        lambda *a, **k: _tasks(["math", "story"], 0.8))
-    seen = []
-    demo = _demo_script()
-
-    def on_result(stage, r, seconds):
-        seen.append((stage, r))
-        demo.show(stage, r, seconds)
-    settings = MoEPipelineSettings(eval_limit=4, task_limit=1, fit_samples=4, router_steps=2,
-                                   base_expert=False)
-    summary = run_moe_pipeline(settings, out, base=str(trained / "base"), on_result=on_result)
-    demo.print_summary(summary, 2)
+    seen, summary = _run_reusing(trained, out, monkeypatch)
     results = dict(seen)
     assert results["data"]["failed"] == failed and results["data"]["missing"] == missing
     assert results["experts"]["poem"] == {"skipped": True, "domain": "poem"}
