@@ -172,7 +172,8 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
     for b in built.values():
         for package, n in b["per_package"].items():
             per_package[package] += n
-    shares = package_shares(per_package, mix, degraded, report.warnings) if full else {}
+    whole_build: list[str] = []
+    shares = package_shares(per_package, mix, degraded, whole_build) if full else {}
 
     manifest = {"seed": seed, "max_train": max_train, "max_eval": max_eval, "domains": {},
                 "failed": {}, "missing": {}, "package_shares": shares}
@@ -196,6 +197,7 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
             except DomainFailed as e:
                 report.failed[e.domain] = str(e)
             progress(extra.DOMAIN, "done")
+        report.warnings.extend(whole_build)
         manifest["failed"] = dict(report.failed)
         manifest["warnings"] = list(report.warnings)
         write_json(tmp / "manifest.json", manifest)
@@ -240,9 +242,6 @@ def _build_domain(recipe, fetch, seed, max_train, max_eval, mix, progress) -> di
         if not missing:
             raise
         raise DomainFailed(domain, _failure_line(domain, e, missing)) from None
-    for m in missing:
-        warnings.insert(0, f"domain '{domain}': source {m['source']} ({m['role']}) is missing: "
-                           f"{m['why']}")
     train_sources = [s.name for s in recipe.SOURCES if s.name != foreign_name]
     quota = None
     if any(m["role"] == "train" for m in missing):
