@@ -185,8 +185,10 @@ class Fetcher:
         found = self.cached(package) or self._download(pin)
         digest = _sha256(found)
         if digest != pin.sha256:
+            fix = "replace it with the pinned file" if self.local is not None and \
+                found.parent == self.local else "delete it to download again"
             raise SourceUnavailable(package, f"{found} has sha256 {digest[:12]}..., pinned "
-                                    f"{pin.sha256[:12]}... (delete it to download again)")
+                                    f"{pin.sha256[:12]}... ({fix})")
         self._verified[package] = found
         return found
 

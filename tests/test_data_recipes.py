@@ -361,8 +361,9 @@ def test_the_build_output_says_loudly_what_is_missing(monkeypatch, tmp_path):
     assert (tmp_path / "out" / "alpha" / "train.jsonl").is_file()
 
 
-# The integrator points FULL_BUILD at the real recipes and their composed fakes (each
-# tests/test_recipe_<domain>.py's fake_files): `recipes` None means the real ones.
+# FULL_BUILD["setup"](monkeypatch, tmp_path) -> (files, stdlib) gives what FakeFetch serves for a
+# full build. Here it installs fake recipes; the integrator points it at the real recipes (no
+# install) and the union of each tests/test_recipe_<domain>.py's fake_files(tmp_path).
 def fake_full_build(monkeypatch, tmp_path):
     """Three fake domains over every pinned package (stdlib and generator too), five train
     sources and one foreign each, and an everyday split from two packages: (files, stdlib)."""
@@ -540,7 +541,7 @@ def test_a_checksum_mismatch_is_refused(monkeypatch, tmp_path):
         z.writestr("pkg/data.txt", "tampered")
     no_download(monkeypatch)
     with pytest.raises(SourceUnavailable, match=f"source package fakepkg is unavailable: .*{pin.filename} "
-                                                f"has sha256 .*, pinned {pin.sha256[:12]}"):
+                                                f"has sha256 .*, pinned {pin.sha256[:12]}.*replace it"):
         Fetcher(tmp_path / "cache", local_dir=tmp_path / "mine").read("fakepkg", "pkg/data.txt")
 
 
