@@ -5,8 +5,11 @@ fine-tuning, router training, evaluation, SFT) calls it, so they all agree.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -120,9 +123,52 @@ def ensure_template(tokenizer):
     return tokenizer
 
 
+# A chat template comes with the model: it is outside code, run in jinja's sandbox. One that
+# loops (almost) forever is stopped after this long; one that fails is reported in one line.
+TEMPLATE_SECONDS = 5.0
+
+
+class _TooSlow(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise _TooSlow in this thread's Python code (a jinja template is compiled Python) once
+    `seconds` have passed: a trace function checks the clock at each function call."""
+    end, previous = time.monotonic() + seconds, sys.gettrace()
+
+    def tracer(_frame, _event, _arg):
+        if time.monotonic() > end:
+            raise _TooSlow
+        return None    # no per-line tracing: calls are enough and cheap
+
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+def render_chat(tokenizer, messages, add_generation_prompt: bool = False, **extra) -> str:
+    """The conversation rendered with the tokenizer's chat template, time-limited, its
+    failures one line (DataError)."""
+    try:
+        with time_limit(TEMPLATE_SECONDS):
+            return tokenizer.apply_chat_template(messages, tokenize=False,
+                                                 add_generation_prompt=add_generation_prompt,
+                                                 **extra)
+    except _TooSlow:
+        raise DataError(f"the chat template did not finish within {TEMPLATE_SECONDS:g} s") from None
+    except (DataError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as e:   # jinja2.TemplateError, or whatever the template's code raised
+        message = str(e).splitlines()[0][:200] if str(e) else ""
+        raise DataError(f"the chat template failed: {type(e).__name__}: {message}") from None
+
+
 def _render(tokenizer, messages, add_generation_prompt=False) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
+    return render_chat(tokenizer, messages, add_generation_prompt)
 
 
 def assistant_spans(tokenizer, messages: Sequence[dict]) -> tuple[str, list[tuple[int, int]]]:

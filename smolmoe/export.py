@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from .config import home_path
-from .data import ensure_template
+from .data import ensure_template, render_chat
 from .errors import ConfigError, ModelError
 from .io import atomic_dir, check_writable_target, temp_prefix
 from .modeldir import check_model_dir, copy_meta, load_model, load_tokenizer, read_config, write_model
@@ -52,9 +52,8 @@ CHECK_CONVERSATIONS = [
 
 def conversation_ids(tokenizer, user: str, assistant: str) -> list[int]:
     ensure_template(tokenizer)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": user},
-                                          {"role": "assistant", "content": assistant}],
-                                         tokenize=False)
+    text = render_chat(tokenizer, [{"role": "user", "content": user},
+                                   {"role": "assistant", "content": assistant}])
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
