@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .clikit import (CONTEXT, SettingsCommand, SettingsGroup, home_argument, home_default,
+from .clikit import (CONTEXT, SettingsCommand, SettingsGroup, Whole, home_argument, home_default,
                      one_line_errors, quiet_transformers, settings_options)
 from .config import ROUTER_TRAINING, MergeConfig, RouterSettings, TrainSettings, router_training
 
@@ -21,9 +21,9 @@ def data():
 @data.command("build", context_settings=CONTEXT)
 @click.option("--out", "out_dir", **home_default("data"), type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (repeatable).")
-@click.option("--seed", default=0, type=int, help="Seed of the split and the sampling.")
-@click.option("--max-train", default=4000, type=click.IntRange(1), help="Most training records per domain.")
-@click.option("--max-eval", default=300, type=click.IntRange(1), help="Most records per domain in val and in test.")
+@click.option("--seed", default=0, type=Whole(), help="Seed of the split and the sampling.")
+@click.option("--max-train", default=4000, type=Whole(1), help="Most training records per domain.")
+@click.option("--max-eval", default=300, type=Whole(1), help="Most records per domain in val and in test.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
 def data_build(out_dir, domains, seed, max_train, max_eval, overwrite):

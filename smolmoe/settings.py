@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from typing import Any, Literal
 from .errors import ConfigError
 
 _KEY = "smolmoe.setting"
+# Whole numbers from outside (files, options, requests) stay within 64 bits unless a field says
+# less: torch, numpy and safetensors take nothing wider.
+INT64 = (-(1 << 63), (1 << 63) - 1)
+# A name (expert, domain) becomes a path component: letters, digits, '.', '_', '-' only.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,22 @@ def default_of(cls, name: str) -> Any:
 
 
 def bounds(cls, name: str) -> dict:
-    """The field's bounds as keyword arguments (ge/gt/le/lt), e.g. for pydantic's Field."""
-    spec = specs(cls)[name]
+    """The field's bounds as keyword arguments (ge/gt/le/lt), e.g. for pydantic's Field; a whole
+    number with no bound on a side gets the 64-bit one."""
+    spec = effective_spec(cls, name)
     return {k: getattr(spec, k) for k in ("ge", "gt", "le", "lt") if getattr(spec, k) is not None}
+
+
+def effective_spec(cls, name: str) -> Spec:
+    """The declared spec, with the 64-bit bounds added to a whole number that lacks them."""
+    spec, kind = specs(cls)[name], field_type(cls, name)
+    if kind.base is not int or kind.choices or kind.many:
+        return spec
+    if spec.ge is None and spec.gt is None:
+        spec = dataclasses.replace(spec, ge=INT64[0])
+    if spec.le is None and spec.lt is None:
+        spec = dataclasses.replace(spec, le=INT64[1])
+    return spec
 
 
 def describe_bounds(spec: Spec) -> str:
@@ -105,7 +124,7 @@ def _in_bounds(value, spec: Spec) -> bool:
 
 def check_value(cls, name: str, value) -> None:
     """Raise ConfigError (one line) unless `value` is allowed for field `name` of `cls`."""
-    spec, kind = specs(cls)[name], field_type(cls, name)
+    spec, kind = effective_spec(cls, name), field_type(cls, name)
     label = spec.label or name
     if value is None and kind.optional:
         return
@@ -117,6 +136,9 @@ def check_value(cls, name: str, value) -> None:
     if kind.many:
         if not isinstance(value, list) or not all(isinstance(v, kind.base) and v for v in value):
             raise ConfigError(f"{label} must be non-empty")
+        for v in value:
+            if isinstance(v, str):
+                check_text(v, label)
         return
     if kind.base is bool:
         if not isinstance(value, bool):
@@ -124,7 +146,9 @@ def check_value(cls, name: str, value) -> None:
         return
     if kind.base in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{label} must be a number, got {value!r}")
+            hint = (" (YAML reads a number like 2e-4 as text: write 2.0e-4)"
+                    if isinstance(value, str) and _is_number(value) else "")
+            raise ConfigError(f"{label} must be a number, got {value!r}{hint}")
         if kind.base is int and not isinstance(value, int):
             raise ConfigError(f"{label} must be a whole number, got {value!r}")
         if not math.isfinite(value):   # nan slips through every comparison below
@@ -134,6 +158,34 @@ def check_value(cls, name: str, value) -> None:
         return
     if not isinstance(value, kind.base):
         raise ConfigError(f"{label} must be a {kind.base.__name__}, got {value!r}")
+    if isinstance(value, str):
+        check_text(value, label)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def check_text(text: str, origin: str) -> str:
+    """Refuse text that is not valid Unicode (lone surrogates: from JSON escapes such as
+    "\\ud800", or bytes that are not UTF-8 in a command line) before a tokenizer meets it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ConfigError(f"{origin} is not valid Unicode (character {e.start}: "
+                          f"{text[e.start]!a})") from None
+    return text
+
+
+def check_name(value, origin: str) -> str:
+    """A name that becomes one path component (expert, domain): never a path, never '..'."""
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        raise ConfigError(f"{origin} must be a name (letters, digits, '.', '_', '-'; at most 64, "
+                          f"starting with a letter or digit), got {value!r}")
+    return value
 
 
 def check(obj):
