@@ -146,7 +146,8 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None,
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, exc: RequestValidationError):
-        first = exc.errors()[0]
+        # Of a union's errors, the deepest names what is wrong (messages.0.content.0.text).
+        first = max(exc.errors(), key=lambda e: len(_where(e.get("loc", ())).split(".")))
         where = _where(first.get("loc", ()))
         msg = str(first.get("msg", "")).removeprefix("Value error, ")
         if not where:   # the body as a whole: not JSON, or not an object
