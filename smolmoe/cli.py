@@ -62,6 +62,9 @@ def inspect(prompt, moe_dir, generate, layer, json_out, dtype):
     from .routing import inspect_prompt
     from .tables import routing_layer_table, token_line, usage_table
     quiet_transformers()
+    if json_out:
+        from .io import check_output_not_input
+        check_output_not_input(json_out, [moe_dir], "--json")
     report = inspect_prompt(Path(moe_dir), prompt, generate=generate, layer=layer, dtype=dtype)
     where = f"layer {layer}" if layer is not None else "majority over layers"
     for key, title in (("prompt_view", "prompt"), ("answer_view", "answer")):

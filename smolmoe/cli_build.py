@@ -138,8 +138,9 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
 @click.argument("moe_dir", type=click.Path())
 @click.option("--names", required=True, help="Comma-separated expert names, in the MoE's expert order.")
 @click.option("--domains", default=None, help="Comma-separated data domain each expert serves (default: its name).")
+@click.option("--force", is_flag=True, help="Replace the names and domains of an MoE that already has smolmoe.json.")
 @one_line_errors
-def adopt(moe_dir, names, domains):
+def adopt(moe_dir, names, domains, force):
     """Name the experts of an MoE made elsewhere (e.g. mergekit-moe): writes smolmoe.json.
 
     Without it every command still works, with experts called expert_0, expert_1, ...
@@ -147,7 +148,7 @@ def adopt(moe_dir, names, domains):
     from .modeldir import adopt as adopt_moe
 
     split = lambda text: [x.strip() for x in text.split(",")] if text else None  # noqa: E731
-    meta = adopt_moe(Path(moe_dir), split(names), split(domains))
+    meta = adopt_moe(Path(moe_dir), split(names), split(domains), force=force)
     click.echo("experts: " + ", ".join(f"{e['name']} ({e['domain']})" for e in meta["experts"]))
 
 

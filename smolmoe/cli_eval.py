@@ -37,11 +37,15 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     """Per-domain assistant-token loss of model directories (or --moe: the full MoE report);
     --tasks adds task scores and refusal rates from generated answers."""
     from .data import data_domains
-    from .evaluate import evaluate, moe_evaluate
+    from .evaluate import check_scored, evaluate, moe_evaluate
     from .io import write_json
     from .progress import out, task_progress
     from .tables import loss_table, moe_eval_tables
     quiet_transformers()
+    if json_out:   # before any work: the report must not land on or in what is evaluated
+        from .io import check_output_not_input
+        check_output_not_input(json_out, [*model_dirs, moe_dir if moe_dir != MOE_FLAG else
+                                          home_path("moe"), data_dir], "--json")
     task_args = dict(split=split, limit=tasks_limit, batch_size=tasks_batch, dtype=dtype)
     if moe_dir:
         from .base import resolve_base
@@ -52,6 +56,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
         with task_progress((n + 2) * n, "evaluating") as advance:
             report = moe_evaluate(Path(moe_dir), Path(data_dir), base=base_dir, split=split,
                                   limit=limit, max_len=max_len, on_progress=advance)
+        check_scored(report)
         for table in moe_eval_tables(report):
             out.print(table)
         if tasks:
@@ -72,6 +77,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     with task_progress(len(models) * len(names), "evaluating") as advance:
         report = evaluate(models, Path(data_dir), names, split=split, limit=limit,
                           max_len=max_len, on_progress=advance)
+    check_scored(report)
     out.print(loss_table(report, names))
     if tasks:
         from .tasks.run import evaluate_tasks, task_steps

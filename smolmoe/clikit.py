@@ -234,6 +234,9 @@ class OneLineGroup(SettingsGroup):
         except click.ClickException as e:
             click.echo(f"error: {e.format_message()}", err=True)
             sys.exit(e.exit_code)
+        except SmolMoEError as e:   # from a default computed before the command ran ($SMOLMOE_HOME)
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             sys.exit(1)

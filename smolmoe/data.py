@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 
 from .errors import DataError
+from .settings import check_name
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")
@@ -61,8 +62,10 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[str, object]]:
     """(where, object) for each non-blank line of a JSONL file, where = "path:line"; a missing
     file, bad UTF-8 or bad JSON is a DataError naming file and line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"data file not found: {path}")
+    if not path.is_file():   # a directory, FIFO or device: reading it could block or never end
+        raise DataError(f"{path} is not a regular file")
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             where = f"{path}:{lineno}"
@@ -73,9 +76,26 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[str, object]]:
             if not line:
                 continue
             try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg})") from None
+                obj = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as e:
+                reason = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+                raise DataError(f"{where}: not valid JSON ({reason})") from None
+            if "\\u" in line:   # escapes may spell lone surrogates, which are not text
+                _check_unicode(obj, where)
+            yield where, obj
+
+
+def _check_unicode(obj, where: str) -> None:
+    for value in (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list)
+                  else [obj]):
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DataError(f"{where}: a string is not valid Unicode (a lone surrogate "
+                                f"escape such as \\ud800)") from None
+        elif isinstance(value, (dict, list)):
+            _check_unicode(value, where)
 
 
 def load_records(path: str | Path, limit: int | None = None) -> list[dict]:
@@ -97,6 +117,7 @@ SPLITS = ("train", "val", "test", "foreign")
 def split_path(data_dir: str | Path, domain: str, split: str) -> Path:
     if split not in SPLITS:
         raise DataError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
+    check_name(domain, "domain")   # from a manifest, a CLI or smolmoe.json: never a path
     return Path(data_dir) / domain / f"{split}.jsonl"
 
 

@@ -124,7 +124,7 @@ def _in_bounds(value, spec: Spec) -> bool:
 
 def check_value(cls, name: str, value) -> None:
     """Raise ConfigError (one line) unless `value` is allowed for field `name` of `cls`."""
-    spec, kind = effective_spec(cls, name), field_type(cls, name)
+    spec, kind = specs(cls)[name], field_type(cls, name)
     label = spec.label or name
     if value is None and kind.optional:
         return
@@ -146,15 +146,15 @@ def check_value(cls, name: str, value) -> None:
         return
     if kind.base in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            hint = (" (YAML reads a number like 2e-4 as text: write 2.0e-4)"
-                    if isinstance(value, str) and _is_number(value) else "")
-            raise ConfigError(f"{label} must be a number, got {value!r}{hint}")
+            raise ConfigError(f"{label} must be a number, got {value!r}{_number_hint(value)}")
         if kind.base is int and not isinstance(value, int):
             raise ConfigError(f"{label} must be a whole number, got {value!r}")
         if not math.isfinite(value):   # nan slips through every comparison below
             raise ConfigError(f"{label} must be a finite number, got {value}")
         if not _in_bounds(value, spec):
             raise ConfigError(f"{label} must be {describe_bounds(spec)}, got {value}")
+        if kind.base is int and not INT64[0] <= value <= INT64[1]:
+            raise ConfigError(f"{label} does not fit in 64 bits, got {value}")
         return
     if not isinstance(value, kind.base):
         raise ConfigError(f"{label} must be a {kind.base.__name__}, got {value!r}")
@@ -162,11 +162,13 @@ def check_value(cls, name: str, value) -> None:
         check_text(value, label)
 
 
-def _is_number(text: str) -> bool:
+def _number_hint(value) -> str:
+    """YAML 1.1 reads 2e-4 (no dot) as text: say so where a number was expected."""
     try:
-        return math.isfinite(float(text))
+        number = isinstance(value, str) and math.isfinite(float(value))
     except ValueError:
-        return False
+        number = False
+    return " (YAML reads a number like 2e-4 as text: write 2.0e-4)" if number else ""
 
 
 def check_text(text: str, origin: str) -> str:
@@ -186,6 +188,61 @@ def check_name(value, origin: str) -> str:
         raise ConfigError(f"{origin} must be a name (letters, digits, '.', '_', '-'; at most 64, "
                           f"starting with a letter or digit), got {value!r}")
     return value
+
+
+def _matches(value, hint) -> bool:
+    """Whether `value` has the annotated type (str, int, float, bool, Path, list[X], X | Y,
+    Literal, dataclasses); bool is not a number here, and an int is a float."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None) or hint is None:
+        return value is None
+    if isinstance(hint, types.UnionType) or origin is typing.Union:
+        return any(_matches(value, a) for a in args)
+    if origin is Literal:
+        return value in args
+    if origin is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint) or (hint.__name__ == "Path" and isinstance(value, str))
+    return True
+
+
+def _describe(hint) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(hint, types.UnionType) or origin is typing.Union:
+        return " or ".join(_describe(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(map(str, args))
+    if origin is list:
+        return f"a list of {_describe(args[0])}s"
+    if hint is type(None):
+        return "empty"
+    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def check_types(obj, where: str):
+    """Every field of a dataclass read from a file has its annotated type (values from YAML or
+    JSON may be anything), text is valid Unicode; one line naming `where` and the field."""
+    hints = _hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not _matches(value, hints[f.name]):
+            raise ConfigError(f"{where}: {f.name} must be {_describe(hints[f.name])}, got "
+                              f"{value!r:.80}{_number_hint(value)}")
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                check_text(text, f"{where}: {f.name}")
+        if isinstance(value, int) and not isinstance(value, bool) and not (
+                INT64[0] <= value <= INT64[1]):
+            raise ConfigError(f"{where}: {f.name} does not fit in 64 bits, got {value}")
+    return obj
 
 
 def check(obj):

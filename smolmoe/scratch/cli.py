@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..io import check_output_not_input
 from ..clikit import CONTEXT, SettingsGroup, home_default, one_line_errors, quiet_transformers, Whole
 from . import cli_stages
 from .budgets import RUN_SETTINGS
@@ -67,6 +68,7 @@ def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
     """Train a byte-level BPE tokenizer with chat and thinking tokens."""
     from .corpus import load_texts
     from .tokenizer import train_tokenizer
+    check_output_not_input(out_dir, [data_file], "--out")
     tok = train_tokenizer(load_texts(data_file), out_dir, vocab_size, overwrite)
     click.echo(f"vocabulary {len(tok):,} -> {out_dir}")
 
@@ -84,6 +86,7 @@ def scratch_init(preset, tokenizer_dir, out_dir, layers, hidden_size, seed, over
     """Save a freshly initialised preset model with the scratch tokenizer."""
     from .pretrain import init_model
     quiet_transformers()
+    check_output_not_input(out_dir, [tokenizer_dir], "--out")
     c = init_model(preset, tokenizer_dir, out_dir, seed, overwrite, layers=layers, hidden_size=hidden_size)
     click.echo(f"total {c['total']:,}  active {c['active']:,} -> {out_dir}")
 
@@ -99,6 +102,7 @@ def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
     from ..modeldir import load_tokenizer
     from .lora import merge_adapter
     quiet_transformers()
+    check_output_not_input(out_dir, [model_dir, adapter_dir], "--out")
     merge_adapter(model_dir, adapter_dir, out_dir, load_tokenizer(model_dir), overwrite)
     click.echo(f"merged -> {out_dir}")
 
