@@ -62,7 +62,7 @@ def unscored(report) -> list[str]:
                 found.append("/".join(where))
                 return
             for k, v in node.items():
-                walk(v, where + [str(k)])
+                walk(v, where + ([] if k == "results" else [str(k)]))
     walk(report, [])
     return found
 
