@@ -35,6 +35,19 @@ def one_line(message: str) -> None:
     assert message and "\n" not in message.strip() and "Traceback" not in message, message
 
 
+def read_or_refuse(tmp_path_factory, name: str, content: bytes, read):
+    """read(path) of a file holding `content`, or None when it refused in one line that
+    starts with the file's path."""
+    path = tmp_path_factory.mktemp("fuzz") / name
+    path.write_bytes(content)
+    try:
+        return read(path)
+    except SmolMoEError as e:
+        one_line(str(e))
+        assert str(e).startswith(str(path)), str(e)
+        return None
+
+
 # ---------------------------------------------------------------- CLI option parsers
 def _commands():
     from smolmoe.cli import main
@@ -105,15 +118,9 @@ LINE = st.one_of(JSONISH.map(lambda v: json.dumps(v)),
 @given(lines=st.lists(LINE, max_size=5))
 def test_the_jsonl_reader_reads_or_names_file_and_line(tmp_path_factory, lines):
     from smolmoe.data import load_records
-    path = tmp_path_factory.mktemp("jsonl") / "d.jsonl"
-    path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
-    try:
-        records = load_records(path)
-    except SmolMoEError as e:
-        one_line(str(e))
-        assert str(e).startswith(str(path)), str(e)
-        return
-    for r in records:
+    records = read_or_refuse(tmp_path_factory, "d.jsonl",
+                             "\n".join(lines).encode("utf-8", "surrogatepass"), load_records)
+    for r in records or []:
         assert any(m["role"] == "assistant" for m in r["messages"])
         for m in r["messages"]:
             m["content"].encode("utf-8")   # valid text only
@@ -143,30 +150,17 @@ def _dump(data) -> bytes:
 @given(data=_mapping(MANIFEST_KEYS), finetune=st.one_of(_mapping(FINETUNE_KEYS), JSONISH))
 def test_manifests_load_or_name_file_and_field(tmp_path_factory, data, finetune):
     from smolmoe.config import load_manifest
-    path = tmp_path_factory.mktemp("manifest") / "m.yaml"
-    path.write_bytes(_dump({**data, "finetune": finetune}))
-    try:
-        m = load_manifest(path)
-    except SmolMoEError as e:
-        one_line(str(e))
-        assert str(e).startswith(str(path)), str(e)
-        return
-    assert "/" not in m.name and ".." != m.name and m.finetune.validate()
+    m = read_or_refuse(tmp_path_factory, "m.yaml", _dump({**data, "finetune": finetune}),
+                       load_manifest)
+    assert m is None or "/" not in m.name and ".." != m.name and m.finetune.validate()
 
 
 @FUZZ
 @given(data=_mapping(MERGE_KEYS))
 def test_merge_configs_load_or_name_file_and_field(tmp_path_factory, data):
     from smolmoe.config import load_merge_config
-    path = tmp_path_factory.mktemp("merge") / "merge.yaml"
-    path.write_bytes(_dump(data))
-    try:
-        config = load_merge_config(path)
-    except SmolMoEError as e:
-        one_line(str(e))
-        assert str(e).startswith(str(path)), str(e)
-        return
-    assert isinstance(config.experts, list) and config.top_k <= len(config.experts)
+    config = read_or_refuse(tmp_path_factory, "merge.yaml", _dump(data), load_merge_config)
+    assert config is None or config.top_k <= len(config.experts)
 
 
 # ---------------------------------------------------------------- the API request schema

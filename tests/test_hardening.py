@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from conftest import write_domain
 from smolmoe.cli import main
-from smolmoe.config import load_manifest, load_merge_config
+from smolmoe.config import load_manifest
 from smolmoe.errors import ConfigError, DataError, SmolMoEError
 from smolmoe.io import check_output_not_input, exclusive
 
@@ -111,22 +111,6 @@ def test_train_expert_never_writes_outside_its_root(tmp_path):
             env={"SMOLMOE_EXPERTS": str(experts), "SMOLMOE_HOME": str(tmp_path / "home")})
     one_line_error(r, "must be a name")
     assert not (tmp_path / "escaped_expert").exists()
-
-
-@pytest.mark.parametrize("text, fragment", [
-    ("experts: a\n", "experts must be a list of texts"),
-    ("experts: [a, 3]\n", "experts must be a list of texts"),
-    ("experts: [a, b]\ntop_k: two\n", "top_k must be a whole number"),
-    ("experts: [a, b]\nseed: 1.5\n", "seed must be a whole number"),
-    ("experts: [a, b]\nseed: 36893488147419103232\n", "seed does not fit in 64 bits"),
-    ("experts: [a, b]\noutput: {x: 1}\n", "output must be text"),
-])
-def test_a_merge_config_field_of_the_wrong_kind_is_one_line(tmp_path, text, fragment):
-    path = tmp_path / "merge.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as e:
-        load_merge_config(path)
-    assert str(e.value).startswith(str(path)) and fragment in str(e.value), str(e.value)
 
 
 @pytest.mark.parametrize("home, reason", [("", "is empty"), ("  ", "is empty"),
