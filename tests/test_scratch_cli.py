@@ -72,8 +72,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path, scratch_root):
                               "--out", tmp_path / "d"), "missing rejected")
     assert_one_line_error(run("scratch", "sft", tmp_path / "nomodel", "--data", pairs, "--val", pairs,
                               "--out", tmp_path / "d"), "")
-    assert_one_line_error(run("scratch", "merge-lora", scratch_root / "model", tmp_path,
+    (tmp_path / "noadapter").mkdir()
+    assert_one_line_error(run("scratch", "merge-lora", scratch_root / "model", tmp_path / "noadapter",
                               "--out", tmp_path / "m"), "adapter")
+    # An output inside one of its inputs is refused before anything loads (issue #26).
+    assert_one_line_error(run("scratch", "merge-lora", scratch_root / "model", tmp_path,
+                              "--out", tmp_path / "m"), "sits inside the input")
 
 
 class FakeFetch:
