@@ -23,7 +23,7 @@ from .base import resolve_base
 from .config import GENERAL_DOMAIN, MergeConfig, home_path, list_manifests, load_merge_config
 from .errors import ConfigError, ModelError
 from .hooks import force_expert
-from .io import check_writable_target
+from .io import check_output_not_input, check_writable_target
 from .modeldir import (MOE_META, check_model_dir, check_weights_fit, expert_domain, load_model,
                        load_tokenizer, read_config, save_model_dir)
 from .moe_formats import COMMON_MUST_MATCH, format_for
@@ -228,6 +228,8 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     merge.validate()
     out_dir = check_writable_target(Path(merge.output), overwrite)
     dirs = resolve_experts(merge.experts, experts_root)
+    check_output_not_input(out_dir, [*dirs.values(), merge.base,
+                                     merge.data if merge.router_init == "fit" else None], "--out")
     with adapters.folding(dirs, merge.base) as folded:  # adapters checked, not yet read
         return _assemble(merge, folded, out_dir, overwrite, manifests, say)
 

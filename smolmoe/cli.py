@@ -13,7 +13,7 @@ import click
 
 # Shared with the other CLI modules, which cannot import this one (`python -m smolmoe.cli`
 # would then load it twice); scripts/ import them from here.
-from .clikit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, dtype_option, home_argument,  # noqa: F401
+from .clikit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, Whole, dtype_option, home_argument,  # noqa: F401
                      home_default, one_line_errors, quiet_transformers, settings_options)
 from .config import CHAT_SAMPLING, DEFAULT_MAX_TOKENS, export_path
 from .errors import SmolMoEError
@@ -50,8 +50,8 @@ def base(base, ask):
 @main.command(context_settings=CONTEXT)
 @click.argument("prompt")
 @click.option("--moe", "moe_dir", **home_default("moe"), type=click.Path(), help="The MoE directory to inspect.")
-@click.option("--generate", default=0, type=click.IntRange(0, 2048), help="Also inspect a greedy answer of N tokens.")
-@click.option("--layer", default=None, type=int, help="Layer for the per-token view (default: majority over layers).")
+@click.option("--generate", default=0, type=Whole(0, 2048), help="Also inspect a greedy answer of N tokens.")
+@click.option("--layer", default=None, type=Whole(), help="Layer for the per-token view (default: majority over layers).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the full report here.")
 @dtype_option("float32")
 @one_line_errors
@@ -62,6 +62,9 @@ def inspect(prompt, moe_dir, generate, layer, json_out, dtype):
     from .routing import inspect_prompt
     from .tables import routing_layer_table, token_line, usage_table
     quiet_transformers()
+    if json_out:
+        from .io import check_output_not_input
+        check_output_not_input(json_out, [moe_dir], "--json")
     report = inspect_prompt(Path(moe_dir), prompt, generate=generate, layer=layer, dtype=dtype)
     where = f"layer {layer}" if layer is not None else "majority over layers"
     for key, title in (("prompt_view", "prompt"), ("answer_view", "answer")):
@@ -114,33 +117,41 @@ def chat(model_dir, system, dtype, **generation):
 
 @main.command(context_settings=CONTEXT)
 @home_argument("model_dir", "moe")
-@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default; anything else is reachable from the network, without authentication).")
-@click.option("--port", default=8000, type=click.IntRange(0, 65535), help="Port to listen on.")
-@click.option("--max-tokens", default=1024, type=click.IntRange(1), help="Most tokens one reply may ask for.")
-@click.option("--max-prompt-tokens", default=None, type=click.IntRange(1), help="Longest prompt accepted [default: the model's context].")
-@click.option("--max-body-bytes", default=1 << 20, type=click.IntRange(1), help="Largest request body accepted.")
-@click.option("--slots", default=8, show_default=True, type=click.IntRange(1, 256), help="Requests decoded together (continuous batching); more wait in a queue.")
+@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default; anything else is reachable from the network and needs --api-key or --insecure).")
+@click.option("--port", default=8000, type=Whole(0, 65535), help="Port to listen on.")
+@click.option("--max-tokens", default=1024, type=Whole(1), help="Most tokens one reply may ask for.")
+@click.option("--max-prompt-tokens", default=None, type=Whole(1), help="Longest prompt accepted [default: the model's context].")
+@click.option("--max-body-bytes", default=1 << 20, type=Whole(1), help="Largest request body accepted.")
+@click.option("--slots", default=8, show_default=True, type=Whole(1, 256), help="Requests decoded together (continuous batching); more wait in a queue.")
+@click.option("--api-key", envvar="SMOLMOE_API_KEY", default=None, show_default=False, show_envvar=True, help="Require 'Authorization: Bearer KEY' on every API route (401 otherwise).")
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback --host without an API key.")
 @dtype_option("float32")
 @one_line_errors
-def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes, slots, dtype):
+def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes, slots, api_key,
+          insecure, dtype):
     """Serve MODEL_DIR (default $SMOLMOE_HOME/moe): an OpenAI-compatible API at /v1 and a web
     chat showing routing at /."""
     from .modeldir import check_built
     from .serve import ServerLimits, is_loopback, serve as run_server
+    from .serve.app import check_api_key, check_exposure
     quiet_transformers()
+    api_key = check_api_key(api_key)
+    check_exposure(host, api_key, insecure)   # before loading anything
     check_built(Path(model_dir))
     limits = ServerLimits(max_body_bytes=max_body_bytes, max_tokens=max_tokens,
                           default_max_tokens=min(DEFAULT_MAX_TOKENS, max_tokens),
                           max_prompt_tokens=max_prompt_tokens, slots=slots)
     if not is_loopback(host):
-        click.secho(f"warning: listening on {host}: anyone who can reach this machine can use the "
-                    f"model (no authentication, no TLS)", err=True, fg="yellow")
+        click.secho(f"warning: listening on {host}: anyone who can reach this machine can "
+                    + ("use the model (no authentication, no TLS)" if not api_key else
+                       "try the key (no TLS: put a TLS proxy in front)"), err=True, fg="yellow")
 
     def ready(chat_model, url):
         kind = f"MoE of {len(chat_model.experts)} experts" if chat_model.is_moe else "dense model"
         click.echo(f"serving {chat_model.name} ({kind}): web page {url}/  API {url}/v1  "
                    f"(Ctrl-C to stop)", err=True)
-    run_server(model_dir, host=host, port=port, limits=limits, on_ready=ready, dtype=dtype)
+    run_server(model_dir, host=host, port=port, limits=limits, on_ready=ready, dtype=dtype,
+               api_key=api_key, insecure=insecure)
 
 
 @main.command(context_settings=CONTEXT)

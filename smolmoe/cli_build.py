@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .clikit import (CONTEXT, SettingsCommand, SettingsGroup, home_argument, home_default,
+from .clikit import (CONTEXT, SettingsCommand, SettingsGroup, Whole, home_argument, home_default,
                      one_line_errors, quiet_transformers, settings_options)
 from .config import ROUTER_TRAINING, MergeConfig, RouterSettings, TrainSettings, router_training
 
@@ -27,9 +27,9 @@ SOURCES_OPTION = dict(default=None, envvar="SMOLMOE_SOURCES", show_envvar=True,
 @data.command("build", context_settings=CONTEXT)
 @click.option("--out", "out_dir", **home_default("data"), type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (repeatable).")
-@click.option("--seed", default=0, type=int, help="Seed of the split and the sampling.")
-@click.option("--max-train", default=4000, type=click.IntRange(1), help="Most training records per domain.")
-@click.option("--max-eval", default=300, type=click.IntRange(1), help="Most records per domain in val and in test.")
+@click.option("--seed", default=0, type=Whole(), help="Seed of the split and the sampling.")
+@click.option("--max-train", default=4000, type=Whole(1), help="Most training records per domain.")
+@click.option("--max-eval", default=300, type=Whole(1), help="Most records per domain in val and in test.")
 @click.option("--sources", "sources_dir", **SOURCES_OPTION)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
@@ -188,8 +188,9 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
 @click.argument("moe_dir", type=click.Path())
 @click.option("--names", required=True, help="Comma-separated expert names, in the MoE's expert order.")
 @click.option("--domains", default=None, help="Comma-separated data domain each expert serves (default: its name).")
+@click.option("--force", is_flag=True, help="Replace the names and domains of an MoE that already has smolmoe.json.")
 @one_line_errors
-def adopt(moe_dir, names, domains):
+def adopt(moe_dir, names, domains, force):
     """Name the experts of an MoE made elsewhere (e.g. mergekit-moe): writes smolmoe.json.
 
     Without it every command still works, with experts called expert_0, expert_1, ...
@@ -197,7 +198,7 @@ def adopt(moe_dir, names, domains):
     from .modeldir import adopt as adopt_moe
 
     split = lambda text: [x.strip() for x in text.split(",")] if text else None  # noqa: E731
-    meta = adopt_moe(Path(moe_dir), split(names), split(domains))
+    meta = adopt_moe(Path(moe_dir), split(names), split(domains), force=force)
     click.echo("experts: " + ", ".join(f"{e['name']} ({e['domain']})" for e in meta["experts"]))
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .clikit import CONTEXT, dtype_option, home_default, one_line_errors, quiet_transformers
+from .clikit import CONTEXT, dtype_option, home_default, one_line_errors, quiet_transformers, Whole
 from .config import home_path
 from .errors import SmolMoEError
 
@@ -20,16 +20,16 @@ MOE_FLAG = "$SMOLMOE_HOME/moe"
 @click.option("--domain", "domains", multiple=True, help="Only these domains (default: all in the data dir).")
 @click.option("--split", default="test", type=click.Choice(["train", "val", "test", "foreign"]),
               help="foreign: the held-out source of each domain (never trained on).")
-@click.option("--limit", default=100, type=click.IntRange(1), help="Records per domain.")
-@click.option("--max-len", default=384, type=click.IntRange(8), help="Longest conversation in tokens (longer ones are cut).")
+@click.option("--limit", default=100, type=Whole(1), help="Records per domain.")
+@click.option("--max-len", default=384, type=Whole(8), help="Longest conversation in tokens (longer ones are cut).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the report here.")
 @click.option("--moe", "moe_dir", type=click.Path(), is_flag=False, flag_value=MOE_FLAG, metavar="[DIR]",
               help="Evaluate this MoE against the base, its experts and the oracle (no DIR: $SMOLMOE_HOME/moe).")
 @click.option("--base", default=None, help="Base model for --moe (default: the packaged SmolLM2).")
 @click.option("--tasks", is_flag=True, help="Also generate greedy answers and score them per domain (docs/eval.md).")
-@click.option("--tasks-limit", default=16, type=click.IntRange(1), help="Prompts per domain for --tasks (guardian: this many harmful and benign each).")
-@click.option("--refusal-limit", default=40, type=click.IntRange(1), help="With --moe --tasks: prompts per refusal set (harmful, benign-risky, everyday) for the base, the guardian and the MoE.")
-@click.option("--tasks-batch", default=16, type=click.IntRange(1), help="Prompts generated together for --tasks.")
+@click.option("--tasks-limit", default=16, type=Whole(1), help="Prompts per domain for --tasks (guardian: this many harmful and benign each).")
+@click.option("--refusal-limit", default=40, type=Whole(1), help="With --moe --tasks: prompts per refusal set (harmful, benign-risky, everyday) for the base, the guardian and the MoE.")
+@click.option("--tasks-batch", default=16, type=Whole(1), help="Prompts generated together for --tasks.")
 @dtype_option("auto")
 @one_line_errors
 def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base, tasks,
@@ -37,11 +37,15 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     """Per-domain assistant-token loss of model directories (or --moe: the full MoE report);
     --tasks adds task scores and refusal rates from generated answers."""
     from .data import data_domains
-    from .evaluate import evaluate, moe_evaluate
+    from .evaluate import check_scored, evaluate, moe_evaluate
     from .io import write_json
     from .progress import out, task_progress
     from .tables import loss_table, moe_eval_tables
     quiet_transformers()
+    if json_out:   # before any work: the report must not land on or in what is evaluated
+        from .io import check_output_not_input
+        check_output_not_input(json_out, [*model_dirs, moe_dir if moe_dir != MOE_FLAG else
+                                          home_path("moe"), data_dir], "--json")
     task_args = dict(split=split, limit=tasks_limit, batch_size=tasks_batch, dtype=dtype)
     if moe_dir:
         from .base import resolve_base
@@ -52,6 +56,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
         with task_progress((n + 2) * n, "evaluating") as advance:
             report = moe_evaluate(Path(moe_dir), Path(data_dir), base=base_dir, split=split,
                                   limit=limit, max_len=max_len, on_progress=advance)
+        check_scored(report)
         for table in moe_eval_tables(report):
             out.print(table)
         if tasks:
@@ -72,6 +77,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     with task_progress(len(models) * len(names), "evaluating") as advance:
         report = evaluate(models, Path(data_dir), names, split=split, limit=limit,
                           max_len=max_len, on_progress=advance)
+    check_scored(report)
     out.print(loss_table(report, names))
     if tasks:
         from .tasks.run import evaluate_tasks, task_steps

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .clikit import CONTEXT, home_default, one_line_errors, quiet_transformers
+from .clikit import CONTEXT, Whole, home_default, one_line_errors, quiet_transformers
 from .config import MergeConfig
 
 
@@ -25,7 +25,7 @@ def _report_parity(meta: dict, name: str) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output MoE directory (not MOE_DIR).")
 @click.option("--base", default=None, type=click.Path(), help="The base of a LoRA adapter EXPERT_DIR [default: its adapter_config's base_model_name_or_path].")
 @click.option("--name", default=None, help="The new expert's name [default: EXPERT_DIR's name].")
-@click.option("--fit-samples", "samples", default=None, type=click.IntRange(1), help="Conversations per domain for the fit [default: the MoE's fit init's, else " f"{MergeConfig.fit_samples}].")
+@click.option("--fit-samples", "samples", default=None, type=Whole(1), help="Conversations per domain for the fit [default: the MoE's fit init's, else " f"{MergeConfig.fit_samples}].")
 @click.option("--seed", default=None, type=int, help="Seed of the fit's samples [default: the MoE's fit init's, else 0].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out directory.")
 @one_line_errors

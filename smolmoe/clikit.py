@@ -15,7 +15,7 @@ import click
 from .config import HOME_LAYOUT, home_path
 from .errors import SmolMoEError
 from .precision import DTYPES
-from .settings import default_of, field_type, specs
+from .settings import INT64, default_of, field_type, specs
 
 CONTEXT = {"show_default": True, "help_option_names": ["-h", "--help"]}
 
@@ -55,6 +55,27 @@ class Finite(click.FloatRange):
         return value
 
 
+class Whole(click.IntRange):
+    """An IntRange whose unset sides are the 64-bit limits (settings.INT64), which help omits."""
+    name = "integer"
+
+    def __init__(self, min=None, max=None, **kw):
+        super().__init__(INT64[0] if min is None else min, INT64[1] if max is None else max, **kw)
+
+    def convert(self, value, param, ctx):
+        number = click.INT.convert(value, param, ctx)
+        if not INT64[0] <= number <= INT64[1]:
+            self.fail(f"{number} does not fit in 64 bits.", param, ctx)
+        return super().convert(number, param, ctx)
+
+    def _describe_range(self) -> str:
+        lo = self.min if self.min != INT64[0] else None
+        hi = self.max if self.max != INT64[1] else None
+        if lo is None and hi is None:
+            return ""
+        return click.IntRange(lo, hi, self.min_open, self.max_open)._describe_range()
+
+
 class SettingOption(click.Option):
     """An option generated from a field of a settings class (tests compare the two)."""
 
@@ -82,7 +103,7 @@ def _setting_option(cls, name: str, *, default, flag: str | None, help: str | No
         else:
             kw["is_flag"] = True
     elif kind.base is int:
-        kw["type"] = click.IntRange(**ranged) if lo is not None or hi is not None else int
+        kw["type"] = Whole(**ranged)
     elif kind.base is float:
         kw["type"] = Finite(**ranged)
     return SettingOption(decls, settings_cls=cls, field=name, **kw)
@@ -213,6 +234,9 @@ class OneLineGroup(SettingsGroup):
         except click.ClickException as e:
             click.echo(f"error: {e.format_message()}", err=True)
             sys.exit(e.exit_code)
+        except SmolMoEError as e:   # from a default computed before the command ran ($SMOLMOE_HOME)
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             sys.exit(1)

@@ -11,7 +11,7 @@ import yaml
 
 from .errors import ConfigError
 from .precision import Precision
-from .settings import check, field_type, setting
+from .settings import check, check_name, check_types, field_type, setting
 
 
 # Requests outside every expert's domain (the data build's general split): test-only for the
@@ -20,8 +20,22 @@ GENERAL_DOMAIN = "everyday"
 
 
 def smolmoe_home() -> Path:
-    """The one place everything goes by default (SMOLMOE_HOME, default ~/.cache/smolmoe)."""
-    return Path(os.environ.get("SMOLMOE_HOME", "~/.cache/smolmoe")).expanduser()
+    """The one place everything goes by default (SMOLMOE_HOME, default ~/.cache/smolmoe).
+    An empty, relative or unexpandable value is refused: it would put hundreds of MB wherever
+    the command happens to run."""
+    given = os.environ.get("SMOLMOE_HOME")
+    if given is None:
+        return Path("~/.cache/smolmoe").expanduser()
+    try:
+        home = Path(given).expanduser() if given.strip() else None
+    except RuntimeError:   # ~user that does not exist, or no home directory to expand ~ to
+        home = None
+    if home is None or not home.is_absolute():
+        reason = ("is empty" if not given.strip() else "starts with an unexpandable ~"
+                  if given.startswith("~") else "is a relative path")
+        raise ConfigError(f"SMOLMOE_HOME {reason} ({given!r}): set it to an absolute path, or "
+                          f"unset it for ~/.cache/smolmoe")
+    return home
 
 
 # What lives under $SMOLMOE_HOME (or under the demo's --out): every default path comes from here.
@@ -131,6 +145,9 @@ class ExpertManifest:
     def validate(self) -> "ExpertManifest":
         if not self.name or not isinstance(self.name, str):
             raise ConfigError("expert manifest needs a name")
+        where = str(self.path) if self.path else f"expert {self.name}"
+        check_name(self.name, f"{where}: name")   # experts/NAME: never a path
+        check_name(self.domain, f"{where}: domain")
         choices = field_type(ExpertManifest, "trainable").choices
         if self.trainable not in choices:
             raise ConfigError(f"expert {self.name}: trainable must be one of {', '.join(choices)}, "
@@ -153,22 +170,34 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def _build(cls, data: dict, where: str):
     known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(map(str, data)) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
     try:
-        return cls(**data)
+        obj = cls(**data)
     except TypeError as e:
         raise ConfigError(f"{where}: {e}") from None
+    return check_types(obj, where)
+
+
+def _validated(obj, where: str):
+    """obj.validate(), its one-line error naming the file it came from."""
+    try:
+        return obj.validate()
+    except ConfigError as e:
+        raise ConfigError(str(e) if str(e).startswith(where) else f"{where}: {e}") from None
 
 
 def load_manifest(path: str | os.PathLike) -> ExpertManifest:
     path = Path(path)
     data = _read_yaml(path)
-    ft = _build(TrainSettings, data.pop("finetune", None) or {}, f"{path} finetune")
+    finetune = data.pop("finetune", None) or {}
+    if not isinstance(finetune, dict):
+        raise ConfigError(f"{path}: finetune must be a mapping of training settings")
+    ft = _validated(_build(TrainSettings, finetune, f"{path} finetune"), f"{path} finetune")
     data.setdefault("recipe", data.get("domain", ""))
     manifest = _build(ExpertManifest, {**data, "finetune": ft, "path": path}, str(path))
-    return manifest.validate()
+    return _validated(manifest, str(path))
 
 
 def experts_dir() -> Path:
@@ -242,7 +271,7 @@ class MergeConfig:
 def load_merge_config(path: str | os.PathLike, **overrides) -> MergeConfig:
     data = _read_yaml(Path(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return _build(MergeConfig, data, str(path)).validate()
+    return _validated(_build(MergeConfig, data, str(path)), str(path))
 
 
 def export_path(source: str | os.PathLike, fmt: str, gguf_type: str = "f16") -> Path:

@@ -5,8 +5,11 @@ fine-tuning, router training, evaluation, SFT) calls it, so they all agree.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -14,6 +17,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 
 from .errors import DataError
+from .settings import check_name
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")
@@ -58,8 +62,10 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[str, object]]:
     """(where, object) for each non-blank line of a JSONL file, where = "path:line"; a missing
     file, bad UTF-8 or bad JSON is a DataError naming file and line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"data file not found: {path}")
+    if not path.is_file():   # a directory, FIFO or device: reading it could block or never end
+        raise DataError(f"{path} is not a regular file")
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             where = f"{path}:{lineno}"
@@ -70,9 +76,26 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[str, object]]:
             if not line:
                 continue
             try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg})") from None
+                obj = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as e:
+                reason = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+                raise DataError(f"{where}: not valid JSON ({reason})") from None
+            if "\\u" in line:   # escapes may spell lone surrogates, which are not text
+                _check_unicode(obj, where)
+            yield where, obj
+
+
+def _check_unicode(obj, where: str) -> None:
+    for value in (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list)
+                  else [obj]):
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DataError(f"{where}: a string is not valid Unicode (a lone surrogate "
+                                f"escape such as \\ud800)") from None
+        elif isinstance(value, (dict, list)):
+            _check_unicode(value, where)
 
 
 def load_records(path: str | Path, limit: int | None = None) -> list[dict]:
@@ -94,6 +117,7 @@ SPLITS = ("train", "val", "test", "foreign")
 def split_path(data_dir: str | Path, domain: str, split: str) -> Path:
     if split not in SPLITS:
         raise DataError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
+    check_name(domain, "domain")   # from a manifest, a CLI or smolmoe.json: never a path
     return Path(data_dir) / domain / f"{split}.jsonl"
 
 
@@ -120,9 +144,52 @@ def ensure_template(tokenizer):
     return tokenizer
 
 
+# A chat template comes with the model: it is outside code, run in jinja's sandbox. One that
+# loops (almost) forever is stopped after this long; one that fails is reported in one line.
+TEMPLATE_SECONDS = 5.0
+
+
+class _TooSlow(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise _TooSlow in this thread's Python code (a jinja template is compiled Python) once
+    `seconds` have passed: a trace function checks the clock at each function call."""
+    end, previous = time.monotonic() + seconds, sys.gettrace()
+
+    def tracer(_frame, _event, _arg):
+        if time.monotonic() > end:
+            raise _TooSlow
+        return None    # no per-line tracing: calls are enough and cheap
+
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+def render_chat(tokenizer, messages, add_generation_prompt: bool = False, **extra) -> str:
+    """The conversation rendered with the tokenizer's chat template, time-limited, its
+    failures one line (DataError)."""
+    try:
+        with time_limit(TEMPLATE_SECONDS):
+            return tokenizer.apply_chat_template(messages, tokenize=False,
+                                                 add_generation_prompt=add_generation_prompt,
+                                                 **extra)
+    except _TooSlow:
+        raise DataError(f"the chat template did not finish within {TEMPLATE_SECONDS:g} s") from None
+    except (DataError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as e:   # jinja2.TemplateError, or whatever the template's code raised
+        message = str(e).splitlines()[0][:200] if str(e) else ""
+        raise DataError(f"the chat template failed: {type(e).__name__}: {message}") from None
+
+
 def _render(tokenizer, messages, add_generation_prompt=False) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
+    return render_chat(tokenizer, messages, add_generation_prompt)
 
 
 def assistant_spans(tokenizer, messages: Sequence[dict]) -> tuple[str, list[tuple[int, int]]]:

@@ -47,7 +47,33 @@ def loss_on_records(model, tokenizer, records: list[dict], *, max_len: int = 384
         n_records += batch["input_ids"].shape[0]
         if on_batch:
             on_batch(batch)
-    return {"loss": total / max(count, 1), "tokens": count, "records": n_records}
+    # No token scored: the loss was never measured (nan, never 0.0); check_scored refuses it.
+    return {"loss": total / count if count else math.nan, "tokens": count, "records": n_records}
+
+
+def unscored(report) -> list[str]:
+    """'path/to/entry' of every result in a report that scored no token (nested dicts with a
+    'tokens' count of 0)."""
+    found = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            if node.get("tokens") == 0 and "loss" in node:
+                found.append("/".join(where))
+                return
+            for k, v in node.items():
+                walk(v, where + ([] if k == "results" else [str(k)]))
+    walk(report, [])
+    return found
+
+
+def check_scored(report) -> None:
+    """Refuse (one line) a report with a loss that no token was scored for."""
+    missing = unscored(report)
+    if missing:
+        raise DataError(f"no assistant token was scored for {', '.join(missing[:6])}"
+                        f"{' ...' if len(missing) > 6 else ''}: every reply was cut off (raise "
+                        f"--max-len) or is empty, so no loss was measured")
 
 
 def evaluate(models: dict[str, Path], data_dir: Path, domains: Iterable[str], *,

@@ -57,4 +57,4 @@ def train_expert(manifest: ExpertManifest, *, base: Path, data_dir: Path, out_di
 
     return run_stage(Stage(base, out_dir, settings, prepare, read=lambda: load_records(train_file),
                            meta_file=EXPERT_META, overwrite=overwrite, resume=resume,
-                           on_step=on_step))
+                           on_step=on_step, inputs=(train_file,)))

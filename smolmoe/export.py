@@ -23,9 +23,9 @@ from typing import Callable
 import torch
 
 from .config import home_path
-from .data import ensure_template
+from .data import ensure_template, render_chat
 from .errors import ConfigError, ModelError
-from .io import atomic_dir, check_writable_target, temp_prefix
+from .io import atomic_dir, check_output_not_input, check_writable_target, temp_prefix
 from .modeldir import check_model_dir, copy_meta, load_model, load_tokenizer, read_config, write_model
 
 LLAMA_CPP_PYTHON = "0.3.36"      # the converter's source; pin llama-cpp-python to match
@@ -52,9 +52,8 @@ CHECK_CONVERSATIONS = [
 
 def conversation_ids(tokenizer, user: str, assistant: str) -> list[int]:
     ensure_template(tokenizer)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": user},
-                                          {"role": "assistant", "content": assistant}],
-                                         tokenize=False)
+    text = render_chat(tokenizer, [{"role": "user", "content": user},
+                                   {"role": "assistant", "content": assistant}])
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -82,6 +81,7 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, overwrite: bool = Fals
               verify: bool = True) -> dict:
     """Write a clean HF directory that stock transformers loads; logits checked identical."""
     model_dir, out_dir = check_model_dir(Path(model_dir)), Path(out_dir)
+    check_output_not_input(out_dir, [model_dir], "--out")
     check_writable_target(out_dir, overwrite)
     model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
@@ -184,6 +184,7 @@ def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16
     if outtype not in GGUF_TYPES:
         raise ConfigError(f"GGUF type must be one of {', '.join(GGUF_TYPES)}, got {outtype!r}")
     model_dir, out_file = check_model_dir(Path(model_dir)), Path(out_file)
+    check_output_not_input(out_file, [model_dir], "--out")
     out_file = check_writable_target(out_file, overwrite)
     converter = llama_cpp_converter(on_fetch=on_fetch)
     out_file.parent.mkdir(parents=True, exist_ok=True)

@@ -19,12 +19,17 @@ from typing import Callable, Iterator
 
 
 from .config import DEFAULT_MAX_TOKENS
-from .data import ROLES, ensure_template
+from .data import ROLES, ensure_template, render_chat
 from .engine import THINK_CLOSE, THINK_OPEN, Engine, Sequence, TokenRules  # noqa: F401
 from .errors import ConfigError, DataError
 from .modeldir import check_model_dir, load_model, load_tokenizer
 from .precision import generation_dtype
 from .settings import check, setting
+
+
+# Stop strings are bounded so that one request cannot make the stop search expensive (it is
+# linear in the text anyway: StopMatcher); OpenAI allows 4.
+MAX_STOPS, MAX_STOP_CHARS = 4, 256
 
 
 class PromptTooLong(DataError):
@@ -50,7 +55,18 @@ class GenerationSettings:
     top_k: int = setting(0, ge=0, label="top k", help="Sample among the k likeliest tokens (0: all).")
 
     def validate(self) -> "GenerationSettings":
+        check_stops(self.stop)
         return check(self)
+
+
+def check_stops(stops) -> None:
+    """At most MAX_STOPS stop strings of at most MAX_STOP_CHARS characters each."""
+    if len(stops) > MAX_STOPS:
+        raise ConfigError(f"at most {MAX_STOPS} stop strings are allowed, got {len(stops)}")
+    for s in stops:
+        if isinstance(s, str) and len(s) > MAX_STOP_CHARS:
+            raise ConfigError(f"a stop string may be at most {MAX_STOP_CHARS} characters, got "
+                              f"{len(s)}")
 
 
 @dataclass
@@ -87,24 +103,40 @@ def check_messages(messages) -> list[dict]:
 
 
 class StopMatcher:
-    """Holds back tokens whose text could begin a stop string, so no stop text is ever sent."""
+    """Holds back tokens whose text could begin a stop string, so no stop text is ever sent.
+
+    Each stop string has a KMP automaton whose state is the longest prefix of it that the text
+    so far ends with; each new character advances every state in amortised constant time, so
+    matching costs time linear in the text (a naive search per token costs len(stop)^2)."""
 
     def __init__(self, stops: list[str]):
-        self.stops = stops
+        self.stops = [s for s in stops if s]
+        self.fail = [_failure(s) for s in self.stops]
+        self.state = [0] * len(self.stops)
         self.pending: list[StreamEvent] = []
+        self.held = 0            # characters in `pending`
 
     def push(self, event: StreamEvent) -> tuple[list[StreamEvent], bool]:
         """Events now safe to emit, and whether a stop string was found."""
         self.pending.append(event)
         if not self.stops:
             return self.flush(), False
-        buf = "".join(e.text for e in self.pending)
-        hits = [i for i in (buf.find(s) for s in self.stops) if i >= 0]
-        if hits:
-            return self._cut(min(hits)), True
-        hold = max((n for s in self.stops for n in range(1, len(s))
-                    if buf.endswith(s[:n])), default=0)
-        return self._cut(len(buf) - hold, keep_rest=True), False
+        start = None             # where (in the pending text) the earliest stop found begins
+        for c in event.text:
+            self.held += 1
+            for i, stop in enumerate(self.stops):
+                k, fail = self.state[i], self.fail[i]
+                while k and stop[k] != c:
+                    k = fail[k - 1]
+                k += stop[k] == c
+                if k == len(stop):
+                    at = self.held - k
+                    start = at if start is None else min(start, at)
+                    k = fail[k - 1]
+                self.state[i] = k
+        if start is not None:
+            return self._cut(start), True
+        return self._cut(self.held - max(self.state), keep_rest=True), False
 
     def _cut(self, at: int, keep_rest: bool = False) -> list[StreamEvent]:
         """Emit the pending events that end before character `at` (trimming the last one when
@@ -115,18 +147,30 @@ class StopMatcher:
                 out.append(e)
             elif keep_rest:
                 self.pending = self.pending[i:]
+                self.held -= pos
                 return out
             else:
                 if at > pos:
                     out.append(StreamEvent(e.text[:at - pos], e.token_id, e.experts))
                 break
             pos += len(e.text)
-        self.pending = []
+        self.pending, self.held = [], 0
         return out
 
     def flush(self) -> list[StreamEvent]:
-        out, self.pending = self.pending, []
+        out, self.pending, self.held = self.pending, [], 0
         return out
+
+
+def _failure(s: str) -> list[int]:
+    """KMP's failure function: f[i] = the longest proper prefix of s[:i+1] that ends it."""
+    f, k = [0] * len(s), 0
+    for i in range(1, len(s)):
+        while k and s[i] != s[k]:
+            k = f[k - 1]
+        k += s[i] == s[k]
+        f[i] = k
+    return f
 
 
 class TextStream:
@@ -161,7 +205,7 @@ def prompt_ids(tokenizer, messages: list[dict], think: bool | None = None) -> li
     """The conversation rendered with the chat template and tokenized, ready for a reply;
     `think` sets the template's thinking mode (None: the template's default)."""
     extra = {} if think is None else {"enable_thinking": think}
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **extra)
+    text = render_chat(tokenizer, messages, add_generation_prompt=True, **extra)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 

@@ -32,7 +32,7 @@ from .config import MergeConfig
 from .data import split_path
 from .errors import ConfigError, ModelError
 from .hooks import moe_blocks
-from .io import check_writable_target
+from .io import check_output_not_input, check_writable_target
 from .modeldir import (MOE_META, check_built, check_model_dir, check_weights_fit, expert_domain,
                        load_model, load_tokenizer, read_moe_meta, save_model_dir)
 from .moe_formats import COMMON_MUST_MATCH, experts_and_top_k, format_for
@@ -79,16 +79,6 @@ def check_joins(moe_dir: Path, expert_dir: Path, label: str) -> None:
             raise ModelError(f"{why}: its {key} is {mine}, the MoE's experts' is {theirs}")
     if _tokenizer_fingerprint(expert_dir) != _tokenizer_fingerprint(moe_dir):
         raise ModelError(f"{why}: it has another tokenizer (vocabulary or chat template)")
-
-
-def _check_output(out: Path, inputs: list[Path], overwrite: bool) -> Path:
-    """The output directory, refused where writing it would replace an input."""
-    target = Path(out).absolute().resolve()
-    for given in inputs:
-        real = Path(given).absolute().resolve()
-        if target == real or target in real.parents:
-            raise ModelError(f"--out {out} would replace the input {given}: write elsewhere")
-    return check_writable_target(out, overwrite)
 
 
 def regrouped(model, picks: list) -> torch.nn.Module:
@@ -160,7 +150,8 @@ def add_expert(moe_dir, expert, *, data_dir, out, base=None, name: str | None = 
         raise ModelError(f"the MoE already has an expert called {name!r}: pass --name" if name in names
                          else f"an expert may not be called {name!r} (the reports use it)")
     inputs = [moe_dir, expert] + ([Path(base)] if base else []) + ([Path(data_dir)] if data_dir else [])
-    out = _check_output(Path(out), inputs, overwrite)
+    check_output_not_input(out, inputs, "--out")
+    out = check_writable_target(Path(out), overwrite)
     with adapters.folding({name: expert}, base) as folded:
         dense_dir = folded.dirs[name]
         check_joins(moe_dir, dense_dir, name)
@@ -240,7 +231,8 @@ def remove_expert(moe_dir, name: str, *, out, overwrite: bool = False,
     if len(names) - 1 < max(top_k, 2):
         raise ModelError(f"removing {name} would leave {len(names) - 1} expert(s), fewer than "
                          + (f"top_k={top_k}" if top_k >= 2 else "the two an MoE needs"))
-    out = _check_output(Path(out), [moe_dir], overwrite)
+    check_output_not_input(out, [moe_dir], "--out")
+    out = check_writable_target(Path(out), overwrite)
     t0 = time.perf_counter()
     say("loading the MoE")
     model = load_model(moe_dir)

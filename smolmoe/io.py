@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -93,6 +94,60 @@ def check_writable_target(target: str | os.PathLike, overwrite: bool = False) ->
         raise SmolMoEError(f"cannot write to {ancestor}: permission denied")
     remove_stale_temps(target)
     return target
+
+
+def check_output_not_input(output: str | os.PathLike, inputs, what: str = "the output") -> Path:
+    """Refuse (one line) an output that is, contains or sits inside one of `inputs` (paths;
+    None entries are skipped): writing it would replace or change what the command reads.
+    Symlinks are resolved, so another spelling of the same place is caught too."""
+    out = Path(output).expanduser().resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).expanduser().resolve()
+        relation = ("is" if out == source else "contains" if source.is_relative_to(out)
+                    else "sits inside" if out.is_relative_to(source) else None)
+        if relation:
+            raise SmolMoEError(f"{what} {output} {relation} the input {given}: an output must "
+                               f"never overwrite an input (write it elsewhere)")
+    return out
+
+
+def lock_path(directory: Path) -> Path:
+    """The lock file of an in-place update of `directory`: beside it, so that the atomic
+    replacement of the directory does not replace the lock too."""
+    directory = Path(directory).absolute()
+    return directory.parent / f".{directory.name}.lock"
+
+
+@contextlib.contextmanager
+def exclusive(directory: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold the lock on updating `directory` in place (an flock, released when the process
+    ends, even by SIGKILL); a second writer is refused in one line instead of waiting."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SmolMoEError(f"{directory} is not a directory")
+    path = lock_path(directory)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise SmolMoEError(f"cannot lock {directory} for {what}: {e.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise SmolMoEError(f"{directory} is being updated by {holder}; {what} waits for "
+                               f"no one: run it again once that has finished") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{what} (pid {os.getpid()})\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -8,13 +8,15 @@ patches other tools need.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 from pathlib import Path
 
 from .errors import ModelError
-from .io import atomic_dir, read_json, write_json
+from .io import atomic_dir, exclusive, read_json, write_json
+from .settings import check_name
 from .moe_formats import MOE_TYPES
 from .train import process_state
 
@@ -271,11 +273,26 @@ def read_moe_meta(moe_dir: Path) -> dict:
             "experts": [{"name": f"expert_{i}", "domain": f"expert_{i}"} for i in range(num)]}
 
 
-def adopt(moe_dir: Path, names: list[str] | None = None, domains: list[str] | None = None) -> dict:
+def adopt(moe_dir: Path, names: list[str] | None = None, domains: list[str] | None = None,
+          force: bool = False) -> dict:
     """Write smolmoe.json into an MoE made elsewhere: expert names (and the data domain each
-    serves, default its name), so every command shows names and eval finds each one's domain."""
+    serves, default its name), so every command shows names and eval finds each one's domain.
+    An MoE that already has smolmoe.json (built by assemble, or adopted) is refused unless
+    `force`: its names, domains and reports would be replaced."""
     moe_dir = Path(moe_dir)
+    for what, values in (("--names", names), ("--domains", domains)):
+        for v in values or ():
+            check_name(v, f"{what} entry")
+    with exclusive(moe_dir, "adopt") if moe_dir.is_dir() else contextlib.nullcontext():
+        return _adopt(moe_dir, names, domains, force)
+
+
+def _adopt(moe_dir: Path, names, domains, force: bool) -> dict:
     meta = read_moe_meta(moe_dir)
+    if (moe_dir / MOE_META).is_file() and not force:
+        raise ModelError(f"{moe_dir} already has {MOE_META} (its experts: "
+                         f"{', '.join(e['name'] for e in meta['experts'])}); adopt would replace "
+                         f"its names and domains: pass --force to do so")
     n = len(meta["experts"])
     names = names or [e["name"] for e in meta["experts"]]
     domains = domains or names

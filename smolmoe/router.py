@@ -340,4 +340,4 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *,
     return run_stage(Stage(moe_dir, moe_dir if in_place else out_dir, settings, prepare, read=read,
                            meta_file=MOE_META, overwrite=overwrite, resume=resume, on_step=on_step,
                            in_place=in_place, checkpoint_name="router-checkpoint",
-                           for_other_readers=True))
+                           for_other_readers=True, inputs=(data_dir,)))

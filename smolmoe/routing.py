@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from .data import ensure_template
+from .data import ensure_template, render_chat
 from .errors import ConfigError, DataError
 from .hooks import RoutingRecord, capture_routing, layer_summary, token_top1, usage_share
 from .modeldir import load_model, load_tokenizer, read_config, read_moe_meta as read_meta
@@ -64,7 +64,7 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
     tokenizer = ensure_template(tokenizer or load_tokenizer(moe_dir))
     k = model.config.num_experts_per_tok
     messages = [{"role": "user", "content": prompt}]
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    text = render_chat(tokenizer, messages, add_generation_prompt=True)
     start = text.rfind(prompt)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = torch.tensor([enc["input_ids"]])

@@ -9,17 +9,18 @@ the directory atomically from the main process only, remove the checkpoint.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from .config import TrainSettings
-from .io import check_writable_target
+from .io import check_output_not_input, check_writable_target, exclusive
 from .losses import lm_loss
 from .modeldir import SCRATCH_META, checkpoint_dir_for, load_model, load_tokenizer, save_model_dir
 from .train import LossFn, Trainable, TrainResult, process_state, train
@@ -60,7 +61,8 @@ class Stage:
     overwrite: bool = False
     resume: bool = False
     on_step: Callable[[dict], None] | None = None
-    in_place: bool = False                      # out_dir is the source: replaced, never refused
+    in_place: bool = False                      # out_dir is the source: replaced under a lock
+    inputs: tuple = field(default_factory=tuple)  # what else it reads (data): never the output
     checkpoint_name: str = "checkpoint"         # the hidden sibling of out_dir it resumes from
     for_other_readers: bool = False             # config patches for llama.cpp / vLLM (MoEs)
 
@@ -84,7 +86,17 @@ def run_stage(stage: Stage) -> dict:
     settings = stage.settings.validate()
     out_dir = Path(stage.out_dir)
     if not stage.in_place:
+        check_output_not_input(out_dir, (stage.source, *stage.inputs), "--out")
         check_writable_target(out_dir, stage.overwrite)
+    else:
+        check_output_not_input(out_dir, stage.inputs, "the model being updated")
+    with contextlib.ExitStack() as held:
+        if stage.in_place and out_dir.is_dir() and process_state().is_main_process:   # one writer
+            held.enter_context(exclusive(out_dir, f"training {out_dir.name} in place"))
+        return _run(stage, settings, out_dir)
+
+
+def _run(stage: Stage, settings: TrainSettings, out_dir: Path) -> dict:
     inputs = stage.read() if stage.read else None
     model, tokenizer = load_model(stage.source), load_tokenizer(stage.source)
     plan = stage.prepare(model, tokenizer, inputs)

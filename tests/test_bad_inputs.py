@@ -151,6 +151,13 @@ def test_mismatched_experts(trained, tmp_path, variant, fragment):
     ("experts: [math, story]\ncolour: red\n", "unknown field(s) colour"),
     ("experts: [math, story\n", "not valid YAML"),
     ("- just a list\n", "expected a mapping"),
+    # Fields of the wrong kind, named with the file (issue #26).
+    ("experts: math\n", "experts must be a list of texts"),
+    ("experts: [math, 3]\n", "experts must be a list of texts"),
+    ("experts: [math, story]\ntop_k: two\n", "top_k must be a whole number"),
+    ("experts: [math, story]\nseed: 1.5\n", "seed must be a whole number"),
+    ("experts: [math, story]\nseed: 36893488147419103232\n", "seed does not fit in 64 bits"),
+    ("experts: [math, story]\nbase: {x: 1}\n", "base must be text"),
 ])
 def test_bad_merge_config_files(trained, tmp_path, yaml_text, fragment):
     cfg = tmp_path / "merge.yaml"

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from conftest import write_domain
 from smolmoe.cli import main
+from smolmoe.errors import SmolMoEError
 from smolmoe.config import TrainSettings
 from smolmoe.modeldir import MOE_META, read_moe_meta as read_meta
 from tiny_moe import make_tiny_moe
@@ -98,6 +99,8 @@ def test_adopt_renames_the_per_expert_reports(tmp_path):
     from smolmoe.modeldir import adopt
     moe = make_tiny_moe(tmp_path)
     assert forced_routing_is_exact(read_meta(moe), "math")
-    meta = adopt(moe, ["sums", "programs", "tales"])
+    with pytest.raises(SmolMoEError, match="already has smolmoe.json .*pass --force"):
+        adopt(moe, ["sums", "programs", "tales"])   # a smolmoe-built MoE keeps its names
+    meta = adopt(moe, ["sums", "programs", "tales"], force=True)
     assert forced_routing_is_exact(meta, "sums") and not forced_routing_is_exact(meta, "math")
     assert set(meta["non_ffn_distance"]) == {"sums", "programs", "tales"}

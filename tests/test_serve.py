@@ -186,13 +186,22 @@ def test_the_page_and_the_cli_share_defaults(server):
 
 @pytest.mark.parametrize("host, warned", [("0.0.0.0", True), ("::", True), ("192.168.1.5", True),
                                           ("127.0.0.1", False), ("localhost", False), ("::1", False)])
-def test_serving_beyond_loopback_warns(tiny_moe, monkeypatch, host, warned):
+def test_serving_beyond_loopback_needs_a_key_or_insecure_and_warns(tiny_moe, monkeypatch, host,
+                                                                    warned):
     from click.testing import CliRunner
     from smolmoe.cli import main
     monkeypatch.setattr("smolmoe.serve.serve", lambda *a, **k: None)   # do not listen
+    monkeypatch.delenv("SMOLMOE_API_KEY", raising=False)
     r = CliRunner().invoke(main, ["serve", str(tiny_moe), "--host", host])
-    assert r.exit_code == 0, r.output
-    assert ("warning: listening on" in r.output) == warned, r.output
+    if warned:   # refused before loading anything, in one line
+        assert r.exit_code == 1 and "give --api-key" in r.output and "--insecure" in r.output
+        assert len(r.output.strip().splitlines()) == 1, r.output
+    for extra in (["--insecure"], ["--api-key", "k3y"]):
+        r = CliRunner().invoke(main, ["serve", str(tiny_moe), "--host", host, *extra])
+        assert r.exit_code == 0, r.output
+        assert ("warning: listening on" in r.output) == warned, r.output
+    monkeypatch.setenv("SMOLMOE_API_KEY", "k3y")
+    assert CliRunner().invoke(main, ["serve", str(tiny_moe), "--host", host]).exit_code == 0
 
 
 def test_malformed_and_chunked_bodies(server):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import CONTEXT, SettingsGroup, one_line_errors, quiet_transformers, settings_options
+from ..clikit import CONTEXT, SettingsGroup, Whole, one_line_errors, quiet_transformers, settings_options
 from ..config import DPOSettings
 from ..scratch.budgets import RL_ROLLOUTS, RL_TRAINING
 from ..scratch.cli_stages import RL_SETTINGS, _lora_option, stage_settings, train_options
@@ -15,7 +15,7 @@ SELF_PAIRS = "smolmoe.rl.selfpairs:SelfPairSettings"   # built on first use: sel
 
 
 @click.group(cls=SettingsGroup, context_settings=CONTEXT)
-@click.option("--threads", type=click.IntRange(1), envvar="SMOLMOE_THREADS", default=None,
+@click.option("--threads", type=Whole(1), envvar="SMOLMOE_THREADS", default=None,
               help="torch CPU threads (env SMOLMOE_THREADS).")
 def rl(threads):
     """Reinforcement learning on real models (the base, an expert, an MoE): GRPO/GSPO and DPO
@@ -30,7 +30,7 @@ def _task_options(fn):
         click.argument("model_dir", type=click.Path()),
         click.option("--task", default="small-arithmetic", type=click.Choice(sorted(TASKS)),
                      help="The verifiable task (docs/rl.md)."),
-        click.option("--test-limit", default=208, type=click.IntRange(1),
+        click.option("--test-limit", default=208, type=Whole(1),
                      help="Held-out prompts to score (the whole held-out split is 208)."),
         settings_options(RL_SETTINGS, ("max_new_tokens",),
                          help={"max_new_tokens": "Longest reply, in tokens."}),
@@ -80,7 +80,7 @@ def _stage_options(stage: str):
 @_stage_options("grpo")
 @settings_options(RL_SETTINGS, ("algo", "group_size", "iterations", "temperature"),
                   defaults=RL_ROLLOUTS, help={"temperature": "Rollout temperature (budgets.py: why 0.4)."})
-@click.option("--eval-every", default=0, type=click.IntRange(0),
+@click.option("--eval-every", default=0, type=Whole(0),
               help="Also score the held-out prompts every N steps (0: before and after only).")
 @one_line_errors
 def rl_grpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, eval_every, overwrite,

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..clikit import CONTEXT, SettingsGroup, home_default, one_line_errors, quiet_transformers
+from ..io import check_output_not_input
+from ..clikit import CONTEXT, SettingsGroup, home_default, one_line_errors, quiet_transformers, Whole
 from . import cli_stages
 from .budgets import RUN_SETTINGS
 
@@ -11,7 +12,7 @@ PRESETS = tuple(RUN_SETTINGS)   # the presets' names (presets.PRESETS itself imp
 
 
 @click.group(cls=SettingsGroup, context_settings=CONTEXT)
-@click.option("--threads", type=click.IntRange(1), envvar="SMOLMOE_THREADS", default=None,
+@click.option("--threads", type=Whole(1), envvar="SMOLMOE_THREADS", default=None,
               help="torch CPU threads (env SMOLMOE_THREADS). On a shared CPU, 1 thread ran a tiny "
                    "step 3x faster than 2 (no spinning on busy cores).")
 def scratch(threads):
@@ -47,7 +48,7 @@ def scratch_presets(step_preset):
 
 @scratch.command("data", context_settings=CONTEXT)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
-@click.option("--seed", default=0, type=int, help="Seed of the split and the sampling.")
+@click.option("--seed", default=0, type=Whole(), help="Seed of the split and the sampling.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_data(out_dir, seed, overwrite):
@@ -60,13 +61,14 @@ def scratch_data(out_dir, seed, overwrite):
 @scratch.command("tokenizer", context_settings=CONTEXT)
 @click.option("--data", "data_file", required=True, type=click.Path(), help="Pretraining JSONL ({\"text\"}).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
-@click.option("--vocab-size", default=4096, type=click.IntRange(262), help="Tokens in the vocabulary (at least the 256 bytes + specials).")
+@click.option("--vocab-size", default=4096, type=Whole(262), help="Tokens in the vocabulary (at least the 256 bytes + specials).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
     """Train a byte-level BPE tokenizer with chat and thinking tokens."""
     from .corpus import load_texts
     from .tokenizer import train_tokenizer
+    check_output_not_input(out_dir, [data_file], "--out")
     tok = train_tokenizer(load_texts(data_file), out_dir, vocab_size, overwrite)
     click.echo(f"vocabulary {len(tok):,} -> {out_dir}")
 
@@ -75,15 +77,16 @@ def scratch_tokenizer(data_file, out_dir, vocab_size, overwrite):
 @click.option("--preset", default="tiny", type=click.Choice(PRESETS), help="Model size preset (see `smolmoe scratch presets`).")
 @click.option("--tokenizer", "tokenizer_dir", required=True, type=click.Path(), help="Directory made by `smolmoe scratch tokenizer`.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
-@click.option("--layers", type=click.IntRange(2), help="Override the preset's layer count.")
-@click.option("--hidden-size", type=click.IntRange(8), help="Override the preset's hidden size.")
-@click.option("--seed", default=0, type=int, help="Seed of the initial weights.")
+@click.option("--layers", type=Whole(2), help="Override the preset's layer count.")
+@click.option("--hidden-size", type=Whole(8), help="Override the preset's hidden size.")
+@click.option("--seed", default=0, type=Whole(), help="Seed of the initial weights.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @one_line_errors
 def scratch_init(preset, tokenizer_dir, out_dir, layers, hidden_size, seed, overwrite):
     """Save a freshly initialised preset model with the scratch tokenizer."""
     from .pretrain import init_model
     quiet_transformers()
+    check_output_not_input(out_dir, [tokenizer_dir], "--out")
     c = init_model(preset, tokenizer_dir, out_dir, seed, overwrite, layers=layers, hidden_size=hidden_size)
     click.echo(f"total {c['total']:,}  active {c['active']:,} -> {out_dir}")
 
@@ -99,6 +102,7 @@ def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
     from ..modeldir import load_tokenizer
     from .lora import merge_adapter
     quiet_transformers()
+    check_output_not_input(out_dir, [model_dir, adapter_dir], "--out")
     merge_adapter(model_dir, adapter_dir, out_dir, load_tokenizer(model_dir), overwrite)
     click.echo(f"merged -> {out_dir}")
 
@@ -107,8 +111,8 @@ def scratch_merge_lora(model_dir, adapter_dir, out_dir, overwrite):
 @click.argument("model_dir", type=click.Path())
 @click.argument("prompts", nargs=-1, required=True)
 @click.option("--think/--no-think", default=True, help="Open a thinking block, or skip it.")
-@click.option("--budget", type=click.IntRange(0), default=None, help="At most this many thinking tokens.")
-@click.option("--max-new-tokens", default=96, type=click.IntRange(1), help="Longest reply in tokens.")
+@click.option("--budget", type=Whole(0), default=None, help="At most this many thinking tokens.")
+@click.option("--max-new-tokens", default=96, type=Whole(1), help="Longest reply in tokens.")
 @one_line_errors
 def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
     """Answer prompts greedily, showing thinking (within the budget) and the answer."""
@@ -124,8 +128,8 @@ def scratch_chat(model_dir, prompts, think, budget, max_new_tokens):
 @scratch.command("budget-check", context_settings=CONTEXT)
 @click.argument("model_dir", type=click.Path())
 @click.option("--data", "data_file", required=True, type=click.Path(), help="Prompt JSONL (e.g. grpo/test.jsonl).")
-@click.option("--budget", "budgets", multiple=True, type=click.IntRange(0), default=(0, 2, 4, 8), help="Thinking budget to try (repeatable).")
-@click.option("--limit", default=50, type=click.IntRange(1), help="Prompts to run.")
+@click.option("--budget", "budgets", multiple=True, type=Whole(0), default=(0, 2, 4, 8), help="Thinking budget to try (repeatable).")
+@click.option("--limit", default=50, type=Whole(1), help="Prompts to run.")
 @one_line_errors
 def scratch_budget_check(model_dir, data_file, budgets, limit):
     """Over LIMIT prompts: the most thinking tokens seen per budget, and how many got an answer."""
@@ -143,8 +147,8 @@ def scratch_budget_check(model_dir, data_file, budgets, limit):
 @scratch.command("run", context_settings=CONTEXT)
 @click.option("--preset", default="tiny", type=click.Choice(PRESETS), help="Model size preset (see `smolmoe scratch presets`).")
 @click.option("--out", "out_dir", **home_default("scratch"), type=click.Path(file_okay=False), help="Where every stage writes.")
-@click.option("--pretrain-steps", type=click.IntRange(1), help="Override the preset's pretraining steps.")
-@click.option("--sft-steps", type=click.IntRange(1), help="Override the preset's SFT steps.")
+@click.option("--pretrain-steps", type=Whole(1), help="Override the preset's pretraining steps.")
+@click.option("--sft-steps", type=Whole(1), help="Override the preset's SFT steps.")
 @click.option("--overwrite", is_flag=True, help="Replace existing stage outputs.")
 @one_line_errors
 def scratch_run(preset, out_dir, pretrain_steps, sft_steps, overwrite):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ..clikit import (CONTEXT, Finite, SettingsCommand, one_line_errors, quiet_transformers,
+from ..clikit import (CONTEXT, Finite, Whole, SettingsCommand, one_line_errors, quiet_transformers,
                       settings_options)
 from ..config import DPOSettings, TrainSettings
 from .budgets import SCRATCH_DPO, SCRATCH_TRAINING
@@ -31,7 +31,7 @@ def stage_settings(defaults: TrainSettings, options: dict) -> TrainSettings:
 
 
 def _lora_option(fn):
-    return click.option("--lora-r", type=click.IntRange(1), default=None,
+    return click.option("--lora-r", type=Whole(1), default=None,
                         help="Train a LoRA adapter of this rank (saved in OUT/adapter, merged into OUT).")(fn)
 
 
@@ -137,7 +137,7 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
 @_stage_io
 @train_options(SCRATCH_TRAINING["grpo"])
 @settings_options(RL_SETTINGS, ("algo", "group_size", "iterations", "max_new_tokens", "temperature"))
-@click.option("--test-limit", default=200, type=click.IntRange(1), help="Held-out problems scored before and after.")
+@click.option("--test-limit", default=200, type=Whole(1), help="Held-out problems scored before and after.")
 @one_line_errors
 def scratch_grpo(model_dir, data_file, val_file, out_dir, test_limit, overwrite, algo, group_size,
                  iterations, max_new_tokens, temperature, **kw):

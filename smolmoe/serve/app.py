@@ -5,18 +5,24 @@ Every refusal is a 4xx with OpenAI's JSON error body, decided before the first b
 stream is sent: body too large (413), malformed or out-of-range fields (400), unknown model
 (404), features we cannot honour (tools, structured output, logprobs, images: 400), prompt
 longer than the context or max_tokens over the server's limit (400), too many requests
-waiting (503).
+waiting (503); with an API key, a missing or wrong bearer token (401). Anything unexpected is
+a 500 with the same JSON body, never plain text. A client that leaves frees its slot at the
+next step, streamed or not; on SIGTERM every in-flight client is told the server stops (503,
+or an error chunk in a stream) and the process ends within a few seconds.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hmac
 import json
+import logging
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +35,14 @@ from ..generate import ChatModel, PromptTooLong, collect
 from ..palette import EXPERT_COLOURS
 from .schema import (ChatRequest, ChunkWriter, completion, error_body, sampling_fields,
                      unsupported)
-from .worker import GenerationWorker
+from .worker import GenerationWorker, ServerShutdown
+
+log = logging.getLogger("smolmoe")
+# After SIGTERM, how long uvicorn waits for connections before closing them (the worker has
+# already ended every request, so they finish at once).
+GRACEFUL_SHUTDOWN_S = 2
+# Routes open without the API key: the page and its files (the page asks for the key).
+PUBLIC = ("/", "/static/", "/favicon.ico")
 
 STATIC = Path(__file__).parent / "static"
 
@@ -83,7 +96,38 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
 
-def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
+class BearerAuth:
+    """ASGI middleware: every API route needs `Authorization: Bearer KEY` (compared in constant
+    time); otherwise a 401 with OpenAI's error body, before the body is read."""
+
+    def __init__(self, app, api_key: str):
+        self.app, self.key = app, api_key.encode()
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path == "/" or path.startswith(PUBLIC[1:]):
+            return await self.app(scope, receive, send)
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, token = given.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key):
+            return await self.app(scope, receive, send)
+        message = ("Incorrect API key provided." if given else
+                   "You didn't provide an API key. You need to provide your API key in an "
+                   "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+        response = JSONResponse(error_body(message, code="invalid_api_key"), status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        return await response(scope, receive, send)
+
+
+def _where(loc) -> str:
+    """A pydantic error location as the request parameter it names (messages.0.content)."""
+    tags = {"str", "int", "float", "bool", "list", "dict", "none"}
+    return ".".join(str(p) for p in loc if p != "body" and not (
+        isinstance(p, str) and ("[" in p or p in tags)))
+
+
+def create_app(chat: ChatModel, limits: ServerLimits | None = None,
+               api_key: str | None = None) -> FastAPI:
     limits = limits or ServerLimits()
     max_prompt = min(limits.max_prompt_tokens or chat.context_length - 1, chat.context_length - 1)
     worker = GenerationWorker(chat, limits.max_waiting, limits.slots)
@@ -95,16 +139,29 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
 
     app = FastAPI(title="smolmoe", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    if api_key:
+        app.add_middleware(BearerAuth, api_key=api_key)   # added last: runs first
     app.state.worker = worker
     created = int(time.time())
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request, exc: RequestValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        # Of a union's errors, the deepest names what is wrong (messages.0.content.0.text).
+        first = max(exc.errors(), key=lambda e: len(_where(e.get("loc", ())).split(".")))
+        where = _where(first.get("loc", ()))
+        msg = str(first.get("msg", "")).removeprefix("Value error, ")
         if not where:   # the body as a whole: not JSON, or not an object
-            return _error(400, f"the request body must be a JSON object ({first.get('msg')})")
-        return _error(400, f"{where}: {first.get('msg')}", param=where)
+            return _error(400, f"the request body must be a JSON object ({msg})")
+        return _error(400, f"{where}: {msg}", param=where)
+
+    @app.exception_handler(ServerShutdown)
+    async def stopping(_request, exc: ServerShutdown):
+        return _error(503, str(exc), type_="server_error", code="server_shutdown")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request, exc: Exception):
+        log.error("request failed: %s: %s", type(exc).__name__, exc)
+        return _error(500, f"the server failed: {type(exc).__name__}", type_="server_error")
 
     @app.exception_handler(HTTPException)
     async def http_error(_request, exc: HTTPException):
@@ -125,7 +182,7 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
                 "palette": EXPERT_COLOURS}
 
     @app.post("/v1/chat/completions")
-    async def chat_completions(body: ChatRequest):
+    async def chat_completions(body: ChatRequest, request: Request):
         if body.model != chat.name:
             return _error(404, f"model '{body.model}' is not served here; this server serves "
                                f"'{chat.name}'", type_="not_found_error", param="model",
@@ -158,7 +215,10 @@ def create_app(chat: ChatModel, limits: ServerLimits | None = None) -> FastAPI:
             return StreamingResponse(_sse(events, ChunkWriter(chat.name), len(prompt),
                                           include_usage), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
-        return completion(chat.name, await _collect(events, len(prompt)))
+        reply = await _collect_unless_gone(request, events, len(prompt))
+        if reply is None:   # nobody to answer; 499 is what proxies log for it
+            return _error(499, "the client closed the request")
+        return completion(chat.name, reply)
 
     @app.get("/")
     def page():
@@ -173,6 +233,26 @@ async def _collect(events, prompt_tokens: int):
     return collect(iter(got), prompt_tokens)
 
 
+async def _collect_unless_gone(request: Request, events, prompt_tokens: int):
+    """The whole reply, or None as soon as the client disconnects: the collection is then
+    cancelled, which cancels the sequence, so it leaves the batch at the next step."""
+    async def gone():
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+    reply, watch = asyncio.ensure_future(_collect(events, prompt_tokens)), asyncio.ensure_future(gone())
+    try:
+        await asyncio.wait({reply, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (reply, watch):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    if reply.cancelled():
+        return None
+    return reply.result()
+
+
 async def _sse(events, writer: ChunkWriter, prompt_tokens: int, include_usage: bool):
     def line(obj) -> str:
         return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
@@ -182,6 +262,8 @@ async def _sse(events, writer: ChunkWriter, prompt_tokens: int, include_usage: b
         async for event in events:
             n += event.token_id is not None
             yield line(writer.event(event))
+    except ServerShutdown as e:   # SIGTERM: tell the client before the connection closes
+        yield line(error_body(str(e), type_="server_error", code="server_shutdown"))
     except Exception as e:   # the stream has started: report the failure inside it
         yield line(error_body(f"generation failed: {type(e).__name__}: {e}", type_="server_error"))
     if include_usage:
@@ -208,13 +290,46 @@ def check_port_free(host: str, port: int) -> None:
             raise SmolMoEError(f"cannot listen on {host}:{port}: {e.strerror}") from None
 
 
-def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,
-          limits: ServerLimits | None = None, on_ready=None, dtype: str = "float32") -> None:
-    """Load the model and serve it until interrupted."""
+def check_api_key(key: str | None) -> str | None:
+    """An API key from --api-key or SMOLMOE_API_KEY: None when not given; refused when empty,
+    with spaces or control characters (it must fit in one header), or not ASCII."""
+    if key is None:
+        return None
+    if not key or not key.isascii() or not key.isprintable() or " " in key:
+        raise SmolMoEError("--api-key (or SMOLMOE_API_KEY) must be non-empty printable ASCII "
+                           "without spaces")
+    return key
+
+
+def check_exposure(host: str, api_key: str | None, insecure: bool) -> None:
+    """Refuse to listen beyond loopback without an API key, unless told --insecure."""
+    if not is_loopback(host) and not api_key and not insecure:
+        raise SmolMoEError(f"--host {host} is reachable from other machines: give --api-key (or "
+                           f"SMOLMOE_API_KEY), or pass --insecure to serve without authentication")
+
+
+def uvicorn_server(app, host: str, port: int):
+    """A uvicorn server whose SIGTERM/SIGINT first ends every in-flight request (each client is
+    told), then stops within GRACEFUL_SHUTDOWN_S."""
     import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            app.state.worker.shutdown("the server is shutting down")
+            super().handle_exit(sig, frame)
+
+    return Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S))
+
+
+def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,
+          limits: ServerLimits | None = None, on_ready=None, dtype: str = "float32",
+          api_key: str | None = None, insecure: bool = False) -> None:
+    """Load the model and serve it until interrupted (SIGINT/SIGTERM)."""
+    check_exposure(host, api_key, insecure)
     check_port_free(host, port)
     chat = ChatModel.load(model_dir, dtype=dtype)
-    app = create_app(chat, limits)
+    app = create_app(chat, limits, api_key=api_key)
     if on_ready:
         on_ready(chat, f"http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn_server(app, host, port).run()

@@ -10,13 +10,28 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ..config import CHAT_SAMPLING
-from ..generate import GenerationSettings, Reply, StreamEvent
-from ..settings import bounds
+from ..errors import SmolMoEError
+from ..generate import GenerationSettings, Reply, StreamEvent, check_stops
+from ..settings import bounds, check_text
+
+# Most messages in one request (the body size and the prompt's token limit bound the rest).
+MAX_MESSAGES = 1024
+
+
+def _unicode(text: str) -> str:
+    try:
+        return check_text(text, "the text")
+    except SmolMoEError as e:
+        raise ValueError(str(e)) from None
+
+
+# A string that must be valid Unicode (JSON allows lone surrogates such as "\\ud800").
+Text = Annotated[str, AfterValidator(_unicode)]
 
 
 def _like(name: str, default):
@@ -34,13 +49,13 @@ def sampling_fields() -> dict:
 class ContentPart(BaseModel):
     """Any part is accepted here so that `unsupported` can refuse images by name."""
     model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
+    type: Text
+    text: Text | None = None
 
 
 class Message(BaseModel):
     role: Literal["system", "user", "assistant"]
-    content: str | list[ContentPart]
+    content: Text | list[ContentPart] = Field(union_mode="left_to_right")
 
     def plain(self) -> dict:
         content = self.content if isinstance(self.content, str) else "".join(
@@ -53,16 +68,16 @@ class StreamOptions(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    model: str
-    messages: list[Message] = Field(min_length=1)
+    model: Text
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = _like("max_new_tokens", None)
     max_completion_tokens: int | None = _like("max_new_tokens", None)
     temperature: float = _like("temperature", CHAT_SAMPLING["temperature"])
     top_p: float = _like("top_p", CHAT_SAMPLING["top_p"])
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    stop: Text | list[Text] | None = Field(None, union_mode="left_to_right")
+    seed: int | None = _like("seed", None)
     n: int = Field(1, ge=1, le=1)          # one choice per request
     repetition_penalty: float = _like("repetition_penalty", CHAT_SAMPLING["repetition_penalty"])
     think: bool | None = None
@@ -76,6 +91,15 @@ class ChatRequest(BaseModel):
     response_format: dict | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _bounded_stops(cls, stop):
+        try:
+            check_stops([stop] if isinstance(stop, str) else stop or [])
+        except SmolMoEError as e:
+            raise ValueError(str(e)) from None
+        return stop
 
     def settings(self, default_max_tokens: int) -> GenerationSettings:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])

@@ -6,7 +6,8 @@ requests costs little more than for one. The worker thread keeps stepping the en
 step, up to `slots` at once, and waits in the engine's queue beyond that. Each request has its
 own asyncio queue of events, so streams never mix; its routing, sampling settings and stops
 are its own. A client that goes away cancels its sequence, which leaves the batch (freeing its
-slot) at the next step.
+slot) at the next step. `shutdown` ends every request at once with `ServerShutdown`, which
+the app reports to each client (SIGTERM: serve() calls it before uvicorn waits for them).
 """
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ from ..generate import ChatModel, GenerationSettings, StreamEvent, TextStream
 _DONE = object()
 
 
+class ServerShutdown(Exception):
+    """The server is stopping: the request ends unfinished."""
+
+
 class GenerationWorker:
     def __init__(self, chat: ChatModel, max_waiting: int = 64, slots: int = 8):
         self.chat = chat
@@ -32,8 +37,10 @@ class GenerationWorker:
         self.engine = chat.engine(slots)
         self.finished: Counter = Counter()      # requests ended, by engine finish reason
         self._inbox: list[tuple] = []           # (prompt, settings, cancel, put) not yet added
+        self._streams: dict = {}                # sequence -> (TextStream, put): worker thread
         self._wake = threading.Condition()
         self._closed = False
+        self._shutdown: str | None = None       # why every request is being ended
         self._thread = threading.Thread(target=self._loop, name="smolmoe-generate", daemon=True)
         self._thread.start()
 
@@ -55,6 +62,8 @@ class GenerationWorker:
         self.waiting += 1
         try:
             with self._wake:
+                if self._closed:
+                    raise ServerShutdown(self._shutdown or "the server is shutting down")
                 self._inbox.append((prompt_ids, settings, cancel.is_set, put))
                 self._wake.notify()
             while (item := await queue.get()) is not _DONE:
@@ -66,12 +75,13 @@ class GenerationWorker:
             self.waiting -= 1
 
     def _loop(self) -> None:
-        streams: dict = {}     # sequence -> (TextStream, put)
+        streams = self._streams
         while True:
             with self._wake:
                 while not self._closed and not self._inbox and not self.engine.busy:
                     self._wake.wait()
                 if self._closed:
+                    self._end_all([put for *_, put in self._inbox])
                     return
                 arrived, self._inbox = self._inbox, []
             for prompt, settings, cancelled, put in arrived:
@@ -102,7 +112,26 @@ class GenerationWorker:
                     put(_DONE)
                     del streams[seq]
 
-    def close(self) -> None:
+    def _end_all(self, queued: list) -> None:
+        """Tell every request (decoding, or queued but not yet added) that the server stops."""
+        error = ServerShutdown(self._shutdown or "the server is shutting down")
+        for put in [put for _stream, put in self._streams.values()] + queued:
+            put(error)
+            put(_DONE)
+        self._streams.clear()
+
+    def shutdown(self, reason: str = "the server is shutting down") -> None:
+        """End every request now (each gets ServerShutdown) and refuse new ones; the worker
+        thread stops after the step it is in, if any."""
         with self._wake:
+            self._shutdown = self._shutdown or reason
             self._closed = True
             self._wake.notify()
+
+    def close(self) -> None:
+        self.shutdown()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker thread to stop; whether it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()

@@ -157,6 +157,20 @@ async function readEvents(response, onData) {
   }
 }
 
+// A server started with --api-key wants "Authorization: Bearer KEY" on /v1 and /api: the page
+// asks for the key once (on the first 401) and keeps it in this browser's localStorage.
+async function api(path, options = {}) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const key = localStorage.getItem("smolmoe-api-key");
+    const headers = Object.assign({}, options.headers, key ? { Authorization: `Bearer ${key}` } : {});
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    if (response.status !== 401 || attempt) return response;
+    const given = window.prompt("This server needs an API key:");
+    if (!given) return response;
+    localStorage.setItem("smolmoe-api-key", given.trim());
+  }
+}
+
 async function send(text) {
   state.busy = true;
   $("send").disabled = true;
@@ -166,7 +180,7 @@ async function send(text) {
   const routing = [];
   let reply = "";
   try {
-    const response = await fetch("/v1/chat/completions", {
+    const response = await api("/v1/chat/completions", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(requestBody(messages)),
     });
@@ -205,7 +219,7 @@ async function send(text) {
 }
 
 async function init() {
-  state.info = await (await fetch("/api/info")).json();
+  state.info = await (await api("/api/info")).json();
   const kind = state.info.experts ? `MoE: ${state.info.experts.length} experts, ` : "dense, ";
   $("model-name").textContent = `${state.info.model} (${kind}${state.info.layers} layers)`;
   $("max-tokens").max = state.info.max_tokens;
