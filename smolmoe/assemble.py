@@ -268,6 +268,8 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     say("saving")
     save_model_dir(model, tokenizer, out_dir, MOE_META, meta, overwrite=overwrite,
                    for_other_readers=True)
+    from .model_card import write_card
+    write_card(out_dir)
     return meta
 
 
