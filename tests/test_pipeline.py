@@ -76,3 +76,10 @@ def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, ex
     assert written["tasks_moe_within_095_oracle"] == 2
     assert "foreign" in json.loads((out / "eval.json").read_text())
     assert (out / "moe" / "config.json").is_file()
+    # The baselines (default: the merges) sit beside base, oracle and MoE, with the cost rows.
+    assert [label for label in written["foreign_vs_baselines"]["rows"]] == [
+        "merge-average", "merge-ties", "merge-dare"]
+    assert set(written["cost"]) == {"base", "merge-average", "merge-ties", "merge-dare", "moe"}
+    assert (out / "baselines" / "merge-ties" / "smolmoe_merge.json").is_file()
+    card = (out / "moe" / "README.md").read_text()
+    assert "model-index" in card and "merge-dare" in card
