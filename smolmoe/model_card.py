@@ -36,7 +36,9 @@ def _json(path: Path) -> dict:
 # ------------------------------------------------------------------ what the inputs record
 def expert_sources(expert: dict) -> dict:
     """An expert's training file and its domain's data sources (meta.json beside the split)."""
-    source = Path(expert.get("source", ""))
+    if not expert.get("source"):   # an adopted MoE: no expert directories known
+        return {"expert_meta": {}, "data_dir": None, "sources": [], "foreign_source": None}
+    source = Path(expert["source"])
     emeta = _json(source / EXPERT_META)
     train_file = emeta.get("train_file")
     domain_dir = Path(train_file).parent if train_file else None
