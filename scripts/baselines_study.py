@@ -53,19 +53,20 @@ def timed_progress(seconds: dict):
 @click.option("--home", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--limit", default=None, type=int, help="Records per domain [default: the demo's eval limit].")
 @click.option("--threads", default=1, type=click.IntRange(1))
+@click.option("--base", default=None, help="The experts' base [default: the packaged SmolLM2].")
 @click.option("--multitask", is_flag=True, help="Also train the multitask baseline (as long as the experts' training).")
 @click.option("--tasks", is_flag=True, help="Also the task metrics of the baselines (generation: minutes).")
 @click.option("--mergekit-python", default=None, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "json_out", default="runs/baselines_study.json", type=click.Path(dir_okay=False))
 @one_line_errors
-def main(home, limit, threads, multitask, tasks, mergekit_python, json_out):
+def main(home, limit, threads, base, multitask, tasks, mergekit_python, json_out):
     quiet_transformers()
     torch.set_num_threads(threads)
     home = Path(home)
     moe, data = home_path("moe", home), home_path("data", home)
     demo_eval = read_json(home / "eval.json") if (home / "eval.json").is_file() else {}
     limit = limit or demo_eval.get("settings", {}).get("limit") or 20
-    base = resolve_base(None)
+    base = resolve_base(base)
     manifests = list_manifests()
     experts = [home_path("experts", home) / m.name for m in manifests]
     result = {"home": str(home), "limit": limit, "threads": threads, "added_seconds": {}}

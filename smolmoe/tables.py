@@ -136,8 +136,8 @@ def retention_table(report: dict) -> Table:
     res, domains = report["results"], goal_domains(report)
     table = Table(title=f"loss / oracle loss, MoE and baselines ({report['settings']['split']} "
                         f"split; lower is better)")
-    for col in ("model", *domains, "mixed", "MoE better on"):
-        table.add_column(col, justify="left" if col == "model" else "right")
+    for col in ("model", *domains, "mixed loss", "MoE better on"):
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     mixed_moe = next(iter(comparison["rows"].values()))["moe_mixed"]
     table.add_row("moe", *[f"{res['moe'][d]['loss'] / res['oracle'][d]['loss']:.3f}" for d in domains],
                   f"{mixed_moe:.3f}", "")
@@ -154,7 +154,7 @@ def cost_table(costs: dict[str, dict]) -> Table:
                         f"on this CPU)")
     for col in ("model", "parameters", "active / token", "prefill tok/s", "decode tok/s",
                 "training min"):
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
     for label, c in costs.items():
         table.add_row(label, fmt(c["parameters"], ","), fmt(c["active_parameters"], ","),
