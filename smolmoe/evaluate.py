@@ -153,9 +153,11 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
         raise DataError(f"none of the MoE's expert domains ({', '.join(domains)}) has a {split} "
                         f"split in {data_dir}; name the experts for data domains with "
                         f"`smolmoe adopt {moe_dir} --names ...`")
-    # The general split (the base expert's) has no foreign part: scored where it exists.
+    # Scored where the split exists: the general split (the base expert's) has no foreign
+    # part, nor has a domain whose foreign source could not be had when the data was built.
+    required = split != "foreign"
     records = {d: load_records(split_path(data_dir, d, split), limit=limit) for d in domains
-               if d != GENERAL_DOMAIN or split_path(data_dir, d, split).is_file()}
+               if (required and d != GENERAL_DOMAIN) or split_path(data_dir, d, split).is_file()}
     t0 = time.perf_counter()
     results: dict[str, dict] = {}
     scoring: dict[str, str] = {}

@@ -158,12 +158,14 @@ def mixed_dense_reference(expert_dir: Path, base_dir: Path, share: float = SHARE
 
 
 @torch.no_grad()
-def shared_mix_parity(model, dirs: dict, base_dir: Path, input_ids: torch.Tensor) -> dict[str, float]:
-    """max |logit difference| between the MoE forced to expert j and `mixed_dense_reference`."""
+def shared_mix_parity(model, dirs: dict, base_dir: Path, input_ids: torch.Tensor,
+                      first: int = 0) -> dict[str, float]:
+    """max |logit difference| between the MoE forced to expert j and `mixed_dense_reference`
+    (the dirs are the MoE's experts first, first + 1, ...)."""
     from .hooks import force_expert
 
     report = {}
-    for j, (name, path) in enumerate(dirs.items()):
+    for j, (name, path) in enumerate(dirs.items(), start=first):
         ref = mixed_dense_reference(path, base_dir)(input_ids=input_ids).logits
         with force_expert(model, j):
             got = model(input_ids=input_ids).logits

@@ -8,6 +8,10 @@ sources) -> task metrics on generated answers -> inspect a few prompts -> a summ
 demo_summary.json under `out` (where every command looks by default) and returns the summary;
 each stage's result goes to `on_result(stage, result, seconds)` for the caller to show. Data and experts
 already under `out` are reused unless settings.fresh.
+
+A domain whose data could not be built (its sources' packages could not be had: the data
+stage's "failed") gets no expert: the MoE is assembled from the domains that built, and the
+summary's "missing_domains" names the others.
 """
 from __future__ import annotations
 
@@ -55,9 +59,11 @@ class MoEPipelineSettings:
 def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
                      on_stage: Callable[[str], None] | None = None,
                      on_result: Callable[[str, dict, float], None] | None = None,
-                     progress: Progress = Progress(), base: str | None = None) -> dict:
+                     progress: Progress = Progress(), base: str | None = None,
+                     sources_dir: str | Path | None = None) -> dict:
     """Run every stage (STAGES) under `out`; return the summary written to demo_summary.json.
-    `base`: another base model (default: the packaged SmolLM2-135M-Instruct)."""
+    `base`: another base model (default: the packaged SmolLM2-135M-Instruct). `sources_dir`:
+    a folder of pinned source archives read first (default $SMOLMOE_SOURCES)."""
     import data_recipes
 
     from .base import resolve_base
@@ -84,13 +90,19 @@ def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
         r["reused"] = not settings.fresh and (data_dir / "manifest.json").is_file()
         if not r["reused"]:
             with progress.items(data_recipes.build_steps(data_recipes.DOMAINS), "building data") as advance:
-                r["report"] = data_recipes.build(
-                    data_dir, overwrite=True,
+                report = data_recipes.build(
+                    data_dir, overwrite=True, sources_dir=sources_dir,
                     on_progress=lambda d, s: advance(d) if s == "done" else None)
+            r.update(report=report, failed=dict(report.failed), missing=dict(report.missing),
+                     warnings=list(report.warnings))
+        else:
+            r.update(data_failures(data_dir))
         r["path"] = data_dir
 
-    manifests = list_manifests()
+    manifests, skipped = experts_for_data(list_manifests(), data_dir)
     with stages.stage("experts") as r:
+        for m in skipped:
+            r[m.name] = {"skipped": True, "domain": m.domain}
         for m in manifests:
             target = home_path("experts", out) / m.name
             if target.is_dir() and not settings.fresh:
@@ -149,8 +161,34 @@ def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
 
     summary = summarise(report, experts, stages.timings, round(stages.elapsed(), 1),
                         settings.base_expert)
+    summary["missing_domains"] = {m.domain: m.name for m in skipped}
     write_json(out / "demo_summary.json", summary)
     return summary
+
+
+def data_failures(data_dir: Path) -> dict:
+    """The failed domains, missing sources and warnings an earlier build recorded in its
+    manifest (none for a manifest from before they were recorded)."""
+    import json
+    try:
+        manifest = json.loads((Path(data_dir) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    return {key: kind(manifest.get(key) or kind()) for key, kind in
+            (("failed", dict), ("missing", dict), ("warnings", list))}
+
+
+def experts_for_data(manifests: list, data_dir: Path) -> tuple[list, list]:
+    """(the manifests whose domain has data, the ones skipped because it has none). Fails when
+    no expert is left."""
+    from .data import data_domains
+    from .errors import DataError
+    built = set(data_domains(data_dir))
+    kept = [m for m in manifests if m.domain in built]
+    if not kept:
+        raise DataError(f"no expert's domain has data in {data_dir} (domains built: "
+                        f"{', '.join(sorted(built)) or 'none'}); see the data stage's failures")
+    return kept, [m for m in manifests if m.domain not in built]
 
 
 def build_baselines(settings: MoEPipelineSettings, manifests, out: Path, base: Path,
@@ -192,11 +230,14 @@ def summarise(report: dict, experts: dict[str, str], timings: dict, total: float
     from .evaluate import mean_loss
     res, far = report["results"], report["foreign"]["results"]
     domains = experts.values()
+    # A domain whose foreign source was missing at build time has no foreign split.
+    held = [d for d in domains if d in far["moe"]]
     foreign = {"experts_better_than_base": sum(far[n][d]["loss"] < far["base"][d]["loss"]
-                                               for n, d in experts.items()),
-               "moe_better_than_base": sum(far["moe"][d]["loss"] < far["base"][d]["loss"] for d in domains),
-               "moe_over_oracle": {d: far["moe"][d]["loss"] / far["oracle"][d]["loss"] for d in domains},
-               "routing_accuracy": report["foreign"]["routing_accuracy"]}
+                                               for n, d in experts.items() if d in held),
+               "moe_better_than_base": sum(far["moe"][d]["loss"] < far["base"][d]["loss"] for d in held),
+               "moe_over_oracle": {d: far["moe"][d]["loss"] / far["oracle"][d]["loss"] for d in held},
+               "routing_accuracy": report["foreign"]["routing_accuracy"],
+               "domains": len(held)}
     return {"timings_s": timings, "total_s": total,
             "experts_better_than_base": sum(res[n][d]["loss"] < res["base"][d]["loss"]
                                             for n, d in experts.items()),

@@ -72,27 +72,40 @@ def gather_router_inputs(model, tokenizer, examples: list[dict], expert: int,
 
 
 def fit_linear_router(x: torch.Tensor, y: torch.Tensor, num_experts: int,
-                      weight_decay: float = 1e-4, max_iter: int = 100) -> tuple[torch.Tensor, float]:
+                      weight_decay: float = 1e-4, max_iter: int = 100, *,
+                      fixed: torch.Tensor | None = None,
+                      free_rows: list[int] | None = None) -> tuple[torch.Tensor, float]:
     """Bias-free softmax regression (a Mixtral router has no bias) by L-BFGS; returns W and
     the class-balanced training accuracy.
 
     Classes are weighted by inverse token count: domains with long conversations (dialogue,
     articles) would otherwise outvote those with short answers and pull their tokens over.
+    With free_rows, only those rows are fitted (from zero) and the others stay at `fixed`:
+    the same objective with the rest held, so fitting back one row of a jointly fitted router
+    finds that row again (the regularised objective is strictly convex).
     """
     x = x.float()
     counts = torch.bincount(y, minlength=num_experts).float()
     weight = counts.sum() / (num_experts * counts.clamp(min=1))
-    w = torch.zeros(num_experts, x.shape[1], requires_grad=True)
-    opt = torch.optim.LBFGS([w], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+    rows = list(range(num_experts)) if free_rows is None else list(free_rows)
+    base = torch.zeros(num_experts, x.shape[1]) if fixed is None else fixed.detach().float().clone()
+    index = torch.tensor(rows, dtype=torch.long)
+    free = torch.zeros(len(rows), x.shape[1], requires_grad=True)
+    opt = torch.optim.LBFGS([free], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def full():
+        return free if free_rows is None else base.index_put((index,), free)
 
     def closure():
         opt.zero_grad()
+        w = full()
         loss = F.cross_entropy(x @ w.T, y, weight=weight) + weight_decay * (w ** 2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
     with torch.no_grad():
+        w = full()
         hit = ((x @ w.T).argmax(-1) == y).float()
         acc = float(torch.stack([hit[y == c].mean() for c in range(num_experts) if counts[c] > 0]).mean())
     return w.detach(), acc
@@ -120,6 +133,24 @@ def check_fit_data(data_dir, domains: list[str]) -> None:
         load_records(split_path(data_dir, domain, "train"))
 
 
+def gather_fit_inputs(model, tokenizer, domains: list[str | None], data_dir, samples: int,
+                      seed: int) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+    """The fit's data: router inputs per layer of `samples` train conversations of each
+    expert's domain (domains[j], None to leave expert j out) run through expert j alone, and
+    each token's expert. Forced routing makes them independent of the routers' weights."""
+    xs: dict[int, list] = {}
+    ys: list[torch.Tensor] = []
+    for j, domain in enumerate(domains):
+        if domain is None:
+            continue
+        examples = _domain_examples(tokenizer, data_dir, domain, samples, seed)
+        acts = gather_router_inputs(model, tokenizer, examples, j)
+        for layer, x in acts.items():
+            xs.setdefault(layer, []).append(x)
+        ys.append(torch.full((acts[0].shape[0],), j, dtype=torch.long))
+    return {layer: torch.cat(v) for layer, v in xs.items()}, torch.cat(ys)
+
+
 def init_routers(model, tokenizer, mode: str, *, names: list[str], domains: list[str],
                  data_dir=None, manifests: dict | None = None, samples: int = 16,
                  seed: int = 0) -> dict:
@@ -137,23 +168,15 @@ def init_routers(model, tokenizer, mode: str, *, names: list[str], domains: list
     if mode == "fit":
         if data_dir is None:
             raise ConfigError("router_init=fit needs the data directory (--data)")
-        xs: dict[int, list] = {}
-        ys: list[torch.Tensor] = []
-        for j, domain in enumerate(domains):
-            examples = _domain_examples(tokenizer, data_dir, domain, samples, seed)
-            acts = gather_router_inputs(model, tokenizer, examples, j)
-            for layer, x in acts.items():
-                xs.setdefault(layer, []).append(x)
-            ys.append(torch.full((acts[0].shape[0],), j, dtype=torch.long))
-        y = torch.cat(ys)
+        xs, y = gather_fit_inputs(model, tokenizer, domains, data_dir, samples, seed)
         accuracy = []
         for layer, w in enumerate(routers):
-            fitted, acc = fit_linear_router(torch.cat(xs[layer]), y, n)
+            fitted, acc = fit_linear_router(xs[layer], y, n)
             with torch.no_grad():
                 w.copy_(fitted.to(w.dtype))
             accuracy.append(round(acc, 4))
         return {"mode": "fit", "tokens": int(y.numel()), "samples_per_domain": samples,
-                "train_accuracy_per_layer": accuracy}
+                "seed": seed, "train_accuracy_per_layer": accuracy}
     raise ConfigError(f"unknown router init {mode!r}")
 
 

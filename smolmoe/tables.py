@@ -8,7 +8,8 @@ from .evaluate import mean_loss
 
 
 def data_table(report: dict) -> Table:
-    """One row per domain: split sizes, each train source with its share, the foreign source."""
+    """One row per domain: split sizes, each train source with its share, the foreign source;
+    a source that could not be read is listed as MISSING."""
     table = Table(title="datasets", show_lines=True)
     show_note = any(r.get("note") for r in report.values())
     cols = ("domain", "train", "val", "test", "foreign", "train sources (share)", "foreign source")
@@ -18,12 +19,54 @@ def data_table(report: dict) -> Table:
         table.add_column(col, justify="right" if number else "left",
                          no_wrap=number or col == "domain", overflow="fold")
     for domain, r in report.items():
-        shares = "\n".join(f"{v:3.0%} {_short(s)}" for s, v in sorted(
-            (r.get("shares") or {}).items(), key=lambda kv: (-kv[1], kv[0])))
+        missing = r.get("missing") or []
+        shares = "\n".join([f"{v:3.0%} {_short(s)}" for s, v in sorted(
+            (r.get("shares") or {}).items(), key=lambda kv: (-kv[1], kv[0]))]
+            + [f"[bold red]MISSING {escape(_short(m['source']))}[/bold red]"
+               for m in missing if m.get("role") != "foreign"])
+        foreign = _short(r.get("foreign_source") or "") or "\n".join(
+            f"[bold red]MISSING {escape(_short(m['source']))}[/bold red]"
+            for m in missing if m.get("role") == "foreign")
         row = [domain, str(r["train"]), str(r["val"]), str(r["test"]), str(r.get("foreign", 0)),
-               shares, _short(r.get("foreign_source") or "")]
+               shares, foreign]
         table.add_row(*row, *([r.get("note") or ""] if show_note else []))
     return table
+
+
+def build_problems(missing: dict, failed: dict, warnings=()) -> list[str]:
+    """The lines a data build must show loudly (a data_recipes.BuildReport's `missing`,
+    `failed` and `warnings`, or the same keys of manifest.json)."""
+    lines = [f"MISSING source {m['source']} of {domain} ({m['role']}): {m['why']}"
+             for domain, ms in missing.items() for m in ms]
+    lines += [f"warning: {w}" for w in warnings]
+    return lines + [f"FAILED {line}" for line in failed.values()]
+
+
+def sources_table(report: dict) -> Table:
+    """`smolmoe data sources`: one row per pinned archive (data_recipes.inventory)."""
+    table = Table(title="pinned source archives", show_lines=True)
+    for col, ratio in (("package\nversion, registry", None), ("sha256", None), ("size", None),
+                       ("licence", 1), ("used by (domain: sources)", 2), ("cached", None)):
+        table.add_column(col, justify="right" if col == "size" else "left", ratio=ratio,
+                         no_wrap=ratio is None, overflow="fold")
+    rows = [(f"{r['package']}\n{r['version']}, {r['registry']}", r["sha256"][:10], _mb(r["size"]),
+             r["licence"], r["users"], r["cached"]) for r in report["rows"]]
+    rows += [(p, "-", "-", "-", users, "built in") for p, users in report["builtin"].items() if users]
+    rows += [(p, "?", "?", "?", users, "NOT PINNED") for p, users in report["unpinned"].items()]
+    for package, sha, size, licence, users, cached in rows:
+        by_domain: dict[str, list[str]] = {}
+        for domain, source in users:
+            by_domain.setdefault(domain, []).append(source)
+        used = "\n".join(f"{d}: {', '.join(map(escape, s))}" for d, s in by_domain.items()) \
+            or "[dim]unused[/dim]"
+        where = {"local": "yes\n(--sources)", "cache": "yes", None: "[yellow]no[/yellow]",
+                 "NOT PINNED": "[bold red]NOT\nPINNED[/bold red]"}.get(cached, cached)
+        table.add_row(package, sha, size, escape(licence), used, where)
+    return table
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
 
 
 def _short(source: str) -> str:
@@ -55,12 +98,16 @@ def loss_table(report: dict, domains: list[str]) -> Table:
 
 
 def expert_vs_base_table(report: dict, experts: dict[str, str], base: str = "base") -> Table:
-    """One row per expert: the base's and the expert's loss on the expert's own domain."""
+    """One row per expert: the base's and the expert's loss on the expert's own domain (where
+    the domain has this split: one whose foreign source was missing has no foreign split)."""
     results = report["results"]
     table = Table(title=f"each expert on its own domain ({report['settings']['split']} loss)")
     for col in ("expert", "domain", "base", "expert loss", "change", "better"):
         table.add_column(col, justify="left" if col in ("expert", "domain") else "right")
     for name, domain in experts.items():
+        if domain not in results[base]:
+            table.add_row(name, domain, "", "", "", "[dim]no split[/dim]")
+            continue
         b, e = results[base][domain]["loss"], results[name][domain]["loss"]
         table.add_row(name, domain, f"{b:.3f}", f"{e:.3f}", f"{(e - b) / b:+.1%}",
                       "[green]yes[/green]" if e < b else "[red]no[/red]")

