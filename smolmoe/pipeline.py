@@ -47,10 +47,12 @@ class MoEPipelineSettings:
     base_expert: bool = setting(True, help="Add the base's own FFN as one more expert for "
                                            "requests outside every domain.")
     fresh: bool = setting(False, help="Rebuild data and retrain experts even if present.")
+    # Off by default: the merges build in seconds, but scoring three more dense models on
+    # both splits, the tasks and the cost table adds about 6 min to the 17-min demo (docs/eval.md).
     baselines: Literal["none", "merges", "all"] = setting(
-        "merges", help="What the MoE is compared with: dense merges of the experts (average, "
-                       "TIES, DARE; seconds to build, then evaluated like the base), and with "
-                       "all also a multitask fine-tune (as long as the experts' training).")
+        "none", help="Also compare the MoE with dense merges of its experts (average, TIES, DARE; "
+                     "about +6 min), and with all also a multitask fine-tune (as long as the "
+                     "experts' training, about +10 min).")
 
     def validate(self) -> "MoEPipelineSettings":
         return check(self)
