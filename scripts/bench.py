@@ -30,25 +30,13 @@ import torch
 from smolmoe.base import resolve_base
 from smolmoe.cli import home_default, one_line_errors, quiet_transformers
 from smolmoe.config import TrainSettings
+from smolmoe.cost import generation_rate, prefill_rate, timed
 from smolmoe.data import StepBatches, encode_records, load_records, mixed_examples, split_path
 from smolmoe.io import write_json
 from smolmoe.progress import console, out
 from smolmoe.router import init_routers, is_router, router_loss_fn
 from smolmoe.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
 from smolmoe.train import train
-
-
-def timed(fn, repeat: int = 3, warm_up: bool = True) -> float:
-    """Best (smallest) wall time of `repeat` calls after a warm-up: on a shared 2-core VM the
-    mean drifts with whatever else the host runs, the best time much less."""
-    if warm_up:
-        fn()  # first calls allocate and pick kernels
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def matmul_peak_gflops() -> float:
@@ -72,20 +60,6 @@ def active_matmul_params(model) -> int:
         per_expert = 3 * cfg.hidden_size * cfg.intermediate_size * cfg.num_hidden_layers
         total -= per_expert * (experts - cfg.num_experts_per_tok)
     return total
-
-
-@torch.no_grad()
-def prefill_rate(model, ids) -> float:
-    return ids.numel() / timed(lambda: model(input_ids=ids, use_cache=False), 2)
-
-
-@torch.no_grad()
-def generation_rate(model, tokenizer, new_tokens: int = 48) -> float:
-    enc = tokenizer.apply_chat_template([{"role": "user", "content": "Tell me about the sea."}],
-                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    kw = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-              pad_token_id=tokenizer.pad_token_id)
-    return new_tokens / timed(lambda: model.generate(**enc, **kw), 2)
 
 
 def train_rate(model, batches, trainable, loss_fn=None, steps: int = 3) -> float:

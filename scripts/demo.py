@@ -24,13 +24,14 @@ import click
 from smolmoe.clikit import one_line_errors, quiet_transformers, settings_options
 from smolmoe.config import smolmoe_home
 from smolmoe.pipeline import INSPECT_PROMPTS, MoEPipelineSettings, run_moe_pipeline, top_experts
+from smolmoe.baselines import compare, compare_lines
 from smolmoe.progress import Shown, console
-from smolmoe.tables import (build_problems, data_table, expert_vs_base_table, moe_eval_tables,
-                            refusal_table, routing_layer_table, task_table)
+from smolmoe.tables import (build_problems, cost_table, data_table, expert_vs_base_table,
+                            moe_eval_tables, refusal_table, routing_layer_table, task_table)
 
 TITLES = {"base": "1. base model", "data": "2. data", "experts": "3. experts (MLP-only fine-tunes)",
           "assemble": "4. assemble the MoE (fit router init)", "train-router": "5. train the routers ({steps} steps)",
-          "eval": "6. evaluation: base, experts, oracle, MoE (test split, then foreign sources)",
+          "eval": "6. evaluation: base, merges, experts, oracle, MoE (test split, then foreign sources), cost",
           "tasks": "7. task metrics: generated answers scored per domain (docs/eval.md)",
           "inspect": "8. inspect"}
 
@@ -82,11 +83,17 @@ def show(stage: str, r: dict, seconds: float) -> None:
     elif stage == "train-router":
         console.print(f"trainable parameters: {r['trainable_params']:,} (routers only)")
     elif stage == "eval":
+        for label, b in r.get("baselines", {}).items():
+            console.print(f"{label}: " + ("using existing" if b.get("reused") else f"{b['seconds']} s"))
         for split, report in (("test", r["report"]), ("foreign", r["report"]["foreign"])):
             console.rule(f"{split} split", style="dim")
             console.print(expert_vs_base_table(report, r["experts"]))
             for table in moe_eval_tables(report):
                 console.print(table)
+            if report.get("baselines"):
+                for line in compare_lines(compare(report)):
+                    console.print(line, markup=False)
+        console.print(cost_table(r["report"]["cost"]))
     elif stage == "tasks":
         console.print(task_table(r["tasks"]))
         console.print(refusal_table(r["tasks"]))
@@ -123,6 +130,10 @@ def print_summary(summary: dict, domains: int) -> None:
                   f"/{domains} domains, MoE >= base on {summary['tasks_moe_at_least_base']}"
                   f"/{domains}; refusals (harmful / benign risky / everyday): "
                   + "; ".join(f"{m} {_rates(r)}" for m, r in summary["refusals"].items()) + "[/bold]")
+    if summary.get("foreign_vs_baselines"):
+        goal = summary["foreign_vs_baselines"]
+        console.print(f"[bold]foreign sources vs the baselines ({', '.join(goal['against'])}): "
+                      f"{goal['goal']}: {'met' if goal['goal_met'] else 'NOT met'}[/bold]")
     console.print(f"[bold]Demo wall time: {summary['total_s'] / 60:.1f} min[/bold] "
                   f"({json.dumps(summary['timings_s'])})")
 

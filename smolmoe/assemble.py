@@ -282,6 +282,8 @@ def _assemble(merge: MergeConfig, folded: "adapters.Folding", out_dir: Path, ove
     say("saving")
     save_model_dir(model, tokenizer, out_dir, MOE_META, meta, overwrite=overwrite,
                    for_other_readers=True)
+    from .model_card import write_card
+    write_card(out_dir)
     return meta
 
 

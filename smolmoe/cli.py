@@ -2,7 +2,8 @@
 
 This module holds the group and the commands that use a built model (base, inspect, chat,
 serve, export); cli_build.py the building steps (data, train-expert, assemble, adopt,
-train-router), cli_eval.py eval, scratch/cli.py and rl/cli.py their groups.
+train-router), cli_baselines.py merge-dense, cli_eval.py eval, scratch/cli.py and rl/cli.py
+their groups.
 """
 from __future__ import annotations
 
@@ -195,13 +196,14 @@ def export(model_dir, fmt, gguf_type, out, check, overwrite):
 
 # ---------------------------------------------------------------- the other command modules
 from .cli_build import adopt, assemble, data, train_expert_cmd, train_router_cmd  # noqa: E402
+from .cli_baselines import merge_dense_cmd  # noqa: E402
 from .cli_eval import eval_cmd  # noqa: E402
 from .cli_grow import add_expert_cmd, remove_expert_cmd  # noqa: E402
 from .rl.cli import rl  # noqa: E402  (any model dir, verifiable tasks)
 from .scratch.cli import scratch  # noqa: E402  (the group lives beside its stages)
 
 for command in (data, train_expert_cmd, eval_cmd, assemble, adopt, add_expert_cmd, remove_expert_cmd,
-                train_router_cmd, scratch, rl):
+                train_router_cmd, merge_dense_cmd, scratch, rl):
     main.add_command(command)
 
 if __name__ == "__main__":

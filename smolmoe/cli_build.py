@@ -108,22 +108,33 @@ def data_check(files):
 @click.option("--data", "data_dir", **home_default("data"), type=click.Path(), help="Directory made by `smolmoe data build`.")
 @click.option("--out", "out_root", **home_default("experts"), type=click.Path(), help="Experts are written to OUT/NAME.")
 @click.option("--full", is_flag=True, help="Train every parameter, not only the MLPs (breaks exact merging).")
+@click.option("--multitask", is_flag=True, help="Instead: one dense baseline on every expert's domain, with the experts' records and steps together (written to $SMOLMOE_HOME/baselines/multitask, or OUT/multitask).")
 @settings_options(TrainSettings, ("steps", "lr", "batch_size", "seq_len", "save_every",
                                    "precision", "optimizer"), override="the manifest's")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace existing expert directories.")
 @one_line_errors
-def train_expert_cmd(names, all_, base, data_dir, out_root, full, resume, overwrite, **train):
-    """Fine-tune domain experts from the base model (MLP-only by default)."""
+def train_expert_cmd(names, all_, base, data_dir, out_root, full, multitask, resume, overwrite,
+                     **train):
+    """Fine-tune domain experts from the base model (MLP-only by default); --multitask: one
+    dense model on all their domains with their budget together."""
     from .base import resolve_base
     from .config import select_manifests
     from .experts import train_expert
     from .progress import step_progress
     from .train import process_state
     quiet_transformers()
+    main_process = process_state().is_main_process  # several under accelerate launch
+    if multitask:
+        given = [k for k, v in train.items() if v is not None]
+        if given:
+            from .errors import SmolMoEError
+            raise SmolMoEError(f"--multitask trains with the experts' own settings (their budget "
+                               f"together); drop --{given[0].replace('_', '-')}")
+        return train_multitask_cmd(names, all_ or not names, resolve_base(base), Path(data_dir),
+                                   out_root, full, resume, overwrite, main_process)
     manifests = select_manifests(names, all_)
     base_dir = resolve_base(base)
-    main_process = process_state().is_main_process  # several under accelerate launch
     for m in manifests:
         settings = m.finetune.updated(**train)
         with step_progress(settings.steps, f"expert {m.name}") as on_step:
@@ -134,6 +145,23 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, resume, overwr
         if main_process:
             click.echo(f"{m.name}: loss {summary['final_loss']:.4f}, {summary['tokens_per_second']} "
                        f"tok/s, {summary['seconds']} s -> {Path(out_root) / m.name}")
+
+
+def train_multitask_cmd(names, all_, base_dir, data_dir, out_root, full, resume, overwrite,
+                        main_process):
+    from .config import home_path, select_manifests
+    from .experts import MULTITASK, multitask_settings, train_multitask
+    from .progress import step_progress
+    manifests = select_manifests(names, all_)
+    given = click.get_current_context().get_parameter_source("out_root")
+    root = Path(out_root) if given == click.core.ParameterSource.COMMANDLINE else home_path("baselines")
+    with step_progress(multitask_settings(manifests).steps, MULTITASK) as on_step:
+        s = train_multitask(manifests, base=base_dir, data_dir=data_dir, out_dir=root / MULTITASK,
+                            trainable="full" if full else "mlp", resume=resume, overwrite=overwrite,
+                            on_step=on_step if main_process else None)
+    if main_process:
+        click.echo(f"{MULTITASK} ({len(manifests)} domains): loss {s['final_loss']:.4f}, "
+                   f"{s['tokens']} tokens, {s['seconds']} s -> {root / MULTITASK}")
 
 
 # ---------------------------------------------------------------- merge core

@@ -30,10 +30,12 @@ MOE_FLAG = "$SMOLMOE_HOME/moe"
 @click.option("--tasks-limit", default=16, type=Whole(1), help="Prompts per domain for --tasks (guardian: this many harmful and benign each).")
 @click.option("--refusal-limit", default=40, type=Whole(1), help="With --moe --tasks: prompts per refusal set (harmful, benign-risky, everyday) for the base, the guardian and the MoE.")
 @click.option("--tasks-batch", default=16, type=Whole(1), help="Prompts generated together for --tasks.")
+@click.option("--baseline", "baseline_dirs", multiple=True, type=click.Path(), help="With --moe: a dense model to compare (repeatable) [default: every model dir in baselines/ beside the MoE: merges, multitask].")
+@click.option("--cost/--no-cost", default=True, help="With --moe: parameters, active parameters, prefill and decode tokens/s and training minutes of the base, the MoE and the baselines.")
 @dtype_option("auto")
 @one_line_errors
 def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe_dir, base, tasks,
-             tasks_limit, refusal_limit, tasks_batch, dtype):
+             tasks_limit, refusal_limit, tasks_batch, baseline_dirs, cost, dtype):
     """Per-domain assistant-token loss of model directories (or --moe: the full MoE report);
     --tasks adds task scores and refusal rates from generated answers."""
     from .data import data_domains
@@ -51,21 +53,41 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
         from .base import resolve_base
         moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir
         from .modeldir import read_moe_meta as read_meta
-        n = len(read_meta(Path(moe_dir))["experts"])
+        from .baselines import baselines_root, compare_lines, compare, find_baselines
+        from .model_card import record_evaluation
+        from .modeldir import MOE_META
+        meta = read_meta(Path(moe_dir))
+        n = len(meta["experts"])
         base_dir = resolve_base(base)
-        with task_progress((n + 2) * n, "evaluating") as advance:
+        baselines = ({Path(d).name: Path(d) for d in baseline_dirs} if baseline_dirs else
+                     find_baselines(baselines_root(Path(moe_dir))))
+        with task_progress((n + 2 + len(baselines)) * n, "evaluating") as advance:
             report = moe_evaluate(Path(moe_dir), Path(data_dir), base=base_dir, split=split,
-                                  limit=limit, max_len=max_len, on_progress=advance)
+                                  limit=limit, max_len=max_len, baselines=baselines,
+                                  on_progress=advance)
         check_scored(report)
         for table in moe_eval_tables(report):
             out.print(table)
+        if baselines:
+            for line in compare_lines(compare(report)):
+                click.echo(line)
+        if cost:
+            from .cost import model_costs
+            from .tables import cost_table
+            rows = {"base": base_dir, **baselines, "moe": Path(moe_dir)}
+            with task_progress(len(rows), "cost") as advance:
+                report["cost"] = model_costs(rows, on_progress=advance)
+            out.print(cost_table(report["cost"]))
         if tasks:
             from .tasks.run import moe_evaluate_tasks, moe_task_steps
-            with task_progress(moe_task_steps(n, Path(data_dir)), "tasks") as advance:
+            with task_progress(moe_task_steps(n, Path(data_dir), len(baselines)), "tasks") as advance:
                 report["tasks"] = moe_evaluate_tasks(Path(moe_dir), Path(data_dir), base=base_dir,
                                                      refusal_limit=refusal_limit,
+                                                     baselines=baselines,
                                                      on_progress=advance, **task_args)
             print_tasks(report["tasks"])
+        if (Path(moe_dir) / MOE_META).is_file():   # assembled or adopted here: it has a card
+            click.echo(f"model card: {record_evaluation(Path(moe_dir), report)}")
         if json_out:
             write_json(json_out, report)
             click.echo(f"wrote {json_out}")

@@ -43,6 +43,7 @@ HOME_LAYOUT = {
     "data": "data",          # smolmoe data build
     "experts": "experts",    # smolmoe train-expert: experts/NAME
     "moe": "moe",            # smolmoe assemble / train-router
+    "baselines": "baselines",  # dense merges and the multitask model (eval --moe compares)
     "models": "models",      # the converted base model
     "sources": "sources",    # fetched data sources and wheels
     "tools": "tools",        # llama.cpp's converter

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from .assemble import forced_routing_is_exact
+from .assemble import REPORT_LABELS, forced_routing_is_exact
 from .data import collate, encode_records, load_records, split_path
 from .config import GENERAL_DOMAIN
 from .errors import DataError
@@ -161,9 +161,10 @@ def expert_scoring(meta: dict, expert: dict) -> tuple[Path | None, str]:
 
 def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                  split: str = "test", limit: int | None = 100, max_len: int = 384,
-                 experts_on_all: bool = True,
+                 experts_on_all: bool = True, baselines: dict[str, Path] | None = None,
                  on_progress: Callable[[str, str], None] | None = None) -> dict:
-    """Base, every expert, the oracle and the MoE on each expert's domain, plus routing.
+    """Base, every expert, the oracle and the MoE on each expert's domain, plus routing;
+    `baselines` (label -> dense model dir: merges, multitask; baselines.py) on every domain.
 
     Expert j is scored from its own dense directory when it is there (the true expert, and
     cheaper), else as the MoE with every router forced to j (equal to dense expert j where
@@ -196,6 +197,13 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
 
     if base is not None:
         score("base", load_model(base), load_tokenizer(base))
+    baselines = dict(baselines or {})
+    clash = set(baselines) & {*names, *REPORT_LABELS}
+    if clash:
+        raise DataError(f"a baseline may not be called {', '.join(sorted(clash))}: the report "
+                        f"uses that name for another row")
+    for label, path in baselines.items():
+        score(label, load_model(path), load_tokenizer(path))
     model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
     for j, expert in enumerate(meta["experts"]):
         name = expert["name"]
@@ -212,6 +220,7 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     results["oracle"] = {d: results[names[domains.index(d)]][d] for d in records}
     return {
         "results": results, "experts": names, "domains": domains, "expert_scoring": scoring,
+        "baselines": list(baselines),
         **routing,  # routing_matrix: domain -> top-1 shares; routing_accuracy; load_share
         "moe_dir": str(moe_dir),
         "settings": {"split": split, "limit": limit, "max_len": max_len, "data_dir": str(data_dir),

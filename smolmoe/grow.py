@@ -33,6 +33,7 @@ from .data import split_path
 from .errors import ConfigError, ModelError
 from .hooks import moe_blocks
 from .io import check_output_not_input, check_writable_target
+from .model_card import write_card
 from .modeldir import (MOE_META, check_built, check_model_dir, check_weights_fit, expert_domain,
                        load_model, load_tokenizer, read_moe_meta, save_model_dir)
 from .moe_formats import COMMON_MUST_MATCH, experts_and_top_k, format_for
@@ -214,6 +215,7 @@ def add_expert(moe_dir, expert, *, data_dir, out, base=None, name: str | None = 
         "seconds": round(time.perf_counter() - t0, 1)})
     say("saving")
     save_model_dir(grown, tokenizer, out, MOE_META, meta, overwrite=overwrite, for_other_readers=True)
+    write_card(out)   # its experts changed: the card says which (and nothing measured before)
     return meta
 
 
@@ -253,4 +255,5 @@ def remove_expert(moe_dir, name: str, *, out, overwrite: bool = False,
                                            "seconds": round(time.perf_counter() - t0, 1)})
     say("saving")
     save_model_dir(kept, tokenizer, out, MOE_META, meta, overwrite=overwrite, for_other_readers=True)
+    write_card(out)   # its experts changed: the card says which (and nothing measured before)
     return meta

@@ -25,7 +25,8 @@ BASE_META = "smolmoe_base.json"        # the converted base model: where it came
 EXPERT_META = "smolmoe_expert.json"    # a fine-tuned expert: domain, settings, data hash
 MOE_META = "smolmoe.json"              # an assembled (or adopted) MoE: experts, parity, routers
 SCRATCH_META = "smolmoe_scratch.json"  # a from-scratch stage's model: its report
-META_FILES = (MOE_META, EXPERT_META, BASE_META, SCRATCH_META)
+MERGE_META = "smolmoe_merge.json"      # a dense merge of experts: method, inputs (merge_dense.py)
+META_FILES = (MOE_META, EXPERT_META, BASE_META, SCRATCH_META, MERGE_META)
 ADAPTER = "adapter"                    # a LoRA run's adapter alone, inside the merged model's dir
 
 # What to do about a missing default output (the demo writes them all under $SMOLMOE_HOME).

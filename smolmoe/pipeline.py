@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from .config import MergeConfig, home_path, list_manifests, router_training
 from .io import write_json
@@ -47,6 +47,12 @@ class MoEPipelineSettings:
     base_expert: bool = setting(True, help="Add the base's own FFN as one more expert for "
                                            "requests outside every domain.")
     fresh: bool = setting(False, help="Rebuild data and retrain experts even if present.")
+    # Off by default: the merges build in seconds, but scoring three more dense models on
+    # both splits, the tasks and the cost table adds about 6 min to the 17-min demo (docs/eval.md).
+    baselines: Literal["none", "merges", "all"] = setting(
+        "none", help="Also compare the MoE with dense merges of its experts (average, TIES, DARE; "
+                     "about +6 min), and with all also a multitask fine-tune (as long as the "
+                     "experts' training, about +10 min).")
 
     def validate(self) -> "MoEPipelineSettings":
         return check(self)
@@ -70,6 +76,8 @@ def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
     from .routing import inspect_prompt
     from .assemble import assemble, parity_warning
     from .tasks.run import moe_evaluate_tasks, moe_task_steps
+    from .cost import model_costs
+    from .model_card import record_evaluation
 
     settings.validate()
     out = Path(out)
@@ -124,23 +132,30 @@ def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
     n = len(meta["experts"])
     experts = {m.name: m.domain for m in manifests}
     with stages.stage("eval") as r:
-        with progress.items((n + 2) * n + 4 * n, "evaluating") as advance:
+        baselines = build_baselines(settings, manifests, out, base, progress, r)
+        with progress.items((n + 2 + 2 * len(baselines)) * n + 4 * n, "evaluating") as advance:
             report = moe_evaluate(moe_dir, data_dir, base=base, limit=settings.eval_limit,
-                                  on_progress=advance)
-            # Held-out sources: every expert on its own domain only (the oracle), base and MoE on all.
+                                  baselines=baselines, on_progress=advance)
+            # Held-out sources: every expert on its own domain only (the oracle), base, the
+            # baselines and MoE on all.
             report["foreign"] = moe_evaluate(moe_dir, data_dir, base=base, split="foreign",
                                              limit=settings.eval_limit, experts_on_all=False,
-                                             on_progress=advance)
+                                             baselines=baselines, on_progress=advance)
+        with progress.items(2 + len(baselines), "cost") as advance:
+            report["cost"] = model_costs({"base": base, **baselines, "moe": moe_dir},
+                                         on_progress=advance)
         write_json(out / "eval.json", report)
+        record_evaluation(moe_dir, report)
         r.update(report=report, experts=experts)
 
     with stages.stage("tasks") as r:
-        with progress.items(moe_task_steps(n, data_dir), "generating") as advance:
+        with progress.items(moe_task_steps(n, data_dir, len(baselines)), "generating") as advance:
             report["tasks"] = moe_evaluate_tasks(moe_dir, data_dir, base=base,
                                                  limit=settings.task_limit,
                                                  refusal_limit=settings.refusal_limit,
-                                                 on_progress=advance)
+                                                 baselines=baselines, on_progress=advance)
         write_json(out / "eval.json", report)
+        record_evaluation(moe_dir, {"tasks": report["tasks"]})
         r["tasks"] = report["tasks"]
 
     with stages.stage("inspect") as r:
@@ -178,6 +193,34 @@ def experts_for_data(manifests: list, data_dir: Path) -> tuple[list, list]:
     return kept, [m for m in manifests if m.domain not in built]
 
 
+def build_baselines(settings: MoEPipelineSettings, manifests, out: Path, base: Path,
+                    progress: Progress, r: dict) -> dict[str, Path]:
+    """The dense baselines under out/baselines: the merges (rebuilt: seconds), and with
+    baselines=all the multitask model (reused unless fresh). label -> directory."""
+    from .baselines import build_merges
+    from .experts import MULTITASK, multitask_settings, train_multitask
+    if settings.baselines == "none":
+        return {}
+    root, experts = home_path("baselines", out), home_path("experts", out)
+    with progress.status("merging the experts...") as update:
+        merges = build_merges([experts / m.name for m in manifests], root, base, on_progress=update)
+    r["baselines"] = {label: {"seconds": m["seconds"]} for label, m in merges.items()}
+    found = {label: root / label for label in merges}
+    if settings.baselines == "all":
+        target = root / MULTITASK
+        if target.is_dir() and not settings.fresh:
+            r["baselines"][MULTITASK] = {"reused": True}
+        else:
+            total = multitask_settings(manifests, settings.steps).steps
+            with progress.steps(total, f"{MULTITASK:19}", ("loss",)) as on_step:
+                s = train_multitask(manifests, base=base, data_dir=home_path("data", out),
+                                    out_dir=target, overwrite=True, steps=settings.steps,
+                                    on_step=on_step)
+            r["baselines"][MULTITASK] = {"seconds": s["seconds"], "tokens": s["tokens"]}
+        found[MULTITASK] = target
+    return found
+
+
 def top_experts(inspected: dict, k: int = 2) -> list[tuple[str, int]]:
     """The experts most often top-1 over the layers for a prompt: (name, layers)."""
     return Counter(row["top"][0][0] for row in inspected["prompt_view"]["layers"]).most_common(k)
@@ -206,7 +249,17 @@ def summarise(report: dict, experts: dict[str, str], timings: dict, total: float
             "moe_over_oracle": {d: res["moe"][d]["loss"] / res["oracle"][d]["loss"] for d in domains},
             "routing_accuracy": report["routing_accuracy"],
             "max_load_share": max(report["load_share"]),
+            **baseline_summary(report),
             **task_summary(report["tasks"], experts)}
+
+
+def baseline_summary(report: dict) -> dict:
+    """The MoE against the merges and the multitask model on both splits, and the cost rows."""
+    from .baselines import compare
+    if not report.get("baselines"):
+        return {"cost": report.get("cost")}
+    return {"vs_baselines": compare(report), "foreign_vs_baselines": compare(report["foreign"]),
+            "cost": report.get("cost")}
 
 
 def task_summary(tasks: dict, experts: dict[str, str]) -> dict:

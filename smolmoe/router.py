@@ -25,6 +25,7 @@ from .moe_formats import experts_and_top_k
 from .precision import autocast
 from .scratch.lora import LoraSettings, wrap_lora
 from .stage import Plan, Stage, run_stage
+from .train import process_state
 
 
 def router_params(model) -> dict[str, torch.nn.Parameter]:
@@ -337,7 +338,13 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *,
                     saved_meta=lambda summary: {**meta, "router_training": summary})
 
     # A healed LoRA is merged into the weights when saved; the config gets other readers' keys.
-    return run_stage(Stage(moe_dir, moe_dir if in_place else out_dir, settings, prepare, read=read,
-                           meta_file=MOE_META, overwrite=overwrite, resume=resume, on_step=on_step,
-                           in_place=in_place, checkpoint_name="router-checkpoint",
-                           for_other_readers=True, inputs=(data_dir,)))
+    target = moe_dir if in_place else Path(out_dir)
+    summary = run_stage(Stage(moe_dir, target, settings, prepare, read=read,
+                              meta_file=MOE_META, overwrite=overwrite, resume=resume,
+                              on_step=on_step, in_place=in_place,
+                              checkpoint_name="router-checkpoint", for_other_readers=True,
+                              inputs=(data_dir,)))
+    if process_state().is_main_process:   # the card of the new routers (earlier measurements gone)
+        from .model_card import write_card
+        write_card(target)
+    return summary

@@ -168,8 +168,46 @@ def moe_eval_tables(report: dict) -> list[Table]:
         matrix.add_column(n, justify="right")
     for d in domains:
         matrix.add_row(d, *[f"{v:.0%}" for v in report["routing_matrix"][d]])
-    return [losses, ratio, matrix, usage_table(dict(zip(names, report["load_share"])),
-                                               "load share (top-k choices, all tokens)")]
+    tables = [losses, ratio]
+    if report.get("baselines"):
+        tables.append(retention_table(report))
+    return tables + [matrix, usage_table(dict(zip(names, report["load_share"])),
+                                         "load share (top-k choices, all tokens)")]
+
+
+def retention_table(report: dict) -> Table:
+    """The MoE and each baseline (merges, multitask) as loss / oracle loss per domain (1.000:
+    the oracle; lower is better), the mixed loss, and on how many domains the MoE beats it."""
+    from .baselines import compare, goal_domains
+    comparison = compare(report)
+    res, domains = report["results"], goal_domains(report)
+    table = Table(title=f"loss / oracle loss, MoE and baselines ({report['settings']['split']} "
+                        f"split; lower is better)")
+    for col in ("model", *domains, "mixed loss", "MoE better on"):
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+    mixed_moe = next(iter(comparison["rows"].values()))["moe_mixed"]
+    table.add_row("moe", *[f"{res['moe'][d]['loss'] / res['oracle'][d]['loss']:.3f}" for d in domains],
+                  f"{mixed_moe:.3f}", "")
+    for label, r in comparison["rows"].items():
+        table.add_row(label, *[f"{r['over_oracle'][d]:.3f}" for d in domains], f"{r['mixed']:.3f}",
+                      f"{r['wins']}/{r['of']}")
+    return table
+
+
+def cost_table(costs: dict[str, dict]) -> Table:
+    """One row per model: parameters, active per token, prefill and decode tokens/s, training."""
+    threads = {c.get("threads") for c in costs.values()}
+    table = Table(title=f"cost (float32, {'/'.join(str(t) for t in sorted(threads))} thread(s) "
+                        f"on this CPU)")
+    for col in ("model", "parameters", "active / token", "prefill tok/s", "decode tok/s",
+                "training min"):
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+    fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
+    for label, c in costs.items():
+        table.add_row(label, fmt(c["parameters"], ","), fmt(c["active_parameters"], ","),
+                      fmt(c.get("prefill_tok_s"), ".0f"), fmt(c.get("decode_tok_s"), ".1f"),
+                      fmt(c.get("training_minutes"), ".1f"))
+    return table
 
 
 def _rate(v) -> str:
@@ -182,7 +220,8 @@ def task_table(report: dict) -> Table:
     own expert) and MoE, and a last column MoE score / oracle score."""
     results = report["results"]
     is_moe = "moe_over_oracle" in report
-    models = [m for m in (("base", "oracle", "moe") if is_moe else results) if m in results]
+    models = [m for m in (("base", *report.get("baselines", []), "oracle", "moe") if is_moe
+                          else results) if m in results]
     domains = list(dict.fromkeys([*report.get("domains", []),
                                   *(d for per in results.values() for d in per)]))
     table = Table(title=f"task scores ({report['settings']['split']} split; "

@@ -45,7 +45,7 @@ def test_settings_are_checked_before_any_stage_runs(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def _run_reusing(trained, out, monkeypatch):
+def _run_reusing(trained, out, monkeypatch, baselines="none"):
     """Run the pipeline on `out` (data already there) with `trained`'s experts, printing as the
     demo does: ([(stage, result)], summary)."""
     shutil.copytree(trained / "experts", out / "experts")
@@ -59,7 +59,7 @@ def _run_reusing(trained, out, monkeypatch):
         seen.append((stage, r))
         demo.show(stage, r, seconds)
     settings = MoEPipelineSettings(eval_limit=4, task_limit=1, fit_samples=4, router_steps=2,
-                                   base_expert=False)
+                                   base_expert=False, baselines=baselines)
     summary = run_moe_pipeline(settings, out, base=str(trained / "base"), on_result=on_result)
     demo.print_summary(summary, 2)
     return seen, summary
@@ -72,7 +72,7 @@ def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, ex
     for d in ("math", "story"):   # the foreign split: any held-out file will do here
         shutil.copy(out / "data" / d / "test.jsonl", out / "data" / d / "foreign.jsonl")
     (out / "data" / "manifest.json").write_text(json.dumps({"domains": ["math", "story"]}))
-    seen, summary = _run_reusing(trained, out, monkeypatch)
+    seen, summary = _run_reusing(trained, out, monkeypatch, baselines="merges")
     assert [s for s, _ in seen] == list(STAGES)
     results = dict(seen)
     assert results["data"]["reused"] and "report" not in results["data"]
@@ -83,6 +83,13 @@ def test_the_pipeline_reuses_data_and_experts_and_writes_its_reports(trained, ex
     assert written["tasks_moe_within_095_oracle"] == 2
     assert "foreign" in json.loads((out / "eval.json").read_text())
     assert (out / "moe" / "config.json").is_file()
+    # The merges (--baselines merges) sit beside base, oracle and MoE, with the cost rows.
+    assert [label for label in written["foreign_vs_baselines"]["rows"]] == [
+        "merge-average", "merge-ties", "merge-dare"]
+    assert set(written["cost"]) == {"base", "merge-average", "merge-ties", "merge-dare", "moe"}
+    assert (out / "baselines" / "merge-ties" / "smolmoe_merge.json").is_file()
+    card = (out / "moe" / "README.md").read_text()
+    assert "model-index" in card and "merge-dare" in card
 
 
 def test_the_pipeline_goes_on_without_a_domain_whose_data_failed(trained, experts_dir, tmp_path,

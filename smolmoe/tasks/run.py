@@ -79,10 +79,10 @@ def task_steps(num_models: int, data_dir: Path, domains: Iterable[str]) -> int:
     return num_models * len(set(domains) | ({GENERAL_DOMAIN} if has_everyday(data_dir) else set()))
 
 
-def moe_task_steps(num_experts: int, data_dir: Path) -> int:
+def moe_task_steps(num_experts: int, data_dir: Path, baselines: int = 0) -> int:
     """How many (model, domain) sets moe_evaluate_tasks runs (for a progress bar)."""
     everyday = int(has_everyday(data_dir))
-    return 2 * (num_experts + everyday) + num_experts * (1 + everyday)
+    return (2 + baselines) * (num_experts + everyday) + num_experts * (1 + everyday)
 
 
 class TaskRunner:
@@ -157,12 +157,13 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
                        batch_size: int = 16,
                        max_new_tokens: dict[str, int] | None = None,
                        on_progress: Callable[[str, str], None] | None = None,
-                       dtype: str = "auto") -> dict:
-    """Base and MoE on every domain, each expert on its own domain (the MoE forced to it, or
-    its dense directory: evaluate.expert_scoring), the oracle (each domain's own expert), all of
-    them on the everyday split; MoE/oracle ratios. Refusal rates are measured on up to
-    `refusal_limit` prompts per set for the base, the guardian expert and the MoE; the other
-    experts see the first `limit` everyday prompts."""
+                       dtype: str = "auto", baselines: dict[str, Path] | None = None) -> dict:
+    """Base, the `baselines` (label -> dense dir: merges, multitask) and MoE on every domain,
+    each expert on its own domain (the MoE forced to it, or its dense directory:
+    evaluate.expert_scoring), the oracle (each domain's own expert), all of them on the everyday
+    split; MoE/oracle ratios. Refusal rates are measured on up to `refusal_limit` prompts per
+    set for the base, the baselines, the guardian expert and the MoE; the other experts see the
+    first `limit` everyday prompts."""
     from ..evaluate import expert_scoring
     from ..hooks import force_expert
     from ..modeldir import read_moe_meta as read_meta
@@ -176,6 +177,8 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     t0 = time.perf_counter()
     if base is not None:
         runner.run("base", ChatModel.load(base, dtype=dtype), [*dict.fromkeys(domains), *extra])
+    for label, path in (baselines or {}).items():
+        runner.run(label, ChatModel.load(path, dtype=dtype), [*dict.fromkeys(domains), *extra])
     chat = ChatModel.load(moe_dir, dtype=dtype)
     scoring = {}
     for j, (expert, domain) in enumerate(zip(meta["experts"], domains)):
@@ -192,7 +195,7 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     report = runner.report({**_settings(data_dir, split, limit, sets, refusal_limit),
                             "seconds": round(time.perf_counter() - t0, 1)})
     return {**report, "experts": names, "domains": domains, "moe_dir": str(moe_dir),
-            "expert_scoring": scoring,
+            "expert_scoring": scoring, "baselines": list(baselines or {}),
             "moe_over_oracle": oracle_ratios(report["results"], domains)}
 
 
