@@ -10,7 +10,7 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   (apt-get update -q && apt-get install -y -q chromium chromium-driver) >/dev/null 2>&1 \
     || echo "warning: could not install chromium; the web-page test will be skipped" >&2
 fi
-EXTRAS=test bash scripts/install.sh
+EXTRAS=serve,plot,scratch,test bash scripts/install.sh
 if [ "${WITH_LLAMA_CPP:-0}" = 1 ]; then
   bash scripts/install_llama_cpp.sh
 fi

@@ -177,3 +177,46 @@ def test_self_dpo_samples_its_pairs_as_its_settings_say_then_trains(tiny_dir, tm
     with pytest.raises(Exception, match="samples must be >= 2"):
         self_dpo(tiny_dir, records, records, tmp_path / "bad", TrainSettings(), ParityTask(),
                  pairs=SelfPairSettings(samples=1))
+
+
+def test_a_rollout_is_on_policy_aligned_and_prompted_as_evaluation_prompts_are(tiny_dir, monkeypatch):
+    """The invariants issue #22 named for the first iteration on a rollout, as sampled: the
+    sampler's own log-probs are the old log-probs (same tokens, same policy), the training
+    forward gives them again (ratio exactly 1), each reward is its own prompt's, and the
+    rollout prompt is the prompt greedy evaluation scores."""
+    from smolmoe import engine
+    from smolmoe.data import IGNORE_INDEX
+    from smolmoe.generate import prompt_ids
+    from smolmoe.scratch.logprobs import token_logps
+    model, tok = load_tiny(tiny_dir)
+    sampled: dict = {}                  # per engine sequence: log p of each token it drew (T=1)
+    pick = engine.Sequence._pick
+
+    def recording_pick(self, logits, end_ids):
+        token = pick(self, logits, end_ids)
+        sampled.setdefault(id(self), []).append(float(torch.log_softmax(logits.float(), -1)[token]))
+        return token
+    monkeypatch.setattr(engine.Sequence, "_pick", recording_pick)
+    records = [dict(r, answer=i % 2) for i, r in enumerate(parity_records())]   # answers differ
+    rl = RLSettings(group_size=4, max_new_tokens=8, temperature=1.0)
+    batch = RolloutBatches(model, tok, records, 3, rl, seed=2, task=ParityTask(),
+                           precision="no").batch(0)
+    mask = batch["labels"][:, 1:] != IGNORE_INDEX
+    assert len(sampled) == len(batch["rewards"])
+    for row, row_mask, logps in zip(batch["old_logps"], mask, sampled.values()):
+        assert torch.allclose(row[row_mask], torch.tensor(logps)[:int(row_mask.sum())], atol=1e-4)
+    model.train()
+    with torch.no_grad():
+        logps, _ = token_logps(model, batch)
+    assert torch.equal(logps * mask, batch["old_logps"] * mask)        # ratio exactly 1
+    by_prompt = {tuple(prompt_ids(tok, r["messages"], think=ParityTask().think)): r for r in records}
+    group_prompt = None
+    for i in range(len(batch["rewards"])):
+        ids = batch["input_ids"][i][batch["attention_mask"][i].bool()].tolist()
+        start = int((batch["labels"][i] != IGNORE_INDEX).nonzero()[0])
+        record = by_prompt[tuple(ids[:start])]                 # the evaluation prompt, token for token
+        if i % rl.group_size == 0:
+            group_prompt = ids[:start]
+        assert ids[:start] == group_prompt                     # one prompt per group
+        text = tok.decode(ids[start:], skip_special_tokens=True)
+        assert batch["rewards"][i] == ParityTask().reward(text, record["answer"])
