@@ -31,6 +31,8 @@ OTHER_CONCEPTS = {
     ("scratch distill", "temperature"),                     # distillation's KL temperature
     ("rl eval", "precision"),                               # inference precision, no fp16
     ("scratch chat", "think"), ("scratch chat", "max_new_tokens"),  # scratch/thinking.py's sampler
+    ("merge-dense", "seed"), ("add-expert", "seed"),       # DARE's drop mask; the fit's sample
+    ("add-expert", "samples"),     # default read from the MoE's own fit init, not a constant
 }
 
 
@@ -135,5 +137,5 @@ def test_the_demo_options_are_the_pipeline_settings():
     spec.loader.exec_module(demo)
     generated = {p.name: p for p in demo.main.params if isinstance(p, SettingOption)}
     assert set(generated) == {f.name for f in dataclasses.fields(MoEPipelineSettings)}
-    assert {p.name for p in demo.main.params} - set(generated) == {"out"}
+    assert {p.name for p in demo.main.params} - set(generated) == {"out", "sources_dir"}
     assert generated["task_limit"].default == MoEPipelineSettings().task_limit == 6

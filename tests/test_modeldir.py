@@ -5,16 +5,16 @@ import shutil
 import pytest
 
 from smolmoe.errors import ModelError
-from smolmoe.modeldir import (ADAPTER, BASE_META, EXPERT_META, META_FILES, MOE_META, SCRATCH_META,
-                              checkpoint_dir_for, copy_meta, expert_domain, load_model,
+from smolmoe.modeldir import (ADAPTER, BASE_META, EXPERT_META, MERGE_META, META_FILES, MOE_META,
+                              SCRATCH_META, checkpoint_dir_for, copy_meta, expert_domain, load_model,
                               load_tokenizer, patch_config_for_other_readers, read_expert_meta,
                               read_moe_meta, read_scratch_meta, save_model_dir)
 
 
 
 def test_every_kind_has_its_own_metadata_name():
-    assert len(set(META_FILES)) == 4
-    assert {BASE_META, EXPERT_META, MOE_META, SCRATCH_META} == set(META_FILES)
+    assert len(set(META_FILES)) == 5
+    assert {BASE_META, EXPERT_META, MOE_META, SCRATCH_META, MERGE_META} == set(META_FILES)
 
 
 def test_checkpoint_is_a_hidden_sibling_of_the_output(tmp_path):
