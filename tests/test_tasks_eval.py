@@ -105,3 +105,21 @@ def test_eval_tasks_missing_split_is_one_line(moe_and_data):
                                        "--tasks", "--split", "val"])
     assert result.exit_code != 0
     assert "not found" in result.output and "Traceback" not in result.output
+
+
+def test_a_domain_named_twice_is_scored_once():
+    """An MoE with the base expert serves `everyday` as a domain, and callers add the everyday
+    split as an extra too: its prompts must not be generated and counted twice (issue #21's
+    refusal intervals rest on n)."""
+    from types import SimpleNamespace
+    from smolmoe.tasks.run import TaskRunner
+
+    class Echo:
+        def reply_batch(self, messages, max_tokens, batch_size):
+            return [SimpleNamespace(text="Boil water.") for _ in messages]
+
+    items = [{"messages": [{"role": "user", "content": f"tea {i}"}], "prompt": f"tea {i}",
+              "reference": "Boil water.", "record": {}} for i in range(3)]
+    runner = TaskRunner({"everyday": items})
+    result = runner.run("moe", Echo(), ["everyday", "everyday"])
+    assert result["everyday"]["n"] == 3 and runner.prompts == 3

@@ -103,8 +103,8 @@ class TaskRunner:
         """Score `chat` on the domains (the first caps[d] prompts of a capped one); all their
         prompts are generated together (batches grouped by token limit and length fill better
         than one domain's few prompts)."""
-        domains = list(domains)
-        caps = caps or {}
+        domains = list(dict.fromkeys(domains))   # an MoE's `general` expert serves everyday,
+        caps = caps or {}                         # which callers may also add as an extra
         sets = {d: self.sets[d][:caps.get(d, len(self.sets[d]))] for d in domains}
         todo = [(d, i) for d in domains for i in sets[d]]
         t0 = time.perf_counter()
