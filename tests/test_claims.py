@@ -10,7 +10,7 @@ SPEC.loader.exec_module(claims)
 
 
 def test_values_are_compared_with_each_threshold_and_direction():
-    bench = {"moe_per_token_cost_vs_dense": 2.5, "bf16_agreement": 0.99}
+    bench = {"moe_per_token_cost_vs_dense": 2.5, "bf16_greedy_agreement": 0.99}
     rows = {r["id"]: r for r in claims.check(claims.CLAIMS, {"bench": bench}, {})}
     assert set(rows) == {"bench.prefill_ratio", "bench.bf16_agreement"}   # only stages run
     assert rows["bench.prefill_ratio"]["passed"] is False   # <= 2.0
@@ -18,7 +18,7 @@ def test_values_are_compared_with_each_threshold_and_direction():
 
 
 def test_a_failed_stage_or_a_missing_figure_fails_its_claims():
-    rows = claims.check(claims.CLAIMS, {"bench": {"bf16_agreement": 1.0}}, {"rl": "exited 1"})
+    rows = claims.check(claims.CLAIMS, {"bench": {"bf16_greedy_agreement": 1.0}}, {"rl": "exited 1"})
     by_id = {r["id"]: r for r in rows}
     assert by_id["rl.grpo_gain"]["passed"] is False and by_id["rl.grpo_gain"]["error"] == "exited 1"
     assert by_id["bench.prefill_ratio"]["passed"] is False
