@@ -220,3 +220,31 @@ def test_a_rollout_is_on_policy_aligned_and_prompted_as_evaluation_prompts_are(t
         assert ids[:start] == group_prompt                     # one prompt per group
         text = tok.decode(ids[start:], skip_special_tokens=True)
         assert batch["rewards"][i] == ParityTask().reward(text, record["answer"])
+
+
+def test_unscaled_advantages_keep_a_format_only_group_small_and_a_right_answer_large():
+    """Issue #22's suspected collapse: rollouts right ~6 % of the time, so most groups differ
+    only by the 0.1 format reward. Divided by the group's std (scale_rewards="group") such a
+    group's advantages are as large as a right/wrong group's; left in reward units ("none",
+    Dr. GRPO) they stay a tenth of it."""
+    from smolmoe.scratch.grpo import group_advantages
+    format_only = [0.1, 0.1, 0.0, 0.0, 0.1, 0.0, 0.1, 0.0]        # all wrong, half formatted
+    one_right = [1.1, 0.1, 0.0, 0.0, 0.1, 0.0, 0.1, 0.0]          # one right answer
+    rewards = format_only + one_right
+    scaled = group_advantages(rewards, 8, "group")
+    assert scaled[:8].abs().max() > 0.9                            # format inflated to ~1
+    plain = group_advantages(rewards, 8, "none")
+    assert plain[:8].abs().max() <= 0.05 + 1e-6                    # 0.1 - mean 0.05
+    assert plain[8] == pytest.approx(1.1 - sum(one_right) / 8)     # reward minus group mean
+    assert plain[8] > 10 * plain[:8].abs().max()
+    assert torch.allclose(plain.view(2, 8).sum(1), torch.zeros(2), atol=1e-6)
+    assert torch.equal(group_advantages([0.1] * 8, 8, "none"), torch.zeros(8))
+
+
+def test_rl_grpo_defaults_come_from_the_one_declared_rollout_recipe():
+    from smolmoe.rl.cli import rl_grpo
+    from smolmoe.scratch.budgets import RL_ROLLOUTS
+    import click
+    defaults = {p.name: p.default for p in rl_grpo.get_params(click.Context(rl_grpo))}
+    for name, value in RL_ROLLOUTS.items():
+        assert defaults[name] == value

@@ -78,13 +78,13 @@ def _stage_options(stage: str):
 @rl.command("grpo", context_settings=CONTEXT)
 @_task_options
 @_stage_options("grpo")
-@settings_options(RL_SETTINGS, ("algo", "group_size", "iterations", "temperature"),
+@settings_options(RL_SETTINGS, ("algo", "group_size", "iterations", "temperature", "scale_rewards"),
                   defaults=RL_ROLLOUTS, help={"temperature": "Rollout temperature (budgets.py: why 0.4)."})
 @click.option("--eval-every", default=0, type=Whole(0),
               help="Also score the held-out prompts every N steps (0: before and after only).")
 @one_line_errors
 def rl_grpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, eval_every, overwrite,
-            algo, group_size, iterations, temperature, **kw):
+            algo, group_size, iterations, temperature, scale_rewards, **kw):
     """GRPO / GSPO; writes OUT (the model) and OUT/rl_report.{json,png}."""
     from ..progress import step_progress
     from ..scratch.grpo import RLSettings, rl_train
@@ -94,7 +94,8 @@ def rl_grpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, eval_e
     quiet_transformers()
     settings = stage_settings(RL_TRAINING["grpo"], kw)
     rl_settings = RLSettings(algo=algo, group_size=group_size, iterations=iterations,
-                             max_new_tokens=max_new_tokens, temperature=temperature)
+                             max_new_tokens=max_new_tokens, temperature=temperature,
+                             scale_rewards=scale_rewards)
     lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
     train, test = _split(task, test_limit)
     with step_progress(settings.steps, algo, keys=("reward", "accuracy")) as on_step:

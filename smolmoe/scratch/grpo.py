@@ -46,6 +46,9 @@ class RLSettings:
     iterations: int = setting(2, ge=1, help="Optimizer steps per rollout.")
     max_new_tokens: int = setting(40, ge=1, help="Longest rollout in tokens.")
     temperature: float = setting(1.0, gt=0, help="Sampling temperature of rollouts.")
+    scale_rewards: Literal["group", "none"] = setting(
+        "group", help="Advantage = reward - group mean, divided by the group's std (group) "
+                      "or not (none: Dr. GRPO).")
     clip: float = 0.2                # GRPO token ratio clip
     gspo_clip: tuple[float, float] = (3e-4, 4e-4)   # GSPO sequence ratio clip (low, high)
     format_weight: float = 0.1
@@ -98,7 +101,7 @@ class RolloutBatches:
             rows.append({"input_ids": prompt + completion,
                          "labels": [IGNORE_INDEX] * len(prompt) + completion})
         batch = collate(rows, self.tokenizer.pad_token_id)
-        batch["advantages"] = group_advantages(rewards, self.rl.group_size)
+        batch["advantages"] = group_advantages(rewards, self.rl.group_size, self.rl.scale_rewards)
         batch["rewards"] = torch.tensor(rewards)
         batch["correct"] = torch.tensor(correct)
         with torch.no_grad(), autocast(self.precision):
@@ -109,11 +112,16 @@ class RolloutBatches:
         return batch
 
 
-def group_advantages(rewards: list[float], group_size: int) -> torch.Tensor:
-    """(r - group mean) / (group std + eps): all-equal groups carry no signal."""
+def group_advantages(rewards: list[float], group_size: int, scale: str = "group") -> torch.Tensor:
+    """r - group mean, divided by (group std + eps) when scale is "group" (GRPO) and left in
+    reward units when it is "none" (Dr. GRPO, Liu et al. 2025): then a group whose replies
+    differ only by the 0.1 format reward gets advantages of at most 0.1, not ~1 like a
+    right/wrong difference. All-equal groups carry no signal either way."""
     r = torch.tensor(rewards, dtype=torch.float64).view(-1, group_size)
     centred = r - r.mean(1, keepdim=True)
     centred[centred.abs() < 1e-9] = 0.0          # float noise in all-equal groups is no signal
+    if scale == "none":
+        return centred.view(-1).float()
     return (centred / (r.std(1, keepdim=True) + 1e-4)).view(-1).float()
 
 
