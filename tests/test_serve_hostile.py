@@ -180,6 +180,14 @@ def _free_port() -> int:
 
 
 def test_sigterm_tells_every_in_flight_client_and_stops_within_5_s(tiny_moe, tmp_path):
+    # The tiny model's context (512 positions) would end a reply within a second on an idle
+    # machine, before the signal: a longer context keeps both requests decoding until it.
+    import shutil
+    moe = shutil.copytree(tiny_moe, tmp_path / "moe")
+    config = json.loads((moe / "config.json").read_text())
+    config["max_position_embeddings"] = 1 << 16
+    (moe / "config.json").write_text(json.dumps(config))
+    tiny_moe = moe
     port = _free_port()
     env = {**os.environ, "SMOLMOE_HOME": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "smolmoe.cli", "serve", str(tiny_moe),
