@@ -20,12 +20,12 @@ def data_table(report: dict) -> Table:
                          no_wrap=number or col == "domain", overflow="fold")
     for domain, r in report.items():
         missing = r.get("missing") or []
-        shares = "\n".join([f"{v:3.0%} {_short(s)}" for s, v in sorted(
+        shares = "\n".join([f"{v:3.0%} {s}" for s, v in sorted(
             (r.get("shares") or {}).items(), key=lambda kv: (-kv[1], kv[0]))]
-            + [f"[bold red]MISSING {escape(_short(m['source']))}[/bold red]"
+            + [f"[bold red]MISSING {escape(m['source'])}[/bold red]"
                for m in missing if m.get("role") != "foreign"])
-        foreign = _short(r.get("foreign_source") or "") or "\n".join(
-            f"[bold red]MISSING {escape(_short(m['source']))}[/bold red]"
+        foreign = r.get("foreign_source") or "\n".join(
+            f"[bold red]MISSING {escape(m['source'])}[/bold red]"
             for m in missing if m.get("role") == "foreign")
         row = [domain, str(r["train"]), str(r["val"]), str(r["test"]), str(r.get("foreign", 0)),
                shares, foreign]
@@ -67,11 +67,6 @@ def sources_table(report: dict) -> Table:
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
-
-
-def _short(source: str) -> str:
-    """A source name without the package prefix most share (meta.json keeps the full name)."""
-    return source.removeprefix("bigbench/").removeprefix("natural_instructions/")
 
 
 def loss_table(report: dict, domains: list[str]) -> Table:
