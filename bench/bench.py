@@ -1,6 +1,6 @@
 """Performance suite on the real SmolLM2 base and the demo MoE: prints a table, writes JSON.
 
-    python scripts/bench.py [--moe DIR] [--data DIR] [--out runs/bench.json] [--parts a,b]
+    python -m bench.bench [--moe DIR] [--data DIR] [--out runs/bench.json] [--parts a,b]
     (defaults: $SMOLMOE_HOME/moe, $SMOLMOE_HOME/data; every part)
 
 Every ratio is measured within this one run (same machine state). Targets (issues #6, #15):
@@ -133,7 +133,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     """smolmoe's chat path against llama.cpp on the same MoE at matched precision: the same chat
     prompt for generation, the same `prefill_tokens` token ids for prefill, repeats interleaved.
     At bf16 the chat path also runs with its weights unpacked (packing.py's gain)."""
-    from bench_llama_cpp import llama_cpp_timers
+    from bench.bench_llama_cpp import llama_cpp_timers
     from smolmoe.generate import ChatModel
     gen_ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
     prefill_ids = torch.randint(100, tokenizer.vocab_size, (prefill_tokens,),
@@ -197,7 +197,7 @@ def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, cli
     """`smolmoe serve` and llama.cpp's server with `clients` parallel slots, at f32 and at bf16
     (each against the GGUF of the same precision), under the same `requests` from `clients`
     concurrent clients."""
-    from bench_llama_cpp import llama_cpp_tool, llama_server, load_test, smolmoe_server
+    from bench.bench_llama_cpp import llama_cpp_tool, llama_server, load_test, smolmoe_server
     have_server = llama_cpp_tool("llama-server") is not None
     if not have_server:
         r["llama_cpp_server_note"] = "skipped: llama-server not built (bash scripts/install_llama_cpp.sh)"
@@ -238,7 +238,7 @@ def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16)
     """batched_mm gathers each token's expert weights (~21 MB per token for SmolLM2 top-2):
     a 4x256 batch wants ~21 GB, so try it in a child process with a memory cap."""
     code = (f"import resource, json, sys; resource.setrlimit(resource.RLIMIT_AS, ({limit_gb << 30}, {limit_gb << 30}))\n"
-            f"sys.path.insert(0, 'scripts'); import torch; from bench import prefill_rate\n"
+            f"import torch; from bench.bench import prefill_rate\n"
             f"from smolmoe.modeldir import load_model\n"
             f"m = load_model({str(moe_dir)!r}, experts_implementation='batched_mm')\n"
             f"ids = torch.randint(100, 49000, ({batch}, {seq}))\n"

@@ -1,7 +1,7 @@
 """Load test of `smolmoe serve` under hostile clients (issue #26): is a normal request's p95
 latency with hostile clients running beside it within 2x of an idle server's?
 
-    python scripts/bench_hostile.py [MODEL_DIR] [--requests 30] [--hostile 4] [--json OUT]
+    python -m bench.bench_hostile [MODEL_DIR] [--requests 30] [--hostile 4] [--json OUT]
     (no MODEL_DIR: a tiny random Llama built in a temp dir, tests/conftest.py's)
 
 The server runs as its own process (`smolmoe serve` on a free loopback port), so the clients'
@@ -29,20 +29,13 @@ from pathlib import Path
 
 import click
 
-ROOT = Path(__file__).resolve().parent.parent
+from studies.common import free_port
 
 
 def tiny_model(directory: Path) -> Path:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import make_llama, make_tokenizer
+    from tests.conftest import make_llama, make_tokenizer
     make_llama(directory, make_tokenizer(directory), hidden=64, layers=4)
     return directory
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url: str, body, timeout: float = 120) -> int:

@@ -1,4 +1,4 @@
-"""llama.cpp's side of scripts/bench.py (built by scripts/install_llama_cpp.sh): one stream
+"""llama.cpp's side of bench/bench.py (built by scripts/install_llama_cpp.sh): one stream
 through its Python package (the same libllama its server runs), and its own server
 (llama-server) next to `smolmoe serve`, each in its own process, driven over loopback with the
 same requests."""
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,14 @@ from smolmoe.config import home_path
 from smolmoe.errors import SmolMoEError
 from smolmoe.export import LLAMA_CPP_PYTHON
 
+from studies.common import free_port
+
 
 def llama_cpp_tool(name: str) -> Path | None:
     """A llama.cpp binary: $SMOLMOE_LLAMA_CPP_BIN/NAME, or the one install_llama_cpp.sh built."""
     folder = os.environ.get("SMOLMOE_LLAMA_CPP_BIN")
     path = (Path(folder) if folder else home_path("tools") / f"llama.cpp-{LLAMA_CPP_PYTHON}-build" / "bin") / name
     return path if path.is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url: str, body: dict, timeout: float = 600) -> dict:

@@ -9,7 +9,7 @@ is too long for CI):
            experts, the MoE, eval on test and foreign, tasks and refusal rates
   rl       docs/rl.md's GRPO command on the packaged base (12 steps, n = 208 held-out)
   scratch  docs/scratch.md's `scratch run --preset tiny` at a quarter of its steps
-  bench    scripts/bench.py's cheap parts: the MoE/dense prefill ratio, bf16 agreement
+  bench    `python -m bench.bench`'s cheap parts: the MoE/dense prefill ratio, bf16 agreement
 A stage that fails fails its claims (with the stage's error) and the others still run.
 Writes OUT/claims.json (every measured value, threshold and verdict) and OUT/claims.md (the
 table), prints the table, and exits 1 when any claim fails.
@@ -170,7 +170,7 @@ def run_scratch(home: Path, work: Path) -> dict:
 
 def run_bench(home: Path, work: Path) -> dict:
     out = work / "bench.json"
-    _run([sys.executable, "scripts/bench.py", "--parts", "prefill,agreement", "--out", str(out),
+    _run([sys.executable, "-m", "bench.bench", "--parts", "prefill,agreement", "--out", str(out),
           "--moe", str(home / "moe"), "--data", str(home / "data")], work / "bench.log")
     return json.loads(out.read_text())
 

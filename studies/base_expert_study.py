@@ -3,7 +3,7 @@ the base's own FFN as the `general` expert, routers trained on the same budget, 
 the everyday test split (general requests outside every domain), each domain's test loss, and
 refusal rates of greedy answers (everyday and guardian prompts).
 
-    python scripts/base_expert_study.py --experts DIR --data DIR --work DIR [--limit N]
+    python -m studies.base_expert_study --experts DIR --data DIR --work DIR [--limit N]
         [--task-limit N] [--with-base MOE_DIR]
 
 --with-base reuses an MoE already assembled with --base-expert and router-trained on the same
@@ -28,10 +28,7 @@ from smolmoe.router import train_router
 from smolmoe.assemble import assemble
 from smolmoe.tasks.run import evaluate_tasks
 
-from heal_study import cached  # scripts/ is on sys.path when a script in it runs
-
-# The demo's router budget (scripts/demo.py), so the MoE built here matches the demo's.
-DEMO_ROUTER = TrainSettings(steps=20, lr=2e-3, batch_size=8, seq_len=256, warmup_steps=2, seed=0)
+from studies.common import DEMO_ROUTER, cached, md_table
 
 
 def build(experts: dict[str, Path], data_dir: Path, base: Path, out: Path, base_expert: bool,
@@ -65,21 +62,18 @@ def losses(moe: Path, data_dir: Path, domains: list[str], limit: int) -> dict:
 def tables(report: dict) -> str:
     labels = list(report["moes"])
     loss = report["loss"]
-    lines = ["| test loss (n = %d / domain) | base model | " % report["limit"]
-             + " | ".join(labels) + " |", "|---" * (len(labels) + 2) + "|"]
-    for d in loss[labels[0]]["losses"]:
-        lines.append(f"| {d} | {report['base'][d]:.3f} | "
-                     + " | ".join(f"{loss[m]['losses'][d]:.3f}" for m in labels) + " |")
-    lines.append("| experts' domains, token-weighted | – | " + " | ".join(
-        f"{report['mixed_eight'][m]:.3f}" for m in labels) + " |")
+    rows = [[d, f"{report['base'][d]:.3f}", *(f"{loss[m]['losses'][d]:.3f}" for m in labels)]
+            for d in loss[labels[0]]["losses"]]
+    rows.append(["experts' domains, token-weighted", "–",
+                 *(f"{report['mixed_eight'][m]:.3f}" for m in labels)])
     replies = {m: {d: r.get("replies") for d, r in report["tasks"]["results"][m].items()}
                for m in labels}
-    lines += ["", "| refusal rate | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
-    for kind, domain in (("everyday", GENERAL_DOMAIN), ("harmful", "guardian"),
-                         ("benign_risky", "guardian")):
-        cells = [_rate(report["tasks"]["refusals"][m].get(kind)) for m in labels]
-        lines.append(f"| {kind} ({domain} replies: {replies[labels[0]].get(domain)}) | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    refusals = [[f"{kind} ({domain} replies: {replies[labels[0]].get(domain)})",
+                 *(_rate(report["tasks"]["refusals"][m].get(kind)) for m in labels)]
+                for kind, domain in (("everyday", GENERAL_DOMAIN), ("harmful", "guardian"),
+                                     ("benign_risky", "guardian"))]
+    return "\n".join([*md_table([f"test loss (n = {report['limit']} / domain)", "base model", *labels], rows),
+                      "", *md_table(["refusal rate", *labels], refusals)])
 
 
 def _rate(r) -> str:

@@ -1,7 +1,7 @@
 """Issue #24's measurement on a finished demo home: the MoE against the dense merges of its
 experts (and, with --multitask, a multitask fine-tune with the experts' budget together).
 
-    python scripts/baselines_study.py --home DIR [--limit N] [--threads 1] [--multitask]
+    python -m studies.baselines_study --home DIR [--limit N] [--threads 1] [--multitask]
         [--tasks] [--mergekit-python PATH] [--json FILE]
 
 The home is a SMOLMOE_HOME the demo finished in (data/, experts/NAME, moe/ with smolmoe.json).
@@ -35,7 +35,7 @@ from smolmoe.io import read_json, write_json
 from smolmoe.progress import console
 from smolmoe.tables import cost_table, retention_table
 
-MERGEKIT_CHECK = Path(__file__).with_name("mergekit_check.py")
+from studies.common import ROOT
 
 
 def timed_progress(seconds: dict):
@@ -82,8 +82,8 @@ def main(home, limit, threads, base, multitask, tasks, mergekit_python, json_out
             result["multitask_training"] = {k: s[k] for k in ("seconds", "tokens", "final_loss")}
             baselines[MULTITASK] = root / MULTITASK
         if mergekit_python:
-            env = {**os.environ, "PYTHONPATH": str(MERGEKIT_CHECK.parent.parent)}
-            out = subprocess.run([mergekit_python, str(MERGEKIT_CHECK), *map(str, experts),
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}   # smolmoe and studies/ from here
+            out = subprocess.run([mergekit_python, "-m", "studies.mergekit_check", *map(str, experts),
                                   "--base", str(base), "--out", str(root / "mergekit")],
                                  capture_output=True, text=True, env=env)
             result["mergekit"] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 \

@@ -4,7 +4,7 @@
 For each model and type, the next-token argmax of llama.cpp (llama-cpp-python) is compared with
 transformers' at every position of a fixed set of chat conversations; f32 must agree on >= 99%.
 
-    python scripts/check_gguf.py [MODEL_DIR ...] [--types f32,f16,bf16] [--out DIR] [--json FILE]
+    python -m studies.check_gguf [MODEL_DIR ...] [--types f32,f16,bf16] [--out DIR] [--json FILE]
 
 With no MODEL_DIR: the demo MoE at $SMOLMOE_HOME/moe when it exists; otherwise the real base model
 and an 8-expert MoE assembled from perturbed copies of the base's MLPs (quick stand-ins for

@@ -1,6 +1,6 @@
 """Grow study (issue #25, must-show 2): add the eighth expert to the MoE of the other seven.
 
-    python scripts/grow_study.py --home $SMOLMOE_HOME [--expert NAME] [--work DIR] [--limit N]
+    python -m studies.grow_study --home $SMOLMOE_HOME [--expert NAME] [--work DIR] [--limit N]
 
 From the demo's MoE (HOME/moe) it removes expert NAME (default: the last routed expert that is
 not the base's `general`) with `remove-expert` -> the MoE of the other seven, adds it back from
@@ -14,7 +14,6 @@ WORK/grow-study.json and .md; exit 1 when a goal is missed.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -27,6 +26,8 @@ from smolmoe.evaluate import evaluate
 from smolmoe.grow import add_expert, remove_expert
 from smolmoe.io import write_json
 from smolmoe.modeldir import read_moe_meta
+
+from studies.common import timed
 
 SPLITS = ("test", "foreign")
 GOAL_NEW, GOAL_OTHERS, GOAL_SECONDS = 1.05, 0.01, 120
@@ -43,12 +44,6 @@ def router_rows(moe_dir: Path) -> dict[str, torch.Tensor]:
                 for name, row in zip(names, w):
                     rows[f"{key}:{name}"] = row
     return rows
-
-
-def timed(fn, *args, **kw):
-    t0 = time.perf_counter()
-    meta = fn(*args, **kw)
-    return meta, round(time.perf_counter() - t0, 1)
 
 
 @click.command()

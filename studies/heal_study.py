@@ -1,7 +1,7 @@
 """Healing study (issue #14, must-show 2): eight FULL fine-tunes merged into one MoE, scored
 against the true oracle (each dense expert from its own directory) before and after healing.
 
-    python scripts/heal_study.py --experts DIR --data DIR --work DIR [--limit N]
+    python -m studies.heal_study --experts DIR --data DIR --work DIR [--limit N]
         [--variant NAME=NON_FFN:HEAL[:STEPS[:LR]]]...
 
 Each variant assembles (or reuses) an MoE of the experts under --experts with --non-ffn
@@ -29,8 +29,9 @@ from smolmoe.io import read_json, write_json
 from smolmoe.router import train_router
 from smolmoe.assemble import WeightReader, assemble
 
+from studies.common import DEMO_ROUTER, cached, md_table, timed
+
 SPLITS = ("test", "foreign")
-DEMO_ROUTER = dict(steps=20, lr=2e-3)
 GOAL = 1.05
 # Shared (non-FFN) tensors grouped the way a reader asks "what drifted": by their role.
 TENSOR_GROUPS = {"embed": ("embed_tokens",), "q/k": ("q_proj", "k_proj"),
@@ -59,22 +60,13 @@ def drift_by_group(experts: dict[str, Path], base: Path) -> dict:
     return out
 
 
-def cached(path: Path, compute):
-    """compute()'s result kept in `path`: a rerun reads it instead of computing it again."""
-    if path.is_file():
-        return read_json(path, ModelError)
-    value = compute()
-    write_json(path, value)
-    return value
-
-
 def parse_variant(text: str) -> tuple[str, dict]:
     try:
         name, spec = text.split("=", 1)
         parts = spec.split(":")
         non_ffn, heal = parts[0], parts[1]
-        steps = int(parts[2]) if len(parts) > 2 else DEMO_ROUTER["steps"]
-        lr = float(parts[3]) if len(parts) > 3 else DEMO_ROUTER["lr"]
+        steps = int(parts[2]) if len(parts) > 2 else DEMO_ROUTER.steps
+        lr = float(parts[3]) if len(parts) > 3 else DEMO_ROUTER.lr
     except (ValueError, IndexError):
         raise click.BadParameter(f"{text!r}: expected NAME=NON_FFN:HEAL[:STEPS[:LR]]") from None
     return name, {"non_ffn": non_ffn, "heal": heal, "steps": steps, "lr": lr}
@@ -84,28 +76,25 @@ def ratio_table(report: dict) -> str:
     """Markdown: MoE/oracle per domain, one column per variant and split."""
     cols = [(v, s) for v in report["variants"] for s in SPLITS]
     domains = [d for d in report["oracle"]["test"] if d != GENERAL_DOMAIN]
-    lines = ["| domain | " + " | ".join(f"{v} {s}" for v, s in cols) + " |",
-             "|---" * (len(cols) + 1) + "|"]
+    rows = []
     for d in domains:
         cells = []
         for v, s in cols:
             r = report["variants"][v]["moe_over_oracle"][s].get(d)
             cells.append("–" if r is None else f"{r:.3f}" + ("" if r <= GOAL else " ✗"))
-        lines.append(f"| {d} | " + " | ".join(cells) + " |")
-    lines.append("| within 1.05× | " + " | ".join(
+        rows.append([d, *cells])
+    rows.append(["within 1.05×", *(
         f"{report['variants'][v]['within_goal'][s]}/{len(report['variants'][v]['moe_over_oracle'][s])}"
-        for v, s in cols) + " |")
-    return "\n".join(lines)
+        for v, s in cols)])
+    return "\n".join(md_table(["domain", *(f"{v} {s}" for v, s in cols)], rows))
 
 
 def drift_table(report: dict) -> str:
     """Markdown: how far each expert's shared tensors moved from the base, by group."""
     groups = list(TENSOR_GROUPS)
-    lines = ["| expert | " + " | ".join(f"{g} rel. L2" for g in groups) + " |",
-             "|---" * (len(groups) + 1) + "|"]
-    for name, row in report["drift_from_base"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{row.get(g, 0):.4f}" for g in groups) + " |")
-    return "\n".join(lines)
+    rows = [[name, *(f"{row.get(g, 0):.4f}" for g in groups)]
+            for name, row in report["drift_from_base"].items()]
+    return "\n".join(md_table(["expert", *(f"{g} rel. L2" for g in groups)], rows))
 
 
 @click.command(context_settings={"show_default": True})
@@ -116,7 +105,7 @@ def drift_table(report: dict) -> str:
 @click.option("--limit", default=20, type=click.IntRange(1), help="Records per domain and split.")
 @click.option("--variant", "variants", multiple=True, help="NAME=NON_FFN:HEAL[:STEPS[:LR]] (repeatable) [default: average with heal none, norms, lora].")
 @click.option("--base-expert/--no-base-expert", default=True, help="Add the base's FFN as the `general` expert (as the demo does).")
-@click.option("--router-batch", default=8, type=click.IntRange(1), help="Conversations per router step.")
+@click.option("--router-batch", default=DEMO_ROUTER.batch_size, type=click.IntRange(1), help="Conversations per router step.")
 @click.option("--alpha", default=0.01, type=Finite(0, 100), help="Load-balancing weight.")
 @click.option("--base", default=None, help="The experts' base (default: the packaged SmolLM2-135M-Instruct).")
 @one_line_errors
@@ -156,18 +145,16 @@ def main(experts_root, data_dir, work, out, limit, variants, base_expert, router
         click.echo(f"variant {name}: {spec}")
         moe = work / f"moe-{spec['non_ffn']}"
         if not (moe / "smolmoe.json").is_file():
-            t0 = time.perf_counter()
-            assemble(MergeConfig(experts=[str(p) for p in experts.values()], output=str(moe),
-                                 top_k=2, router_init="fit", data=str(data_dir), fit_samples=12,
-                                 base=str(base), base_expert=base_expert, non_ffn=spec["non_ffn"]),
-                     experts_root=experts_root, overwrite=True)
-            write_json(work / f"assemble-{spec['non_ffn']}.json",
-                       {"seconds": round(time.perf_counter() - t0, 1)})
+            _, seconds = timed(assemble, MergeConfig(
+                experts=[str(p) for p in experts.values()], output=str(moe), top_k=2,
+                router_init="fit", data=str(data_dir), fit_samples=12, base=str(base),
+                base_expert=base_expert, non_ffn=spec["non_ffn"]),
+                experts_root=experts_root, overwrite=True)
+            write_json(work / f"assemble-{spec['non_ffn']}.json", {"seconds": seconds})
         meta = read_meta(moe)
         trained = work / f"moe-{name}"
         if not (trained / "smolmoe.json").is_file():
-            settings = TrainSettings(steps=spec["steps"], lr=spec["lr"], batch_size=router_batch,
-                                     seq_len=256, warmup_steps=2, seed=0)
+            settings = DEMO_ROUTER.updated(steps=spec["steps"], lr=spec["lr"], batch_size=router_batch)
             train_router(moe, data_dir, settings, alpha=alpha, heal=spec["heal"], out_dir=trained,
                          overwrite=True)
         training = read_meta(trained)["router_training"]

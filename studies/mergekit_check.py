@@ -1,8 +1,9 @@
 """Our merges (smolmoe.merge_dense) against mergekit's on the same experts: max |difference|
 and seconds per method; prints one JSON line. Run it with a Python that has mergekit (kept out
-of smolmoe's environment: it brings ~300 MB of dependencies), smolmoe on its PYTHONPATH:
+of smolmoe's environment: it brings ~300 MB of dependencies), from the repository root (so
+smolmoe imports from this checkout):
 
-    PYTHONPATH=. /path/to/venv/bin/python scripts/mergekit_check.py EXPERT_DIR... --base DIR --out DIR
+    /path/to/venv/bin/python -m studies.mergekit_check EXPERT_DIR... --base DIR --out DIR
 
 average ~ mergekit linear (weights 1/n), ties ~ ties (weight 1, normalize), dare ~ dare_linear
 (weights 1/n): the same definitions; DARE's random masks differ (mergekit draws them from

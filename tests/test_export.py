@@ -79,7 +79,7 @@ def test_gguf_moe_runs_in_llama_cpp_like_transformers(moe_with_real_tokenizer, t
     # A tiny random model's top logits are close together, so 16-bit weights flip a few of
     # them; a broken file would agree almost nowhere. No q8_0 here: llama.cpp 0.3.36 built for
     # this CPU (AVX-512, AMX) crashes (SIGSEGV in llama_decode) on a q8_0 model this narrow
-    # (hidden 32); scripts/check_gguf.py checks q8_0 on the real model.
+    # (hidden 32); studies/check_gguf.py checks q8_0 on the real model.
     for outtype, floor in (("f16", 0.97),):
         path = export_gguf(moe, tmp_path / f"moe-{outtype}.gguf", outtype)["path"]
         result = check_gguf(path, moe)

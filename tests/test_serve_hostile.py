@@ -1,6 +1,6 @@
 """`smolmoe serve` under hostile clients: bounded requests (400), linear stop matching, a client
 that leaves frees its slot (streamed or not), bearer auth, SIGTERM, JSON errors only.
-(The load test that mixes hostile and normal requests is a measurement: scripts/bench_hostile.py.)"""
+(The load test that mixes hostile and normal requests is a measurement: bench/bench_hostile.py.)"""
 import json
 import os
 import signal

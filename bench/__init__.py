@@ -1,0 +1,1 @@
+"""Benchmarks of smolmoe: each a module run from the repository root (`python -m bench.NAME --help`)."""
