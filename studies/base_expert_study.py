@@ -28,7 +28,7 @@ from smolmoe.router import train_router
 from smolmoe.assemble import assemble
 from smolmoe.tasks.run import evaluate_tasks
 
-from studies.common import DEMO_ROUTER, cached, md_table
+from studies.common import DEMO_ROUTER, base_option, cached, data_option, md_table, work_option
 
 
 def build(experts: dict[str, Path], data_dir: Path, base: Path, out: Path, base_expert: bool,
@@ -82,14 +82,14 @@ def _rate(r) -> str:
 
 @click.command(context_settings={"show_default": True})
 @click.option("--experts", "experts_root", required=True, type=click.Path(exists=True, file_okay=False), help="The MLP-only experts (NAME/ each).")
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False), help="Directory made by `smolmoe data build`.")
-@click.option("--work", required=True, type=click.Path(file_okay=False), help="MoEs and per-stage results go here (a rerun resumes).")
+@data_option
+@work_option
 @click.option("--out", default="docs/byo-results", type=click.Path(file_okay=False), help="Where base-expert-study.json and .md are written.")
 @click.option("--with-base", "with_base", default=None, type=click.Path(exists=True, file_okay=False), help="An MoE already built with --base-expert on the same budget (reused, not rebuilt).")
 @click.option("--limit", default=20, type=click.IntRange(1), help="Test records per domain for the losses.")
 @click.option("--task-limit", default=40, type=click.IntRange(1), help="Everyday prompts (and guardian harmful and benign each) for refusal rates.")
 @click.option("--fit-samples", default=12, type=click.IntRange(1), help="Conversations per domain for the fit init (the demo's).")
-@click.option("--base", default=None, help="The experts' base (default: the packaged SmolLM2-135M-Instruct).")
+@base_option
 @one_line_errors
 def main(experts_root, data_dir, work, out, with_base, limit, task_limit, fit_samples, base):
     quiet_transformers()

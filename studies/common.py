@@ -11,6 +11,8 @@ import socket
 import time
 from pathlib import Path
 
+import click
+
 from smolmoe.config import router_training
 from smolmoe.errors import ModelError
 from smolmoe.io import read_json, write_json
@@ -21,6 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent   # the repository root
 _DEMO = MoEPipelineSettings()
 # The demo's router budget (its pipeline's defaults), so an MoE a study builds matches the demo's.
 DEMO_ROUTER = router_training(steps=_DEMO.router_steps, lr=_DEMO.router_lr, warmup_steps=2)
+
+# The options every study that builds MoEs from experts takes.
+data_option = click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False), help="Directory made by `smolmoe data build`.")
+work_option = click.option("--work", required=True, type=click.Path(file_okay=False), help="MoEs and per-stage results go here (a rerun resumes).")
+base_option = click.option("--base", default=None, help="The experts' base (default: the packaged SmolLM2-135M-Instruct).")
 
 
 def cached(path: Path, compute):

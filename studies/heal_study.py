@@ -29,7 +29,7 @@ from smolmoe.io import read_json, write_json
 from smolmoe.router import train_router
 from smolmoe.assemble import WeightReader, assemble
 
-from studies.common import DEMO_ROUTER, cached, md_table, timed
+from studies.common import DEMO_ROUTER, base_option, cached, data_option, md_table, timed, work_option
 
 SPLITS = ("test", "foreign")
 GOAL = 1.05
@@ -99,15 +99,15 @@ def drift_table(report: dict) -> str:
 
 @click.command(context_settings={"show_default": True})
 @click.option("--experts", "experts_root", required=True, type=click.Path(exists=True, file_okay=False), help="Directory of the eight full fine-tunes (NAME/ each).")
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False), help="Directory made by `smolmoe data build`.")
-@click.option("--work", required=True, type=click.Path(file_okay=False), help="MoEs and per-stage results go here (a rerun resumes).")
+@data_option
+@work_option
 @click.option("--out", default="docs/byo-results", type=click.Path(file_okay=False), help="Where heal-study.json and .md are written.")
 @click.option("--limit", default=20, type=click.IntRange(1), help="Records per domain and split.")
 @click.option("--variant", "variants", multiple=True, help="NAME=NON_FFN:HEAL[:STEPS[:LR]] (repeatable) [default: average with heal none, norms, lora].")
 @click.option("--base-expert/--no-base-expert", default=True, help="Add the base's FFN as the `general` expert (as the demo does).")
 @click.option("--router-batch", default=DEMO_ROUTER.batch_size, type=click.IntRange(1), help="Conversations per router step.")
 @click.option("--alpha", default=0.01, type=Finite(0, 100), help="Load-balancing weight.")
-@click.option("--base", default=None, help="The experts' base (default: the packaged SmolLM2-135M-Instruct).")
+@base_option
 @one_line_errors
 def main(experts_root, data_dir, work, out, limit, variants, base_expert, router_batch, alpha, base):
     quiet_transformers()
