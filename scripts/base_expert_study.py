@@ -17,16 +17,16 @@ from pathlib import Path
 
 import click
 
-from smolmoe.base import resolve_base
-from smolmoe.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
-from smolmoe.cli import one_line_errors, quiet_transformers
-from smolmoe.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
-from smolmoe.data import load_records, split_path
-from smolmoe.evaluate import evaluate, loss_on_records, mean_loss, moe_routing
-from smolmoe.io import write_json
-from smolmoe.router import train_router
-from smolmoe.assemble import assemble
-from smolmoe.tasks.run import evaluate_tasks
+from smolmoe.core.base import resolve_base
+from smolmoe.core.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
+from smolmoe.cli.kit import one_line_errors, quiet_transformers
+from smolmoe.core.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
+from smolmoe.data.records import load_records, split_path
+from smolmoe.evaluation.loss import evaluate, loss_on_records, mean_loss, moe_routing
+from smolmoe.core.io import write_json
+from smolmoe.moe.router import train_router
+from smolmoe.moe.assemble import assemble
+from smolmoe.evaluation.tasks.run import evaluate_tasks
 
 from heal_study import cached  # scripts/ is on sys.path when a script in it runs
 

@@ -27,16 +27,16 @@ from pathlib import Path
 import click
 import torch
 
-from smolmoe.base import resolve_base
-from smolmoe.cli import home_default, one_line_errors, quiet_transformers
-from smolmoe.config import TrainSettings
-from smolmoe.cost import generation_rate, prefill_rate, timed
-from smolmoe.data import StepBatches, encode_records, load_records, mixed_examples, split_path
-from smolmoe.io import write_json
-from smolmoe.progress import console, out
-from smolmoe.router import init_routers, is_router, router_loss_fn
-from smolmoe.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
-from smolmoe.train import train
+from smolmoe.core.base import resolve_base
+from smolmoe.cli.kit import home_default, one_line_errors, quiet_transformers
+from smolmoe.core.config import TrainSettings
+from smolmoe.evaluation.cost import generation_rate, prefill_rate, timed
+from smolmoe.data.records import StepBatches, encode_records, load_records, mixed_examples, split_path
+from smolmoe.core.io import write_json
+from smolmoe.cli.progress import console, out
+from smolmoe.moe.router import init_routers, is_router, router_loss_fn
+from smolmoe.core.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
+from smolmoe.training.loop import train
 
 
 def matmul_peak_gflops() -> float:
@@ -85,7 +85,7 @@ def chat_path_timers(chat, prefill_ids: list[int], new_tokens: int = 48) -> dict
     `generate` streams `new_tokens` greedy tokens (routing capture on, as chat and serve run),
     `prefill` runs the chat model's forward on `prefill_ids` (with its KV cache, as generation
     fills it)."""
-    from smolmoe.generate import GenerationSettings
+    from smolmoe.inference.generate import GenerationSettings
     settings = GenerationSettings(max_new_tokens=new_tokens)
     never_stop(chat)
     ids = torch.tensor([prefill_ids])
@@ -118,7 +118,7 @@ def best_interleaved(timers: dict[str, dict], repeat: int = 3) -> dict[str, dict
 
 def gguf_exports(moe_dir: Path, out: Path, types=("f32", "bf16")) -> dict[str, Path]:
     """The MoE exported with llama.cpp's converter, once per type (reused when already there)."""
-    from smolmoe.export import export_gguf
+    from smolmoe.export.gguf import export_gguf
     files = {}
     for t in types:
         files[t] = out / f"{moe_dir.name}-{t}.gguf"
@@ -134,7 +134,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     prompt for generation, the same `prefill_tokens` token ids for prefill, repeats interleaved.
     At bf16 the chat path also runs with its weights unpacked (packing.py's gain)."""
     from bench_llama_cpp import llama_cpp_timers
-    from smolmoe.generate import ChatModel
+    from smolmoe.inference.generate import ChatModel
     gen_ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
     prefill_ids = torch.randint(100, tokenizer.vocab_size, (prefill_tokens,),
                                 generator=torch.Generator().manual_seed(1)).tolist()
@@ -173,7 +173,7 @@ def bf16_agreement(moe_dir: Path, r: dict, new_tokens: int = 200) -> None:
     float32 writes `new_tokens` greedy tokens; both then read that reply, and at each of its
     positions their next-token choices are compared (teacher-forced, so one early difference
     does not count twice)."""
-    from smolmoe.generate import ChatModel, GenerationSettings
+    from smolmoe.inference.generate import ChatModel, GenerationSettings
     f32 = ChatModel.load(moe_dir, dtype="float32")
     never_stop(f32)
     prompt = f32.encode(PROMPT)
@@ -239,7 +239,7 @@ def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16)
     a 4x256 batch wants ~21 GB, so try it in a child process with a memory cap."""
     code = (f"import resource, json, sys; resource.setrlimit(resource.RLIMIT_AS, ({limit_gb << 30}, {limit_gb << 30}))\n"
             f"sys.path.insert(0, 'scripts'); import torch; from bench import prefill_rate\n"
-            f"from smolmoe.modeldir import load_model\n"
+            f"from smolmoe.core.modeldir import load_model\n"
             f"m = load_model({str(moe_dir)!r}, experts_implementation='batched_mm')\n"
             f"ids = torch.randint(100, 49000, ({batch}, {seq}))\n"
             f"print(json.dumps({{'forward_tok_s': prefill_rate(m, ids)}}))")
@@ -252,8 +252,8 @@ def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16)
 
 def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
     """train-router in a fresh process; its peak resident memory (CPU) in GB."""
-    code = (f"from pathlib import Path; from smolmoe.config import TrainSettings; "
-            f"from smolmoe.router import train_router; import tempfile; "
+    code = (f"from pathlib import Path; from smolmoe.core.config import TrainSettings; "
+            f"from smolmoe.moe.router import train_router; import tempfile; "
             f"train_router(Path({str(moe)!r}), Path({str(data)!r}), TrainSettings(steps=2, "
             f"batch_size={batch}, seq_len={seq}, warmup_steps=0), per_domain=16, "
             f"out_dir=Path(tempfile.mkdtemp()) / 'moe')")

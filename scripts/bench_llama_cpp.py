@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from smolmoe.config import home_path
-from smolmoe.errors import SmolMoEError
-from smolmoe.export import LLAMA_CPP_PYTHON
+from smolmoe.core.config import home_path
+from smolmoe.core.errors import SmolMoEError
+from smolmoe.export.gguf import LLAMA_CPP_PYTHON
 
 
 def llama_cpp_tool(name: str) -> Path | None:

@@ -20,13 +20,13 @@ from pathlib import Path
 import click
 import torch
 
-from smolmoe.cli import one_line_errors, quiet_transformers
-from smolmoe.config import GENERAL_DOMAIN
-from smolmoe.data import split_path
-from smolmoe.evaluate import evaluate
-from smolmoe.grow import add_expert, remove_expert
-from smolmoe.io import write_json
-from smolmoe.modeldir import read_moe_meta
+from smolmoe.cli.kit import one_line_errors, quiet_transformers
+from smolmoe.core.config import GENERAL_DOMAIN
+from smolmoe.data.records import split_path
+from smolmoe.evaluation.loss import evaluate
+from smolmoe.moe.grow import add_expert, remove_expert
+from smolmoe.core.io import write_json
+from smolmoe.core.modeldir import read_moe_meta
 
 SPLITS = ("test", "foreign")
 GOAL_NEW, GOAL_OTHERS, GOAL_SECONDS = 1.05, 0.01, 120

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import click
 
-from smolmoe.base import resolve_base
-from smolmoe.modeldir import expert_domain, load_model, load_tokenizer, read_moe_meta as read_meta
-from smolmoe.cli import Finite, one_line_errors, quiet_transformers
-from smolmoe.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
-from smolmoe.errors import ModelError
-from smolmoe.data import load_records, split_path
-from smolmoe.evaluate import evaluate, moe_routing
-from smolmoe.io import read_json, write_json
-from smolmoe.router import train_router
-from smolmoe.assemble import WeightReader, assemble
+from smolmoe.core.base import resolve_base
+from smolmoe.core.modeldir import expert_domain, load_model, load_tokenizer, read_moe_meta as read_meta
+from smolmoe.cli.kit import Finite, one_line_errors, quiet_transformers
+from smolmoe.core.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
+from smolmoe.core.errors import ModelError
+from smolmoe.data.records import load_records, split_path
+from smolmoe.evaluation.loss import evaluate, moe_routing
+from smolmoe.core.io import read_json, write_json
+from smolmoe.moe.router import train_router
+from smolmoe.moe.assemble import WeightReader, assemble
 
 SPLITS = ("test", "foreign")
 DEMO_ROUTER = dict(steps=20, lr=2e-3)

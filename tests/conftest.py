@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from smolmoe.data import CHATML_TEMPLATE
+from smolmoe.data.records import CHATML_TEMPLATE
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 WORDS = ("alpha beta gamma delta python code function return value story dragon castle "
@@ -138,8 +138,8 @@ DOMAINS = ("math", "story")
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """A tiny base, two MLP-only experts trained on distinct domains, and their data."""
-    from smolmoe.config import ExpertManifest, TrainSettings
-    from smolmoe.experts import train_expert
+    from smolmoe.core.config import ExpertManifest, TrainSettings
+    from smolmoe.training.experts import train_expert
     root = tmp_path_factory.mktemp("merge")
     base = root / "base"
     make_llama(base, make_tokenizer(base))
@@ -155,8 +155,8 @@ def trained(tmp_path_factory):
 
 def merge_trained(trained, out, **kw):
     """Assemble `trained`'s experts into an MoE at out (MergeConfig fields as kw); its metadata."""
-    from smolmoe.assemble import assemble
-    from smolmoe.config import ExpertManifest, MergeConfig
+    from smolmoe.moe.assemble import assemble
+    from smolmoe.core.config import ExpertManifest, MergeConfig
 
     manifests = {d: ExpertManifest(name=d, domain=d, positive_prompts=[f"{d} prompt", "add 1 plus 2"])
                  for d in DOMAINS}

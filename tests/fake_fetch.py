@@ -1,4 +1,4 @@
-"""A stand-in for data_recipes.sources.Fetcher that serves in-memory archives, offline.
+"""A stand-in for smolmoe.data.recipes.sources.Fetcher that serves in-memory archives, offline.
 
 `files` maps (package, member) to text or bytes; `unavailable` names packages whose every
 read raises SourceUnavailable, as the real fetcher does when a registry no longer serves one.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_recipes.sources import SourceUnavailable
+from smolmoe.data.recipes.sources import SourceUnavailable
 
 
 class FakeFetch:

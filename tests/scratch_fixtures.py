@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from smolmoe.scratch import arithmetic
+from smolmoe.rl import arithmetic
 
 EN = ("the cat sat on the mat and the dog ran in the park while a bird sang in the tree "
       "python functions return values and classes hold methods").split()

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from conftest import write_domain
 from test_moe_formats import make_family_experts
-from smolmoe.assemble import assemble, parity_warning
-from smolmoe.cli import main
-from smolmoe.config import MergeConfig
-from smolmoe.errors import ModelError
+from smolmoe.moe.assemble import assemble, parity_warning
+from smolmoe.cli.main import main
+from smolmoe.core.config import MergeConfig
+from smolmoe.core.errors import ModelError
 
 MLP = ["gate_proj", "up_proj", "down_proj"]
 
@@ -41,8 +41,8 @@ def adapter_logits(base, adapter, ids):
 
 @torch.no_grad()
 def forced_logits(moe_dir, j, ids):
-    from smolmoe.hooks import force_expert
-    from smolmoe.modeldir import load_model
+    from smolmoe.moe.hooks import force_expert
+    from smolmoe.core.modeldir import load_model
     model = load_model(moe_dir)
     with force_expert(model, j):
         return model(input_ids=ids).logits
@@ -69,7 +69,7 @@ def test_mlp_lora_folds_into_its_expert_with_parity(tmp_path, dora):
 
 
 def test_add_expert_takes_an_adapter_with_its_base(tmp_path):
-    from smolmoe.grow import add_expert
+    from smolmoe.moe.grow import add_expert
 
     dirs = make_family_experts(tmp_path, "qwen3", n=2)
     for d in ("e0", "e1", "lora"):
@@ -155,7 +155,7 @@ def test_adapters_that_cannot_fold_are_refused_in_one_line(tmp_path, monkeypatch
 
 
 def test_adapter_base_defaults_to_its_config_and_must_match_the_moe(tmp_path):
-    from smolmoe.adapters import check_adapter
+    from smolmoe.moe.adapters import check_adapter
 
     make_family_experts(tmp_path, "llama", n=1)
     lora = make_adapter(tmp_path / "base", tmp_path / "lora")

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smolmoe.cli import main
-from smolmoe.config import ExpertManifest, MergeConfig, TrainSettings, home_path
-from smolmoe.errors import ConfigError, ModelError
-from smolmoe.experts import train_expert
-from smolmoe.assemble import assemble, resolve_merge_config
+from smolmoe.cli.main import main
+from smolmoe.core.config import ExpertManifest, MergeConfig, TrainSettings, home_path
+from smolmoe.core.errors import ConfigError, ModelError
+from smolmoe.training.experts import train_expert
+from smolmoe.moe.assemble import assemble, resolve_merge_config
 
 from conftest import DOMAINS, make_llama, make_tokenizer, merge_trained
 
@@ -112,7 +112,7 @@ def test_merge_resolution_names_overrides_and_default_output(experts_dir, tmp_pa
 
 
 def test_base_expert_without_a_base_takes_the_packaged_one(experts_dir, monkeypatch):
-    monkeypatch.setattr("smolmoe.assemble.resolve_base", lambda spec=None: Path("/packaged/base"))
+    monkeypatch.setattr("smolmoe.moe.assemble.resolve_base", lambda spec=None: Path("/packaged/base"))
     merge, _ = resolve_merge_config(["math", "story"], base_expert=True)
     assert merge.base == "/packaged/base"
     merge, _ = resolve_merge_config(["math", "story"], base_expert=True, base="/mine")

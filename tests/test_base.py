@@ -1,13 +1,13 @@
 """The base model: the real packaged SmolLM2-135M-Instruct, and clear errors for bad specs."""
 import pytest
 
-from smolmoe.base import resolve_base
-from smolmoe.modeldir import describe
-from smolmoe.errors import ModelError
+from smolmoe.core.base import resolve_base
+from smolmoe.core.modeldir import describe
+from smolmoe.core.errors import ModelError
 
 
 def test_real_base_converts_once_and_answers():
-    from smolmoe.generate import answer
+    from smolmoe.inference.generate import answer
     path = resolve_base()
     weights = path / "model.safetensors"
     stamp = weights.stat().st_mtime_ns

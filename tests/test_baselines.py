@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from conftest import merge_trained
 from tiny_moe import make_experts
-from smolmoe.errors import ConfigError, ModelError
-from smolmoe.merge_dense import average, dare, merge_dense, merge_tensor, ties, trim_top_k
+from smolmoe.core.errors import ConfigError, ModelError
+from smolmoe.evaluation.merge_dense import average, dare, merge_dense, merge_tensor, ties, trim_top_k
 
 
 # ------------------------------------------------------------------ the merge methods by hand
@@ -112,7 +112,7 @@ def test_merge_dense_never_overwrites_an_input_and_needs_the_base(three_experts,
 
 
 def test_cli_merge_dense_ties_and_dare(three_experts, tmp_path):
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
     root, dirs = three_experts
     for method in ("ties", "dare"):
         out = tmp_path / method
@@ -128,8 +128,8 @@ def test_cli_merge_dense_ties_and_dare(three_experts, tmp_path):
 # ------------------------------------------------------------------ the multitask baseline
 def test_multitask_sees_the_experts_records_with_their_budget_together(
         experts_dir, tiny_dir, tiny_data, tmp_path):
-    from smolmoe.config import list_manifests
-    from smolmoe.experts import multitask_settings, train_expert, train_multitask
+    from smolmoe.core.config import list_manifests
+    from smolmoe.training.experts import multitask_settings, train_expert, train_multitask
     manifests = list_manifests()
     assert multitask_settings(manifests).steps == 16          # 8 + 8
     summary = train_multitask(manifests, base=tiny_dir, data_dir=tiny_data,
@@ -147,8 +147,8 @@ def test_multitask_sees_the_experts_records_with_their_budget_together(
 
 
 def test_multitask_refuses_experts_with_different_batch_shapes(experts_dir):
-    from smolmoe.config import list_manifests
-    from smolmoe.experts import multitask_settings
+    from smolmoe.core.config import list_manifests
+    from smolmoe.training.experts import multitask_settings
     import dataclasses
     a, b = list_manifests()
     b = dataclasses.replace(b, finetune=b.finetune.updated(batch_size=8))
@@ -158,7 +158,7 @@ def test_multitask_refuses_experts_with_different_batch_shapes(experts_dir):
 
 def test_cli_train_expert_multitask_writes_to_the_baselines_home(experts_dir, tiny_dir, tiny_data,
                                                                  tmp_path, monkeypatch):
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
     monkeypatch.setenv("SMOLMOE_HOME", str(tmp_path / "home"))
     args = ["train-expert", "--multitask", "--base", str(tiny_dir), "--data", str(tiny_data)]
     refused = CliRunner().invoke(main, [*args, "--steps", "3"])
@@ -173,7 +173,7 @@ def test_cli_train_expert_multitask_writes_to_the_baselines_home(experts_dir, ti
 @pytest.fixture(scope="module")
 def moe_with_baselines(trained, tmp_path_factory):
     """`trained`'s MoE, with baselines/ beside it: its average and TIES merges."""
-    from smolmoe.baselines import build_merges
+    from smolmoe.evaluation.baselines import build_merges
     root = tmp_path_factory.mktemp("with_baselines")
     merge_trained(trained, root / "moe", top_k=1, router_init="fit")
     build_merges([trained / "experts" / d for d in ("math", "story")], root / "baselines",
@@ -183,9 +183,9 @@ def moe_with_baselines(trained, tmp_path_factory):
 
 def test_eval_moe_reports_the_baselines_beside_base_oracle_and_moe(moe_with_baselines, trained):
     from rich.console import Console
-    from smolmoe.baselines import baselines_root, compare, compare_lines, find_baselines
-    from smolmoe.evaluate import moe_evaluate
-    from smolmoe.tables import moe_eval_tables
+    from smolmoe.evaluation.baselines import baselines_root, compare, compare_lines, find_baselines
+    from smolmoe.evaluation.loss import moe_evaluate
+    from smolmoe.cli.tables import moe_eval_tables
     moe = moe_with_baselines / "moe"
     baselines = find_baselines(baselines_root(moe))
     assert list(baselines) == ["merge-average", "merge-ties"]
@@ -210,8 +210,8 @@ def test_eval_moe_reports_the_baselines_beside_base_oracle_and_moe(moe_with_base
 
 def test_cost_counts_parameters_speed_and_training_minutes(moe_with_baselines, trained):
     from rich.console import Console
-    from smolmoe.cost import model_costs
-    from smolmoe.tables import cost_table
+    from smolmoe.evaluation.cost import model_costs
+    from smolmoe.cli.tables import cost_table
     moe = moe_with_baselines / "moe"
     costs = model_costs({"base": trained / "base", "merge-ties": moe_with_baselines /
                          "baselines" / "merge-ties", "moe": moe}, speed=True)
@@ -235,9 +235,9 @@ def _front_matter(readme):
 
 
 def test_assemble_writes_the_card_eval_fills_it_train_router_renews_it(trained, tmp_path):
-    from smolmoe.config import TrainSettings
-    from smolmoe.model_card import MEASURED, record_evaluation
-    from smolmoe.router import train_router
+    from smolmoe.core.config import TrainSettings
+    from smolmoe.moe.model_card import MEASURED, record_evaluation
+    from smolmoe.moe.router import train_router
     data = tmp_path / "data"
     shutil.copytree(trained / "data", data)
     moe = tmp_path / "moe"
@@ -273,7 +273,7 @@ def test_assemble_writes_the_card_eval_fills_it_train_router_renews_it(trained, 
 
 
 def test_add_and_remove_expert_rewrite_the_card(tiny_moe, tmp_path):
-    from smolmoe.grow import remove_expert
+    from smolmoe.moe.grow import remove_expert
     out = tmp_path / "smaller"
     remove_expert(tiny_moe, "story", out=out)
     _, text = _front_matter(out / "README.md")
@@ -281,7 +281,7 @@ def test_add_and_remove_expert_rewrite_the_card(tiny_moe, tmp_path):
 
 
 def test_card_lists_each_experts_sources_licences_and_held_out_source(tmp_path):
-    from smolmoe.model_card import render
+    from smolmoe.moe.model_card import render
     data, moe = tmp_path / "data", tmp_path / "moe"
     (data / "math").mkdir(parents=True)
     (data / "math" / "train.jsonl").write_text("")

@@ -1,7 +1,7 @@
 """The engine's batch entry point gives exactly the replies of one-at-a-time greedy decoding."""
 from __future__ import annotations
 
-from smolmoe.generate import ChatModel, GenerationSettings
+from smolmoe.inference.generate import ChatModel, GenerationSettings
 
 
 PROMPTS = ["add 3 plus 4", "write a story of the dragon and the castle of alpha beta gamma",
@@ -29,7 +29,7 @@ def test_batched_greedy_equals_one_at_a_time(tiny_dir):
 
 
 def test_batched_moe_forced_expert_equals_one_at_a_time(tiny_moe):
-    from smolmoe.hooks import force_expert
+    from smolmoe.moe.hooks import force_expert
     chat = ChatModel.load(tiny_moe)
     with force_expert(chat.model, 1):
         alone = _one_by_one(chat, 10)
@@ -59,7 +59,7 @@ def test_per_conversation_limits_match_one_at_a_time(tiny_dir):
 
 def test_bad_limits_are_one_clear_error(tiny_dir):
     import pytest
-    from smolmoe.errors import ConfigError
+    from smolmoe.core.errors import ConfigError
     chat = ChatModel.load(tiny_dir)
     with pytest.raises(ConfigError):
         chat.reply_batch([[{"role": "user", "content": "hi"}]], [4, 5])

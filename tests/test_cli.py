@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from smolmoe.cli import main
+from smolmoe.cli.main import main
 
 
 
@@ -127,7 +127,7 @@ def test_demo_layout_is_found_with_no_path_argument(trained, tmp_path, monkeypat
     """What the demo leaves in $SMOLMOE_HOME is where every command looks by default."""
     import shutil
 
-    from smolmoe.config import home_path, smolmoe_home
+    from smolmoe.core.config import home_path, smolmoe_home
     monkeypatch.setenv("SMOLMOE_HOME", str(tmp_path / "home"))
     shutil.copytree(trained / "data", home_path("data"))
     shutil.copytree(trained / "experts", home_path("experts"))

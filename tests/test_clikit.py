@@ -6,15 +6,15 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from smolmoe.cli import main
-from smolmoe.clikit import SettingOption
-from smolmoe.config import (CHAT_SAMPLING, ROUTER_TRAINING, DPOSettings, MergeConfig,
+from smolmoe.cli.main import main
+from smolmoe.cli.kit import SettingOption
+from smolmoe.core.config import (CHAT_SAMPLING, ROUTER_TRAINING, DPOSettings, MergeConfig,
                             RouterSettings, TrainSettings)
-from smolmoe.generate import GenerationSettings
+from smolmoe.inference.generate import GenerationSettings
 from smolmoe.scratch.budgets import RL_ROLLOUTS, RL_TRAINING, SCRATCH_DPO, SCRATCH_TRAINING
 from smolmoe.rl.selfpairs import SelfPairSettings
-from smolmoe.scratch.grpo import RLSettings
-from smolmoe.settings import bounds, default_of, field_type, specs
+from smolmoe.rl.grpo import RLSettings
+from smolmoe.core.settings import bounds, default_of, field_type, specs
 
 SETTINGS = (TrainSettings, MergeConfig, RouterSettings, DPOSettings, GenerationSettings, RLSettings,
             SelfPairSettings)
@@ -131,7 +131,7 @@ def test_the_demo_options_are_the_pipeline_settings():
     import importlib.util
     from pathlib import Path
 
-    from smolmoe.pipeline import MoEPipelineSettings
+    from smolmoe.pipelines.moe import MoEPipelineSettings
     spec = importlib.util.spec_from_file_location("demo", Path(__file__).parent.parent / "scripts" / "demo.py")
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from smolmoe.config import ROUTER_TRAINING, export_path, router_training, select_manifests
-from smolmoe.errors import ConfigError
+from smolmoe.core.config import ROUTER_TRAINING, export_path, router_training, select_manifests
+from smolmoe.core.errors import ConfigError
 
 
 def test_router_training_keeps_warmup_below_the_steps():

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from smolmoe.data import (IGNORE_INDEX, StepBatches, encode_chat, load_records,
+from smolmoe.data.records import (IGNORE_INDEX, StepBatches, encode_chat, load_records,
                           mixed_examples, normalize_record)
-from smolmoe.errors import DataError
+from smolmoe.core.errors import DataError
 
 
 def test_instruction_format_becomes_chat():
@@ -93,7 +93,7 @@ def test_mixed_examples_balance_domains():
 
 
 def test_split_path_knows_the_foreign_split_and_refuses_others(tmp_path):
-    from smolmoe.data import split_path
+    from smolmoe.data.records import split_path
     assert split_path(tmp_path, "coder", "foreign") == tmp_path / "coder" / "foreign.jsonl"
     with pytest.raises(DataError, match="unknown split 'bogus'.*foreign"):
         split_path(tmp_path, "coder", "bogus")

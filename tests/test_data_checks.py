@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from data_recipes._checks import (arithmetic_problem, evaluate_arithmetic, python_problem,
+from smolmoe.data.recipes._checks import (arithmetic_problem, evaluate_arithmetic, python_problem,
                                   refusal_problem, run_sql, sql_problem)
 
 SCHEMA = ("CREATE TABLE singer (singer_id INTEGER, name TEXT, country TEXT, age INTEGER);"

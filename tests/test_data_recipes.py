@@ -16,15 +16,15 @@ import pytest
 from click.testing import CliRunner
 from fake_fetch import FakeFetch
 
-import data_recipes
-from data_recipes import _build, inventory, sources
-from data_recipes._build import MixRules, check_mix
-from data_recipes._chat import windows
-from data_recipes._common import MAX_CHARS, dropped, record, sentences_within, stable_hash
-from data_recipes._refusals import category_of, reply
-from data_recipes.sources import (GENERATOR, PACKAGES, STDLIB, Fetcher, Package, Source,
+from smolmoe.data import recipes as data_recipes
+from smolmoe.data.recipes import _build, inventory, registry, sources
+from smolmoe.data.recipes._build import MixRules, check_mix
+from smolmoe.data.recipes._chat import windows
+from smolmoe.data.recipes._common import MAX_CHARS, dropped, record, sentences_within, stable_hash
+from smolmoe.data.recipes._refusals import category_of, reply
+from smolmoe.data.recipes.sources import (GENERATOR, PACKAGES, STDLIB, Fetcher, Package, Source,
                                   SourceUnavailable)
-from smolmoe.errors import DataError, SmolMoEError
+from smolmoe.core.errors import DataError, SmolMoEError
 
 ANY_MIX = MixRules(min_sources=1, min_share=0.0, max_share=1.0, min_packages=1,
                    max_package_share=1.0)  # for fakes that serve one source
@@ -68,13 +68,15 @@ def fake_recipe(domain: str, train, foreign=None, **attrs):
 
 def install(monkeypatch, recipes: dict, everyday=None) -> None:
     """Make data_recipes build these recipes (and `everyday` on full builds) instead of the real."""
-    monkeypatch.setattr(data_recipes, "DOMAINS", list(recipes))
+    for where in (data_recipes, registry):   # the package re-exports the registry's names
+        monkeypatch.setattr(where, "DOMAINS", list(recipes))
 
     def get_recipe(name):
         if name not in recipes:
             raise SmolMoEError(f"unknown domain '{name}' (known: {', '.join(recipes)})")
         return recipes[name]
-    monkeypatch.setattr(data_recipes, "get_recipe", get_recipe)
+    for where in (data_recipes, registry):
+        monkeypatch.setattr(where, "get_recipe", get_recipe)
     monkeypatch.setattr(_build, "extra_splits", lambda names: [everyday] if everyday is not None
                         and set(names) == set(recipes) else [])
     monkeypatch.setattr(inventory, "_everyday", lambda: everyday or SimpleNamespace(
@@ -349,7 +351,7 @@ def test_the_build_output_says_loudly_what_is_missing(monkeypatch, tmp_path):
     monkeypatch.setattr(_build, "Fetcher", lambda cache, local_dir=None: FakeFetch(
         files, stdlib=tmp_path, unavailable={"evals", "aclsum"}))
     monkeypatch.setattr(_build, "MixRules", MixRules)
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
     result = CliRunner().invoke(main, ["data", "build", "--out", str(tmp_path / "out"),
                                        "--max-train", "120", "--max-eval", "6"])
     assert result.exit_code == 1, result.output
@@ -419,7 +421,7 @@ def test_each_pinned_package_unavailable_every_real_recipe_keeps_its_other_sourc
     one domain at a time): with `package` gone, every domain that uses it still builds from its
     other sources and says which are missing. The shares of a few fake items are whatever they
     come to, so the share rule is relaxed; the source-count rule is not."""
-    from data_recipes import everyday
+    from smolmoe.data.recipes import everyday
     relaxed = MixRules(min_share=0.0, max_share=1.0)
     recipes = {d: data_recipes.get_recipe(d) for d in data_recipes.DOMAINS}
     users = {d: r for d, r in recipes.items() if any(s.package == package for s in r.SOURCES)}
@@ -497,7 +499,7 @@ def test_a_group_shared_with_the_foreign_source_is_an_error(monkeypatch, tmp_pat
 
 
 def test_build_writes_the_harmful_flag_and_rejects_a_non_boolean_one():
-    from data_recipes._build import _sanitize
+    from smolmoe.data.recipes._build import _sanitize
     ok = {"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}],
           "source": "s", "group": "g"}
     assert _sanitize({**ok, "harmful": False}, "guardian")["harmful"] is False
@@ -508,7 +510,7 @@ def test_build_writes_the_harmful_flag_and_rejects_a_non_boolean_one():
 
 def test_data_table_shows_foreign_count_shares_and_missing_sources():
     from rich.console import Console
-    from smolmoe.tables import build_problems, data_table
+    from smolmoe.cli.tables import build_problems, data_table
     report = {"coder": {"train": 90, "val": 5, "test": 5, "foreign": 7, "foreign_source": "far",
                         "shares": {"a": 0.5, "b": 0.3, "c": 0.2}, "note": ""},
               "writer": {"train": 90, "val": 5, "test": 5, "foreign": 0, "foreign_source": None,
@@ -615,7 +617,7 @@ def test_supply_hint_names_files_and_the_pip_command():
 # -- `smolmoe data sources` -------------------------------------------------------------------
 
 def cli(*args, **env):
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
     return CliRunner().invoke(main, ["data", "sources", *args], env=env or None)
 
 
@@ -640,7 +642,7 @@ def test_data_sources_lists_every_pin_with_its_users_and_cache(monkeypatch, tmp_
     assert "(--sources)" in text and "46.3 MB" in text and "83 kB" in text
     assert "pypi" in text and "unused" in text
     from rich.console import Console
-    from smolmoe.tables import sources_table
+    from smolmoe.cli.tables import sources_table
     console = Console(width=160, record=True)
     console.print(sources_table(report))
     wide = console.export_text()
@@ -717,7 +719,7 @@ def test_check_fails_naming_a_package_that_is_gone(monkeypatch):
 # -- shared helpers ---------------------------------------------------------------------------
 
 def test_sample_groups_keeps_whole_groups_and_counts_the_rest():
-    from data_recipes._sample import sample_groups
+    from smolmoe.data.recipes._sample import sample_groups
     exs = [record(f"q{g}-{v}", "a", "s", f"g{g}") for g in range(10) for v in range(3)]
     out = list(sample_groups(exs + [dropped("bad_sql", "s")], 4, "k"))
     kept = [e for e in out if "dropped" not in e]
@@ -728,8 +730,8 @@ def test_sample_groups_keeps_whole_groups_and_counts_the_rest():
 
 
 def test_every_declining_reply_is_a_refusal_and_identity_answers_are_not():
-    from data_recipes._refusals import CATEGORIES, FULL_REPLIES, IDENTITY
-    from smolmoe.refusal import is_refusal
+    from smolmoe.data.recipes._refusals import CATEGORIES, FULL_REPLIES, IDENTITY
+    from smolmoe.data.refusal import is_refusal
     for category in [*CATEGORIES, *FULL_REPLIES]:
         for i in range(12):
             assert is_refusal(reply(category, f"prompt {i}")) == (category != IDENTITY), category
@@ -756,9 +758,9 @@ def test_sentences_within():
 
 
 def test_stable_hash_is_the_same_in_every_process():
-    code = "from data_recipes._common import stable_hash; print(stable_hash('group', 3))"
+    code = "from smolmoe.data.recipes._common import stable_hash; print(stable_hash('group', 3))"
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           cwd=Path(data_recipes.__file__).parent.parent,
+                           cwd=Path(data_recipes.__file__).parents[3],
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout
             for seed in ("1", "2")}
     assert outs == {f"{stable_hash('group', 3)}\n"}

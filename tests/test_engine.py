@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from smolmoe.engine import Engine
-from smolmoe.errors import ModelError
-from smolmoe.generate import ChatModel, GenerationSettings
+from smolmoe.inference.engine import Engine
+from smolmoe.core.errors import ModelError
+from smolmoe.inference.generate import ChatModel, GenerationSettings
 
 from conftest import make_llama, make_tokenizer
 
@@ -130,7 +130,7 @@ def test_a_prompt_that_fills_the_context_is_refused(tiny_dir):
 
 
 def test_inspect_generate_reports_the_routing_chat_streams(tiny_moe):
-    from smolmoe.routing import inspect_prompt
+    from smolmoe.evaluation.inspect_routing import inspect_prompt
     chat = ChatModel.load(tiny_moe)
     reply = chat.reply([{"role": "user", "content": "add 3 plus 4"}],
                        GenerationSettings(max_new_tokens=6))
@@ -145,8 +145,8 @@ def test_dtype_bf16_where_supported_and_one_line_where_not(tiny_dir, monkeypatch
     import torch
     from click.testing import CliRunner
     from smolmoe import precision
-    from smolmoe.cli import main
-    from smolmoe.errors import ConfigError
+    from smolmoe.cli.main import main
+    from smolmoe.core.errors import ConfigError
     monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
     chat = ChatModel.load(tiny_dir, dtype="bf16")
     assert {p.dtype for p in chat.model.parameters()} == {torch.bfloat16}

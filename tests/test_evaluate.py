@@ -1,10 +1,10 @@
 """Per-domain losses: token-weighted over assistant tokens only; how each expert is scored."""
 import pytest
 
-from smolmoe.data import encode_records, load_records, split_path
-from smolmoe.errors import DataError
-from smolmoe.evaluate import evaluate, expert_scoring, loss_on_records, mean_loss, moe_evaluate
-from smolmoe.modeldir import load_model, load_tokenizer
+from smolmoe.data.records import encode_records, load_records, split_path
+from smolmoe.core.errors import DataError
+from smolmoe.evaluation.loss import evaluate, expert_scoring, loss_on_records, mean_loss, moe_evaluate
+from smolmoe.core.modeldir import load_model, load_tokenizer
 
 
 

@@ -8,9 +8,9 @@ import torch
 from click.testing import CliRunner
 from safetensors import safe_open
 
-from smolmoe.cli import main
-from smolmoe.errors import ConfigError
-from smolmoe.export import check_gguf, export_gguf, export_hf
+from smolmoe.cli.main import main
+from smolmoe.core.errors import ConfigError
+from smolmoe.export.gguf import check_gguf, export_gguf, export_hf
 
 from tiny_moe import make_tiny_moe
 
@@ -60,8 +60,8 @@ llama_cpp = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
 def moe_with_real_tokenizer(tmp_path_factory):
     """llama.cpp's converter only accepts tokenizers it knows, so the tiny MoE borrows the
     real SmolLM2 tokenizer (its weights stay tiny and random)."""
-    from smolmoe.base import resolve_base
-    from smolmoe.modeldir import load_tokenizer
+    from smolmoe.core.base import resolve_base
+    from smolmoe.core.modeldir import load_tokenizer
     return make_tiny_moe(tmp_path_factory.mktemp("gguf"), tokenizer=load_tokenizer(resolve_base()))
 
 
@@ -101,7 +101,7 @@ def test_gguf_dense_expert_runs_in_llama_cpp(moe_with_real_tokenizer, tmp_path):
 
 @pytest.mark.parametrize("kind", ["expert", "moe", "scratch"])
 def test_hf_export_keeps_each_kinds_metadata(kind, request, tmp_path):
-    from smolmoe.modeldir import EXPERT_META, MOE_META, SCRATCH_META
+    from smolmoe.core.modeldir import EXPERT_META, MOE_META, SCRATCH_META
     source, meta = {
         "expert": lambda: (request.getfixturevalue("trained") / "experts" / "math", EXPERT_META),
         "moe": lambda: (request.getfixturevalue("tiny_moe"), MOE_META),

@@ -10,10 +10,10 @@ import torch
 from click.testing import CliRunner
 
 from conftest import write_domain
-from smolmoe.cli import main
-from smolmoe.errors import SmolMoEError
-from smolmoe.config import TrainSettings
-from smolmoe.modeldir import MOE_META, read_moe_meta as read_meta
+from smolmoe.cli.main import main
+from smolmoe.core.errors import SmolMoEError
+from smolmoe.core.config import TrainSettings
+from smolmoe.core.modeldir import MOE_META, read_moe_meta as read_meta
 from tiny_moe import make_tiny_moe
 
 
@@ -39,14 +39,14 @@ def test_external_moe_reads_as_expert_0_and_works_with_inspect_and_chat(external
     assert r.exit_code == 0, r.output
     assert "expert_" in r.output
     assert json.loads(report.read_text())["experts"] == ["expert_0", "expert_1", "expert_2"]
-    from smolmoe.generate import ChatModel
+    from smolmoe.inference.generate import ChatModel
     assert ChatModel.load(external_moe).experts == ["expert_0", "expert_1", "expert_2"]
 
 
 def test_train_router_on_external_moe_trains_routers_only(external_moe, tmp_path):
     from safetensors.torch import load_file
 
-    from smolmoe.router import train_router
+    from smolmoe.moe.router import train_router
 
     data = tmp_path / "data"
     for i, d in enumerate(("math", "story")):  # domains unrelated to expert_0...
@@ -89,14 +89,14 @@ def test_eval_needs_names_then_adopt_gives_them(external_moe, tmp_path):
 
 
 def test_dense_dir_is_not_an_moe(tmp_path, tiny_dir):
-    from smolmoe.errors import ModelError
+    from smolmoe.core.errors import ModelError
     with pytest.raises(ModelError, match="is not an MoE directory"):
         read_meta(tiny_dir)
 
 
 def test_adopt_renames_the_per_expert_reports(tmp_path):
-    from smolmoe.assemble import forced_routing_is_exact
-    from smolmoe.modeldir import adopt
+    from smolmoe.moe.assemble import forced_routing_is_exact
+    from smolmoe.core.modeldir import adopt
     moe = make_tiny_moe(tmp_path)
     assert forced_routing_is_exact(read_meta(moe), "math")
     with pytest.raises(SmolMoEError, match="already has smolmoe.json .*pass --force"):

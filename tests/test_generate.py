@@ -10,12 +10,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from smolmoe.chat import ChatSession, run_chat
-from smolmoe.cli import main
-from smolmoe.errors import ConfigError
-from smolmoe.generate import (ChatModel, GenerationSettings, PromptTooLong, StopMatcher,
+from smolmoe.inference.chat import ChatSession, run_chat
+from smolmoe.cli.main import main
+from smolmoe.core.errors import ConfigError
+from smolmoe.inference.generate import (ChatModel, GenerationSettings, PromptTooLong, StopMatcher,
                               StreamEvent)
-from smolmoe.hooks import capture_routing, moe_blocks
+from smolmoe.moe.hooks import capture_routing, moe_blocks
 
 from conftest import make_llama, make_tokenizer
 from tiny_moe import EXPERTS
@@ -206,7 +206,7 @@ def test_chat_interactively_in_a_terminal(tiny_moe):
 
 @pytest.mark.parametrize("key", [KeyboardInterrupt, EOFError])
 def test_ctrl_c_or_d_at_an_empty_prompt_ends_the_line(monkeypatch, capsys, key):
-    from smolmoe.chat import terminal_lines
+    from smolmoe.inference.chat import terminal_lines
     typed = iter(["hello"])
 
     def fake_input(_prompt):
@@ -220,8 +220,8 @@ def test_ctrl_c_or_d_at_an_empty_prompt_ends_the_line(monkeypatch, capsys, key):
 
 
 def test_chat_legend_names_every_expert_in_its_colour():
-    from smolmoe.chat import legend, speed_line
-    from smolmoe.palette import ansi_colour
+    from smolmoe.inference.chat import legend, speed_line
+    from smolmoe.core.palette import ansi_colour
     text = legend(["coder", "writer", "guardian"])
     for i, name in enumerate(["coder", "writer", "guardian"]):
         assert f"{ansi_colour(i)}{name}\033[0m" in text

@@ -9,9 +9,9 @@ import importlib.util
 import pytest
 
 import test_moe_formats
-from smolmoe.config import MergeConfig
-from smolmoe.export import check_gguf, export_gguf
-from smolmoe.assemble import assemble
+from smolmoe.core.config import MergeConfig
+from smolmoe.export.gguf import check_gguf, export_gguf
+from smolmoe.moe.assemble import assemble
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
                                 reason="llama.cpp is not installed (WITH_LLAMA_CPP=1 bash scripts/test.sh)")
@@ -21,8 +21,8 @@ EXPECTED = {"llama": "MixtralForCausalLM", "qwen2": "Qwen2MoeForCausalLM", "qwen
 
 @pytest.fixture(scope="module")
 def real_tokenizer():
-    from smolmoe.base import resolve_base
-    from smolmoe.modeldir import load_tokenizer
+    from smolmoe.core.base import resolve_base
+    from smolmoe.core.modeldir import load_tokenizer
     return load_tokenizer(resolve_base())
 
 

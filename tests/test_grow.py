@@ -13,11 +13,11 @@ from click.testing import CliRunner
 
 from conftest import write_domain
 from test_moe_formats import make_family_experts, tensors
-from smolmoe.assemble import assemble
-from smolmoe.cli import main
-from smolmoe.config import MergeConfig
-from smolmoe.errors import ModelError
-from smolmoe.grow import add_expert, remove_expert
+from smolmoe.moe.assemble import assemble
+from smolmoe.cli.main import main
+from smolmoe.core.config import MergeConfig
+from smolmoe.core.errors import ModelError
+from smolmoe.moe.grow import add_expert, remove_expert
 
 NAMES = ("e0", "e1", "e2")
 
@@ -47,7 +47,7 @@ def routers(model_dir) -> dict[str, torch.Tensor]:
 def test_add_expert_writes_a_stock_moe_of_its_family_and_keeps_the_other_rows(tmp_path, family, shared):
     from transformers import AutoModelForCausalLM
 
-    from smolmoe.moe_formats import experts_and_top_k
+    from smolmoe.moe.formats import experts_and_top_k
 
     dirs = three_experts(tmp_path, family)
     merge(tmp_path, dirs[:2], tmp_path / "moe", base_expert="shared" if shared else False)
@@ -90,8 +90,8 @@ def test_remove_then_add_gives_the_same_routing_back(tmp_path):
 def test_a_jointly_fitted_row_is_found_again_by_the_one_row_fit(tmp_path):
     """From an MoE whose rows were all fitted together, remove-expert then add-expert refits the
     row with the others held: the same (strictly convex) objective, so the same routing."""
-    from smolmoe.hooks import capture_routing
-    from smolmoe.modeldir import load_model
+    from smolmoe.moe.hooks import capture_routing
+    from smolmoe.core.modeldir import load_model
 
     dirs = three_experts(tmp_path)
     merge(tmp_path, dirs, tmp_path / "moe")
@@ -145,7 +145,7 @@ def test_add_expert_cli_and_its_refusals(tmp_path):
 def test_another_size_family_or_tokenizer_is_refused_before_any_weight_loads(tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM
 
-    from smolmoe.assemble import WeightReader
+    from smolmoe.moe.assemble import WeightReader
 
     dirs = three_experts(tmp_path)
     merge(tmp_path, dirs[:2], tmp_path / "moe")

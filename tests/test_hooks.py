@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from smolmoe.errors import ModelError
-from smolmoe.hooks import (RoutingRecord, capture_router_inputs, capture_routing, force_expert,
+from smolmoe.core.errors import ModelError
+from smolmoe.moe.hooks import (RoutingRecord, capture_router_inputs, capture_routing, force_expert,
                            layer_summary, moe_blocks, token_top1, usage_share)
-from smolmoe.modeldir import load_model
+from smolmoe.core.modeldir import load_model
 
 
 IDS = torch.arange(3, 20)[None]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from smolmoe.errors import SmolMoEError
-from smolmoe.io import STALE_AFTER_S, atomic_dir, remove_stale_temps
+from smolmoe.core.errors import SmolMoEError
+from smolmoe.core.io import STALE_AFTER_S, atomic_dir, remove_stale_temps
 
 
 def test_failure_leaves_nothing(tmp_path):
@@ -48,7 +48,7 @@ def _killed_mid_save(target: Path) -> Path:
     import subprocess
     import sys
     code = ("import os, signal, sys\n"
-            "from smolmoe.io import atomic_dir\n"
+            "from smolmoe.core.io import atomic_dir\n"
             "with atomic_dir(sys.argv[1]) as tmp:\n"
             "    (tmp / 'weights.bin').write_bytes(b'x' * 4096)\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n")
@@ -87,7 +87,7 @@ def test_a_pidless_temp_dir_is_removed_only_when_old(tmp_path):
 def test_the_cli_says_it_removed_stale_temp_dirs(tmp_path):
     from click.testing import CliRunner
 
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
     stale = _killed_mid_save(tmp_path / "moe")
     r = CliRunner().invoke(main, ["assemble", "ghost1", "ghost2", "--router-init", "random",
                                   "--experts-root", str(tmp_path), "--out", str(tmp_path / "moe")])
@@ -114,7 +114,7 @@ def test_a_full_disk_during_a_save_is_one_error_and_leaves_nothing(tmp_path, sav
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
     code = ("import sys, torch\n"
-            "from smolmoe.io import WriteError, atomic_dir\n"
+            "from smolmoe.core.io import WriteError, atomic_dir\n"
             "try:\n"
             "    with atomic_dir(sys.argv[1]) as tmp:\n"
             f"        {save}\n"

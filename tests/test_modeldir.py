@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from smolmoe.errors import ModelError
-from smolmoe.modeldir import (ADAPTER, BASE_META, EXPERT_META, MERGE_META, META_FILES, MOE_META,
+from smolmoe.core.errors import ModelError
+from smolmoe.core.modeldir import (ADAPTER, BASE_META, EXPERT_META, MERGE_META, META_FILES, MOE_META,
                               SCRATCH_META, checkpoint_dir_for, copy_meta, expert_domain, load_model,
                               load_tokenizer, patch_config_for_other_readers, read_expert_meta,
                               read_moe_meta, read_scratch_meta, save_model_dir)
@@ -45,7 +45,7 @@ def test_config_patch_keeps_a_top_level_rope_theta(tmp_path):
 
 def test_lora_save_keeps_the_adapter_and_returns_the_merged_model(tiny_dir, tmp_path):
     import torch
-    from smolmoe.scratch.lora import LoraSettings, wrap_lora
+    from smolmoe.training.lora import LoraSettings, wrap_lora
     peft_model = wrap_lora(load_model(tiny_dir), LoraSettings(r=2))
     with torch.no_grad():
         for name, p in peft_model.named_parameters():

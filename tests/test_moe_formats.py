@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from conftest import make_tokenizer, write_domain
-from smolmoe.config import MergeConfig, TrainSettings
-from smolmoe.errors import ModelError
-from smolmoe.moe_formats import experts_and_top_k, format_for
-from smolmoe.assemble import assemble
+from smolmoe.core.config import MergeConfig, TrainSettings
+from smolmoe.core.errors import ModelError
+from smolmoe.moe.formats import experts_and_top_k, format_for
+from smolmoe.moe.assemble import assemble
 
 SIZES = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True)
@@ -92,7 +92,7 @@ def test_family_assembles_into_its_moe_class_with_exact_parity(tmp_path, family)
 
 
 def test_qwen2_moe_shared_expert_is_zero_and_stays_out_of_router_training(tmp_path):
-    from smolmoe.router import train_router
+    from smolmoe.moe.router import train_router
 
     out, data = two_expert_moe(tmp_path, "qwen2")
     before = tensors(out)
@@ -116,7 +116,7 @@ def test_full_finetunes_name_their_non_ffn_source_and_are_scored_as_dense(tmp_pa
 
     import shutil
 
-    from smolmoe.evaluate import evaluate, moe_evaluate
+    from smolmoe.evaluation.loss import evaluate, moe_evaluate
 
     dirs = make_family_experts(tmp_path, "llama", n=2)
     model = AutoModelForCausalLM.from_pretrained(dirs[1])  # e1: a "full" fine-tune
@@ -146,7 +146,7 @@ def test_full_finetunes_name_their_non_ffn_source_and_are_scored_as_dense(tmp_pa
 
 
 def test_non_ffn_must_name_an_expert():
-    from smolmoe.errors import ConfigError
+    from smolmoe.core.errors import ConfigError
     with pytest.raises(ConfigError, match="non_ffn must be base, average or one of the experts"):
         MergeConfig(experts=["a", "b"], non_ffn="c").validate()
 
@@ -172,7 +172,7 @@ def test_sharded_half_precision_experts_assemble_exactly(tmp_path, dtype):
 def test_pickle_only_weights_are_refused_unread(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
 
     dirs = make_family_experts(tmp_path, "llama", n=2)
     for f in dirs[1].glob("*.safetensors"):
@@ -195,7 +195,7 @@ def test_pickle_only_weights_are_refused_unread(tmp_path, monkeypatch):
 
 def test_pickle_beside_safetensors_is_never_unpickled(tmp_path, monkeypatch):
     """A dir holding both formats (as hub snapshots often do) loads from safetensors."""
-    from smolmoe.modeldir import load_model
+    from smolmoe.core.modeldir import load_model
 
     dirs = make_family_experts(tmp_path, "llama", n=1)
     (dirs[0] / "pytorch_model.bin").write_bytes(b"not to be unpickled")
@@ -206,7 +206,7 @@ def test_pickle_beside_safetensors_is_never_unpickled(tmp_path, monkeypatch):
 @pytest.mark.parametrize("heal,allowed", [("norms", ("gate.weight", "norm.weight")),
                                           ("lora", ("gate.weight", "_proj.weight"))])
 def test_healing_trains_routers_and_only_the_chosen_shared_weights(tmp_path, heal, allowed):
-    from smolmoe.router import train_router
+    from smolmoe.moe.router import train_router
 
     out, data = two_expert_moe(tmp_path, "llama")
     before = tensors(out)
@@ -227,7 +227,7 @@ def test_base_expert_is_the_last_expert_and_serves_the_general_split(tmp_path):
     the everyday train split, scored where that domain has the split asked for."""
     import shutil
 
-    from smolmoe.evaluate import moe_evaluate
+    from smolmoe.evaluation.loss import moe_evaluate
 
     dirs = make_family_experts(tmp_path, "llama", n=2)
     data = tmp_path / "data"
@@ -251,13 +251,13 @@ def test_base_expert_is_the_last_expert_and_serves_the_general_split(tmp_path):
     assert set(foreign["results"]["moe"]) == {"e0", "e1"}
     assert set(foreign["results"]["e0"]) == {"e0"}  # each expert on its own domain only
     assert set(foreign["results"]["base"]) == {"e0", "e1"}  # the base model, not the base expert
-    from smolmoe.tables import moe_eval_tables
+    from smolmoe.cli.tables import moe_eval_tables
     assert moe_eval_tables(foreign)[1].columns[0].header == "e0"  # no column for 'everyday'
     assert len(moe_eval_tables(foreign)[1].columns) == 2
 
 
 def test_base_expert_needs_the_base():
-    from smolmoe.errors import ConfigError
+    from smolmoe.core.errors import ConfigError
     with pytest.raises(ConfigError, match="base_expert needs the base model directory"):
         MergeConfig(experts=["a", "b"], base_expert=True).validate()
 
@@ -269,9 +269,9 @@ def test_base_as_qwen2_moe_shared_expert_gives_the_mix_under_forced_routing(tmp_
     from click.testing import CliRunner
     from transformers import AutoModelForCausalLM
 
-    from smolmoe.cli import main
-    from smolmoe.moe_formats import SHARED_BASE_SHARE as s
-    from smolmoe.assemble import parity_warning
+    from smolmoe.cli.main import main
+    from smolmoe.moe.formats import SHARED_BASE_SHARE as s
+    from smolmoe.moe.assemble import parity_warning
 
     dirs = make_family_experts(tmp_path, "qwen2", n=2)
     out = tmp_path / "moe"
@@ -296,7 +296,7 @@ def test_base_as_qwen2_moe_shared_expert_gives_the_mix_under_forced_routing(tmp_
                           2 * s * base[f"{p}.down_proj.weight"])
     assert float(got[f"{p}.shared_expert_gate.weight"].abs().max()) == 0
     # router training leaves the shared expert and its gate where they started
-    from smolmoe.router import train_router
+    from smolmoe.moe.router import train_router
     for i, d in enumerate(("e0", "e1")):
         write_domain(tmp_path / "data", d, n_train=8, seed=i)
     train_router(out, tmp_path / "data", TrainSettings(steps=2, lr=0.05, batch_size=4, seq_len=64,
@@ -310,7 +310,7 @@ def test_mixed_reference_is_the_expert_or_the_base_at_the_ends(tmp_path):
     expert, share 1 the base (MLP-only experts share the base's other weights)."""
     from transformers import AutoModelForCausalLM
 
-    from smolmoe.moe_formats import mixed_dense_reference
+    from smolmoe.moe.formats import mixed_dense_reference
 
     dirs = make_family_experts(tmp_path, "qwen2", n=1)
     ids = torch.tensor([[1, 5, 9, 12, 7]])

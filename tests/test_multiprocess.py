@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from smolmoe.config import MergeConfig
-from smolmoe.assemble import assemble
-from smolmoe.modeldir import read_moe_meta as read_meta
+from smolmoe.core.config import MergeConfig
+from smolmoe.moe.assemble import assemble
+from smolmoe.core.modeldir import read_moe_meta as read_meta
 
 from conftest import DOMAINS
 from scratch_fixtures import bilingual_texts
@@ -65,10 +65,10 @@ def test_train_router_two_processes_match_one(trained, tmp_path):
 # rank, then a scratch stage runs as each process of the job.
 SCRATCH_JOB = """
 import json, sys
-import smolmoe.modeldir as modeldir
-from smolmoe.config import TrainSettings
+import smolmoe.core.modeldir as modeldir
+from smolmoe.core.config import TrainSettings
 from smolmoe.scratch.pretrain import pretrain
-from smolmoe.train import process_state
+from smolmoe.training.loop import process_state
 
 model_dir, texts_file, out_dir, log = sys.argv[1:]
 writing = modeldir.atomic_dir

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from smolmoe.generate import ChatModel, GenerationSettings
-from smolmoe.modeldir import load_model
-from smolmoe.packing import PackedLinear, can_pack, onednn_has_bf16, pack_for_decoding
-from smolmoe.precision import cpu_has_fast_bf16
+from smolmoe.inference.generate import ChatModel, GenerationSettings
+from smolmoe.core.modeldir import load_model
+from smolmoe.inference.packing import PackedLinear, can_pack, onednn_has_bf16, pack_for_decoding
+from smolmoe.core.precision import cpu_has_fast_bf16
 
 bf16_cpu = pytest.mark.skipif(not onednn_has_bf16(), reason="this CPU's oneDNN has no bf16 kernels")
 

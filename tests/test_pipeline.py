@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from smolmoe.pipeline import STAGES, MoEPipelineSettings, run_moe_pipeline, task_summary
-from smolmoe.errors import ConfigError
+from smolmoe.pipelines.moe import STAGES, MoEPipelineSettings, run_moe_pipeline, task_summary
+from smolmoe.core.errors import ConfigError
 
 
 def _demo_script():
@@ -50,7 +50,7 @@ def _run_reusing(trained, out, monkeypatch, baselines="none"):
     demo does: ([(stage, result)], summary)."""
     shutil.copytree(trained / "experts", out / "experts")
     # Task metrics need the real domains' rules: stand in a fixed report.
-    monkeypatch.setattr("smolmoe.tasks.run.moe_evaluate_tasks",
+    monkeypatch.setattr("smolmoe.evaluation.tasks.run.moe_evaluate_tasks",
                         lambda *a, **k: _tasks(["math", "story"], 0.8))
     seen = []
     demo = _demo_script()

@@ -1,8 +1,8 @@
 import torch
 
 from smolmoe import precision
-from smolmoe.config import TrainSettings
-from smolmoe.train import train
+from smolmoe.core.config import TrainSettings
+from smolmoe.training.loop import train
 
 
 def test_auto_follows_the_cpu(monkeypatch):
@@ -23,8 +23,8 @@ def test_autocast_runs_products_in_the_chosen_format():
 
 def test_stages_of_different_precisions_run_in_one_process(tiny_dir):
     """accelerate's precision is process-wide; the loop must not trip over a change."""
-    from smolmoe.modeldir import load_model
-    from smolmoe.data import StepBatches
+    from smolmoe.core.modeldir import load_model
+    from smolmoe.data.records import StepBatches
 
     seen = []
 

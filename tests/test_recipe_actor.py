@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import data_recipes
-from data_recipes import actor
-from data_recipes._build import MixRules
-from data_recipes.sources import SourceUnavailable
+from smolmoe.data import recipes as data_recipes
+from smolmoe.data.recipes import actor
+from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes.sources import SourceUnavailable
 from fake_fetch import FakeFetch
 
 ANY_MIX = MixRules(min_sources=1, min_share=0.0, max_share=1.0)

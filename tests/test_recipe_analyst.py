@@ -6,9 +6,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-import data_recipes
-from data_recipes._build import MixRules
-from data_recipes.analyst import parse_spider, render, tidy_sql
+from smolmoe.data import recipes as data_recipes
+from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes.analyst import parse_spider, render, tidy_sql
 from fake_fetch import FakeFetch
 
 EVALS_SQL = "evals/registry/data/sql/"
@@ -114,7 +114,7 @@ def test_analyst_builds_every_source_and_holds_out_cosql(tmp_path):
 
 
 def test_every_sql_answer_runs_on_the_schema_in_its_prompt(tmp_path):
-    from data_recipes._checks import sql_problem
+    from smolmoe.data.recipes._checks import sql_problem
     out, _, _ = _build(tmp_path)
     n = 0
     for split in ("train", "val", "test", "foreign"):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fake_fetch import FakeFetch
 
-import data_recipes
-from data_recipes import _coder_tasks, coder
-from data_recipes._build import MixRules
-from data_recipes.sources import SourceUnavailable
+from smolmoe.data import recipes as data_recipes
+from smolmoe.data.recipes import _coder_tasks, coder
+from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes.sources import SourceUnavailable
 
 _STDLIB_MODULE = '''
 def clip(x, low, high):

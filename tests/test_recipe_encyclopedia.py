@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import data_recipes
-from data_recipes._build import MixRules
-from data_recipes.encyclopedia import name_origin
+from smolmoe.data import recipes as data_recipes
+from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes.encyclopedia import name_origin
 from fake_fetch import FakeFetch
 from test_recipe_analyst import _sqlite_bytes
 

@@ -8,10 +8,10 @@ import re
 
 from fake_fetch import FakeFetch
 
-from data_recipes import everyday
-from data_recipes._build import collect
-from data_recipes._checks import evaluate_arithmetic
-from smolmoe.refusal import is_refusal
+from smolmoe.data.recipes import everyday
+from smolmoe.data.recipes._build import collect
+from smolmoe.data.recipes._checks import evaluate_arithmetic
+from smolmoe.data.refusal import is_refusal
 
 SHEET_DIR = "cheat-2.5.1/cheat/cheatsheets/"
 TAR = """# To extract an uncompressed archive:

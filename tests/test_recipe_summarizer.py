@@ -5,9 +5,9 @@ import io
 import json
 import tarfile
 
-import data_recipes
-from data_recipes import summarizer
-from data_recipes._build import MixRules
+from smolmoe.data import recipes as data_recipes
+from smolmoe.data.recipes import summarizer
+from smolmoe.data.recipes._build import MixRules
 from fake_fetch import FakeFetch
 
 ABSTRACT = ("In this paper , we study a problem number {i} in parsing . We propose a new model "

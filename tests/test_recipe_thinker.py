@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import data_recipes
-from data_recipes import thinker
-from data_recipes._build import MixRules
-from data_recipes._reasoning import calendar_problem, counting_problem, step_problem, word_problem
+from smolmoe.data import recipes as data_recipes
+from smolmoe.data.recipes import thinker
+from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes._reasoning import calendar_problem, counting_problem, step_problem, word_problem
 from fake_fetch import FakeFetch
 
 PRIMES = [7411, 10733, 1019, 2003, 3001, 4001, 5003, 6007, 7001, 8009, 9001, 10007, 11003, 12007]

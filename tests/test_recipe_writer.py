@@ -6,9 +6,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-import data_recipes
-from data_recipes import writer
-from data_recipes._build import MixRules
+from smolmoe.data import recipes as data_recipes
+from smolmoe.data.recipes import writer
+from smolmoe.data.recipes._build import MixRules
 from fake_fetch import FakeFetch
 
 ANY_MIX = MixRules(min_sources=1, min_share=0.0, max_share=1.0)

@@ -1,6 +1,6 @@
 import pytest
 
-from smolmoe.refusal import is_refusal
+from smolmoe.data.refusal import is_refusal
 
 REFUSALS = [
     "I'm sorry, but I can't help with that.",

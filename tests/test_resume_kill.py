@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 SCRIPT = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from smolmoe.config import ExpertManifest, TrainSettings
-    from smolmoe.experts import train_expert
+    from smolmoe.core.config import ExpertManifest, TrainSettings
+    from smolmoe.training.experts import train_expert
     base, data, out, resume, delay = sys.argv[1:6]
     def on_step(record):
         print(record["step"], flush=True)

@@ -8,15 +8,15 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from smolmoe.cli import main
-from smolmoe.config import TrainSettings
+from smolmoe.cli.main import main
+from smolmoe.core.config import TrainSettings
 from smolmoe.rl import tasks
 from smolmoe.rl.report import curves, write_report
 from smolmoe.rl.selfpairs import pick_pair, sample_pairs
-from smolmoe.scratch.grpo import RLSettings, RolloutBatches, policy_loss, rl_train
-from smolmoe.scratch.verifiable import wilson_interval
-from smolmoe.scratch.logprobs import sequence_logps
-from smolmoe.scratch.lora import LoraSettings
+from smolmoe.rl.grpo import RLSettings, RolloutBatches, policy_loss, rl_train
+from smolmoe.rl.verifiable import wilson_interval
+from smolmoe.rl.logprobs import sequence_logps
+from smolmoe.training.lora import LoraSettings
 
 
 def test_train_and_held_out_prompts_share_no_operands_and_answers_are_exact():
@@ -163,7 +163,7 @@ def test_rl_grpo_and_eval_commands_on_a_tiny_llama(tiny_dir, tmp_path):
 
 
 def test_self_dpo_samples_its_pairs_as_its_settings_say_then_trains(tiny_dir, tmp_path):
-    from smolmoe.config import DPOSettings
+    from smolmoe.core.config import DPOSettings
     from smolmoe.rl.selfpairs import SelfPairSettings, self_dpo
     records = parity_records(6)
     info = self_dpo(tiny_dir, records, records, tmp_path / "dpo",
@@ -185,9 +185,9 @@ def test_a_rollout_is_on_policy_aligned_and_prompted_as_evaluation_prompts_are(t
     forward gives them again (ratio exactly 1), each reward is its own prompt's, and the
     rollout prompt is the prompt greedy evaluation scores."""
     from smolmoe import engine
-    from smolmoe.data import IGNORE_INDEX
-    from smolmoe.generate import prompt_ids
-    from smolmoe.scratch.logprobs import token_logps
+    from smolmoe.data.records import IGNORE_INDEX
+    from smolmoe.inference.generate import prompt_ids
+    from smolmoe.rl.logprobs import token_logps
     model, tok = load_tiny(tiny_dir)
     sampled: dict = {}                  # per engine sequence: log p of each token it drew (T=1)
     pick = engine.Sequence._pick
@@ -227,7 +227,7 @@ def test_unscaled_advantages_keep_a_format_only_group_small_and_a_right_answer_l
     only by the 0.1 format reward. Divided by the group's std (scale_rewards="group") such a
     group's advantages are as large as a right/wrong group's; left in reward units ("none",
     Dr. GRPO) they stay a tenth of it."""
-    from smolmoe.scratch.grpo import group_advantages
+    from smolmoe.rl.grpo import group_advantages
     format_only = [0.1, 0.1, 0.0, 0.0, 0.1, 0.0, 0.1, 0.0]        # all wrong, half formatted
     one_right = [1.1, 0.1, 0.0, 0.0, 0.1, 0.0, 0.1, 0.0]          # one right answer
     rewards = format_only + one_right
@@ -242,7 +242,7 @@ def test_unscaled_advantages_keep_a_format_only_group_small_and_a_right_answer_l
 
 
 def test_rl_grpo_defaults_come_from_the_one_declared_rollout_recipe():
-    from smolmoe.rl.cli import rl_grpo
+    from smolmoe.cli.rl import rl_grpo
     from smolmoe.scratch.budgets import RL_ROLLOUTS
     import click
     defaults = {p.name: p.default for p in rl_grpo.get_params(click.Context(rl_grpo))}

@@ -1,14 +1,14 @@
 """Router-only training: only the routers change, routing learns the domains, supervision works."""
 import torch
 
-from smolmoe.config import TrainSettings
+from smolmoe.core.config import TrainSettings
 
 from conftest import DOMAINS, merge_trained
 
 
 def test_train_router_trains_only_routers_and_reports(trained, tmp_path):
-    from smolmoe.evaluate import moe_evaluate
-    from smolmoe.router import train_router
+    from smolmoe.evaluation.loss import moe_evaluate
+    from smolmoe.moe.router import train_router
     from safetensors.torch import load_file
     moe = tmp_path / "moe"
     merge_trained(trained, moe, router_init="random")
@@ -32,16 +32,16 @@ def test_train_router_trains_only_routers_and_reports(trained, tmp_path):
 
 
 def test_router_supervision_lowers_routing_ce(trained, tmp_path):
-    from smolmoe.router import train_router
+    from smolmoe.moe.router import train_router
     moe = tmp_path / "moe"
     merge_trained(trained, moe, router_init="random")
     s = train_router(moe, trained / "data", TrainSettings(steps=15, lr=5e-2, seq_len=64, batch_size=8,
                                                           warmup_steps=0), alpha=0.0, beta=1.0,
                      out_dir=tmp_path / "supervised")
     assert s["beta"] == 1.0 and "route_ce" in s["final"]
-    from smolmoe.modeldir import load_model, load_tokenizer
-    from smolmoe.data import load_records, split_path
-    from smolmoe.evaluate import moe_routing
+    from smolmoe.core.modeldir import load_model, load_tokenizer
+    from smolmoe.data.records import load_records, split_path
+    from smolmoe.evaluation.loss import moe_routing
     model, tok = load_model(tmp_path / "supervised"), load_tokenizer(tmp_path / "supervised")
     records = {d: load_records(split_path(trained / "data", d, "test")) for d in DOMAINS}
     assert moe_routing(model, tok, records, list(DOMAINS))["routing_accuracy"] > 0.9

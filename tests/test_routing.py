@@ -3,7 +3,7 @@ import json
 
 from click.testing import CliRunner
 
-from smolmoe.cli import main
+from smolmoe.cli.main import main
 
 from conftest import merge_trained
 
@@ -23,7 +23,7 @@ def test_inspect_shows_layers_usage_and_tokens(trained, tmp_path):
     assert "top experts per layer" in r.output and "overall usage" in r.output
     # The hooks are gone afterwards.
     from transformers import AutoModelForCausalLM
-    from smolmoe.hooks import capture_routing, moe_blocks
+    from smolmoe.moe.hooks import capture_routing, moe_blocks
     model = AutoModelForCausalLM.from_pretrained(moe)
     with capture_routing(model):
         pass

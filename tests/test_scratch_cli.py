@@ -4,8 +4,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from smolmoe.cli import main
-from smolmoe.scratch import arithmetic
+from smolmoe.cli.main import main
+from smolmoe.rl import arithmetic
 
 from fake_fetch import FakeFetch
 from scratch_fixtures import bilingual_texts
@@ -96,7 +96,7 @@ def scratch_fetch():
 
 
 def test_run_chains_tokenizer_pretrain_sft_and_reports_losses(tmp_path, monkeypatch):
-    import smolmoe.scratch.cli as cli
+    import smolmoe.cli.scratch as cli
     from smolmoe.scratch import corpus
     monkeypatch.setattr(cli, "_fetcher", lambda: scratch_fetch())
     monkeypatch.setattr(corpus, "stdlib_docstrings", lambda limit=0: ["Return the sum of two numbers."] * 50)

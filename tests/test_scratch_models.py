@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from smolmoe.data import IGNORE_INDEX, encode_chat
-from smolmoe.errors import ConfigError, DataError
+from smolmoe.data.records import IGNORE_INDEX, encode_chat
+from smolmoe.core.errors import ConfigError, DataError
 from smolmoe.scratch.presets import build_model, describe, get_preset, parameter_counts
 from smolmoe.scratch.thinking import budget_report, chat
 from smolmoe.scratch.tokenizer import THINK_CLOSE, THINK_OPEN, train_tokenizer

@@ -2,12 +2,12 @@
 import pytest
 import torch
 
-from smolmoe.config import TrainSettings
-from smolmoe.data import IGNORE_INDEX, collate
-from smolmoe.errors import ConfigError
-from smolmoe.scratch import arithmetic
-from smolmoe.scratch.grpo import RLSettings, group_advantages, policy_loss, rl_train
-from smolmoe.scratch.logprobs import sequence_logps, token_logps
+from smolmoe.core.config import TrainSettings
+from smolmoe.data.records import IGNORE_INDEX, collate
+from smolmoe.core.errors import ConfigError
+from smolmoe.rl import arithmetic
+from smolmoe.rl.grpo import RLSettings, group_advantages, policy_loss, rl_train
+from smolmoe.rl.logprobs import sequence_logps, token_logps
 
 
 

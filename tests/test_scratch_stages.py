@@ -6,10 +6,10 @@ import shutil
 import pytest
 import torch
 
-from smolmoe.config import TrainSettings
-from smolmoe.errors import ConfigError, ModelError
-from smolmoe.scratch import arithmetic
-from smolmoe.modeldir import SCRATCH_META
+from smolmoe.core.config import TrainSettings
+from smolmoe.core.errors import ConfigError, ModelError
+from smolmoe.rl import arithmetic
+from smolmoe.core.modeldir import SCRATCH_META
 
 from scratch_fixtures import bilingual_texts, make_scratch_model
 
@@ -64,7 +64,7 @@ def _refusal_pairs(n, split):
 
 
 def test_dpo_raises_the_heldout_preference_share(scratch_root, tmp_path):
-    from smolmoe.scratch.dpo import dpo
+    from smolmoe.rl.dpo import dpo
     info = dpo(scratch_root / "model", _refusal_pairs(64, "train"), _refusal_pairs(20, "test"),
                tmp_path / "dpo", TrainSettings(steps=15, lr=5e-3, batch_size=4, seq_len=96, **FAST),
                beta=0.5)
@@ -85,7 +85,7 @@ def _tiny_mixtral(directory, tokenizer_dir):
 
 @pytest.mark.parametrize("which", ["llama", "mixtral", "scratch-moe"])
 def test_lora_adapter_saves_reloads_merges_and_changes_outputs(which, tiny_dir, scratch_root, tmp_path):
-    from smolmoe.scratch.lora import LoraSettings, load_with_adapter, merge_adapter
+    from smolmoe.training.lora import LoraSettings, load_with_adapter, merge_adapter
     from smolmoe.scratch.sft import sft
     source = {"llama": tiny_dir, "scratch-moe": scratch_root / "model"}.get(which) \
         or _tiny_mixtral(tmp_path / "mixtral", tiny_dir)

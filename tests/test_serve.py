@@ -12,7 +12,7 @@ import pytest
 openai = pytest.importorskip("openai", reason="the openai client is not installed")
 pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
 
-from smolmoe.generate import ChatModel, GenerationSettings  # noqa: E402
+from smolmoe.inference.generate import ChatModel, GenerationSettings  # noqa: E402
 from smolmoe.serve import ServerLimits, create_app  # noqa: E402
 
 from live_server import live_server  # noqa: E402
@@ -162,15 +162,15 @@ def test_what_can_be_honoured_still_works(server):
 
 
 def test_the_page_and_the_cli_share_defaults(server):
-    from smolmoe.config import DEFAULT_MAX_TOKENS
-    from smolmoe.generate import GenerationSettings
-    from smolmoe.palette import EXPERT_COLOURS
+    from smolmoe.core.config import DEFAULT_MAX_TOKENS
+    from smolmoe.inference.generate import GenerationSettings
+    from smolmoe.core.palette import EXPERT_COLOURS
     url, _ = server
     with urllib.request.urlopen(f"{url}/api/info", timeout=10) as r:
         info = json.loads(r.read())
     assert info["palette"] == EXPERT_COLOURS and len(set(EXPERT_COLOURS)) == 8
     assert ServerLimits().default_max_tokens == GenerationSettings().max_new_tokens == DEFAULT_MAX_TOKENS
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
     chat = main.commands["chat"]
     chat_opt = next(p for p in chat.get_params(click.Context(chat)) if p.opts == ["--max-tokens"])
     assert chat_opt.default == DEFAULT_MAX_TOKENS
@@ -189,7 +189,7 @@ def test_the_page_and_the_cli_share_defaults(server):
 def test_serving_beyond_loopback_needs_a_key_or_insecure_and_warns(tiny_moe, monkeypatch, host,
                                                                     warned):
     from click.testing import CliRunner
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
     monkeypatch.setattr("smolmoe.serve.serve", lambda *a, **k: None)   # do not listen
     monkeypatch.delenv("SMOLMOE_API_KEY", raising=False)
     r = CliRunner().invoke(main, ["serve", str(tiny_moe), "--host", host])

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
 
-from smolmoe.generate import (MAX_STOP_CHARS, MAX_STOPS, ChatModel, StopMatcher,  # noqa: E402
+from smolmoe.inference.generate import (MAX_STOP_CHARS, MAX_STOPS, ChatModel, StopMatcher,  # noqa: E402
                               StreamEvent)
 from smolmoe.serve import ServerLimits, create_app  # noqa: E402
 

@@ -6,9 +6,9 @@ from typing import Literal
 
 import pytest
 
-from smolmoe.config import MergeConfig, RouterSettings, TrainSettings
-from smolmoe.errors import ConfigError
-from smolmoe.settings import bounds, check, describe_bounds, field_type, setting, specs
+from smolmoe.core.config import MergeConfig, RouterSettings, TrainSettings
+from smolmoe.core.errors import ConfigError
+from smolmoe.core.settings import bounds, check, describe_bounds, field_type, setting, specs
 
 
 @dataclass

@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from smolmoe.config import TrainSettings
-from smolmoe.data import StepBatches, encode_records, load_records, split_path
-from smolmoe.errors import DataError, SmolMoEError
-from smolmoe.modeldir import EXPERT_META
-from smolmoe.stage import Plan, Stage, run_stage, sample_for_steps
+from smolmoe.core.config import TrainSettings
+from smolmoe.data.records import StepBatches, encode_records, load_records, split_path
+from smolmoe.core.errors import DataError, SmolMoEError
+from smolmoe.core.modeldir import EXPERT_META
+from smolmoe.training.stage import Plan, Stage, run_stage, sample_for_steps
 
 SETTINGS = TrainSettings(steps=4, lr=1e-2, batch_size=2, seq_len=64, warmup_steps=0, save_every=1)
 
@@ -54,7 +54,7 @@ def test_in_training_measurements_give_the_after(tiny_dir, tiny_data, tmp_path):
 def test_cheap_checks_come_before_any_model_loads(tiny_dir, tiny_data, tmp_path, monkeypatch):
     def refuse(*_a, **_k):
         raise AssertionError("a model was loaded before the cheap checks")
-    monkeypatch.setattr("smolmoe.stage.load_model", refuse)
+    monkeypatch.setattr("smolmoe.training.stage.load_model", refuse)
     (tmp_path / "taken").mkdir()
     calls = []
     with pytest.raises(SmolMoEError, match="already exists"):

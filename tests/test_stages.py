@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from smolmoe.stages import Stages
+from smolmoe.pipelines.sequencer import Stages
 
 
 def test_stages_run_in_order_timed_and_reported():

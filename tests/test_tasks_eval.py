@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smolmoe.cli import main
+from smolmoe.cli.main import main
 from tiny_moe import make_tiny_moe
 
 NAMES = ("analyst", "guardian", "writer")
@@ -112,7 +112,7 @@ def test_a_domain_named_twice_is_scored_once():
     split as an extra too: its prompts must not be generated and counted twice (issue #21's
     refusal intervals rest on n)."""
     from types import SimpleNamespace
-    from smolmoe.tasks.run import TaskRunner
+    from smolmoe.evaluation.tasks.run import TaskRunner
 
     class Echo:
         def reply_batch(self, messages, max_tokens, batch_size):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from smolmoe.tasks.answers import final_answer_match, key_answer_match, value_match
-from smolmoe.tasks.code import score_code
-from smolmoe.tasks.metrics import refusal_summary, score_domain
-from smolmoe.tasks.sql import execution_match
-from smolmoe.tasks.text import is_degenerate, rouge_l
+from smolmoe.evaluation.tasks.answers import final_answer_match, key_answer_match, value_match
+from smolmoe.evaluation.tasks.code import score_code
+from smolmoe.evaluation.tasks.metrics import refusal_summary, score_domain
+from smolmoe.evaluation.tasks.sql import execution_match
+from smolmoe.evaluation.tasks.text import is_degenerate, rouge_l
 
 COMPACT = ("Which singers from France are older than 30?\n\nTables:\n"
            "singer(singer_id, name, age, country)\nconcert(concert_id, singer_id, year)")
@@ -133,7 +133,7 @@ def test_guardian_refusal_and_over_refusal():
 
 
 def test_harmful_flag_falls_back_to_the_reference_being_a_refusal():
-    from smolmoe.tasks.metrics import is_harmful
+    from smolmoe.evaluation.tasks.metrics import is_harmful
     refused = {"messages": [{"role": "user", "content": "x"},
                             {"role": "assistant", "content": "I can't help with that."}]}
     helped = {"messages": [{"role": "user", "content": "x"},

@@ -2,11 +2,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from smolmoe.config import TrainSettings
-from smolmoe.data import StepBatches, encode_records
-from smolmoe.errors import ConfigError, SmolMoEError
-from smolmoe.experts import mlp_only
-from smolmoe.train import lr_lambda, train
+from smolmoe.core.config import TrainSettings
+from smolmoe.data.records import StepBatches, encode_records
+from smolmoe.core.errors import ConfigError, SmolMoEError
+from smolmoe.training.experts import mlp_only
+from smolmoe.training.loop import lr_lambda, train
 
 from conftest import domain_records
 

@@ -15,7 +15,7 @@ if not (CHROMIUM and DRIVER):
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from smolmoe.generate import ChatModel  # noqa: E402
+from smolmoe.inference.generate import ChatModel  # noqa: E402
 from smolmoe.serve import ServerLimits, create_app  # noqa: E402
 
 from conftest import make_llama, make_tokenizer  # noqa: E402
@@ -126,8 +126,8 @@ def _rgb(hex_colour: str) -> str:
 def test_eight_experts_thirty_layers_colour_blind_palette_and_whole_heatmap(browser, tmp_path):
     """The demo's shape: 8 experts, 30 layers. Legend, tokens and heat map share one palette
     (Okabe-Ito), every heat-map row is visible without scrolling, max tokens as the CLI's."""
-    from smolmoe.config import DEFAULT_MAX_TOKENS
-    from smolmoe.palette import EXPERT_COLOURS
+    from smolmoe.core.config import DEFAULT_MAX_TOKENS
+    from smolmoe.core.palette import EXPERT_COLOURS
     names = ("coder", "writer", "thinker", "encyclopedia", "summarizer", "analyst", "actor", "guardian")
     moe = make_tiny_moe(tmp_path, names=names, layers=30)
     with live_server(create_app(ChatModel.load(moe))) as url:

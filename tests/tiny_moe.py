@@ -34,8 +34,8 @@ def make_experts(root: Path, tokenizer=None, names=EXPERTS, hidden: int = 32,
 
 def make_tiny_moe(root: Path, tokenizer=None, names=EXPERTS, top_k: int = 2,
                   layers: int = 2) -> Path:
-    from smolmoe.config import MergeConfig
-    from smolmoe.assemble import assemble
+    from smolmoe.core.config import MergeConfig
+    from smolmoe.moe.assemble import assemble
     experts = make_experts(root, tokenizer, names, layers=layers)
     out = root / "moe"
     assemble(MergeConfig(experts=[str(d) for d in experts], output=str(out), top_k=top_k,

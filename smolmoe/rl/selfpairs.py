@@ -15,17 +15,17 @@ from typing import Callable
 
 import torch
 
-from ..config import DPOSettings, TrainSettings
-from ..errors import DataError
-from ..generate import prompt_ids
-from ..io import check_writable_target
-from ..modeldir import load_model, load_tokenizer
-from ..precision import autocast
-from ..scratch.dpo import dpo
-from ..scratch.verifiable import verified_accuracy
-from ..scratch.lora import LoraSettings
+from ..core.config import DPOSettings, TrainSettings
+from ..core.errors import DataError
+from ..inference.generate import prompt_ids
+from ..core.io import check_writable_target
+from ..core.modeldir import load_model, load_tokenizer
+from ..core.precision import autocast
+from .dpo import dpo
+from .verifiable import verified_accuracy
+from ..training.lora import LoraSettings
 from ..scratch.thinking import generate_ids
-from ..settings import check, setting
+from ..core.settings import check, setting
 
 
 def pick_pair(record: dict, replies: list[str], task) -> dict | None:

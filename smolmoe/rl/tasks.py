@@ -17,8 +17,8 @@ import random
 import re
 from typing import Callable
 
-from ..errors import ConfigError
-from ..scratch.verifiable import VerifiableTask
+from ..core.errors import ConfigError
+from .verifiable import VerifiableTask
 
 ANSWER_RE = re.compile(r"[Tt]he answer is:?\s*\**\s*(-?\d[\d,]*)")
 FORMAT_RE = re.compile(r".*[Tt]he answer is (-?\d+)\.\s*", re.DOTALL)

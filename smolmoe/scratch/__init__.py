@@ -5,5 +5,5 @@
 
 `presets` builds the models, `corpus` and `arithmetic` build the data, `thinking` generates
 with a thinking budget, `pipeline` chains tokenizer -> pretrain -> SFT for `smolmoe scratch run`.
-Every training stage goes through the one loop in smolmoe.train.
+Every training stage goes through the one loop in smolmoe.training.loop.
 """

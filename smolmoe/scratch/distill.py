@@ -12,11 +12,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..config import TrainSettings
-from ..data import IGNORE_INDEX, StepBatches, collate
-from ..errors import ConfigError, ModelError
-from ..modeldir import load_model, load_tokenizer
-from ..stage import Plan, Stage, run_stage
+from ..core.config import TrainSettings
+from ..data.records import IGNORE_INDEX, StepBatches, collate
+from ..core.errors import ConfigError, ModelError
+from ..core.modeldir import load_model, load_tokenizer
+from ..training.stage import Plan, Stage, run_stage
 from .common import pack_texts, summary
 
 

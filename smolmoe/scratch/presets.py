@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,9 @@ def one_training_step(name: str, batch_size: int = 1, seq_len: int = 32, seed: i
     """
     import time
 
-    from ..config import TrainSettings
-    from ..data import StepBatches
-    from ..train import train
+    from ..core.config import TrainSettings
+    from ..data.records import StepBatches
+    from ..training.loop import train
 
     preset = get_preset(name)
     device = "cuda" if torch.cuda.is_available() else "cpu"

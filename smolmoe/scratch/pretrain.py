@@ -8,11 +8,11 @@ from typing import Callable
 
 from transformers import AutoModelForCausalLM
 
-from ..config import TrainSettings
-from ..data import StepBatches
-from ..errors import ConfigError
-from ..modeldir import SCRATCH_META, load_model, load_tokenizer, save_model_dir
-from ..stage import Plan, Stage, run_stage
+from ..core.config import TrainSettings
+from ..data.records import StepBatches
+from ..core.errors import ConfigError
+from ..core.modeldir import SCRATCH_META, load_model, load_tokenizer, save_model_dir
+from ..training.stage import Plan, Stage, run_stage
 from .common import heldout_loss, pack_texts, summary
 from .presets import build_model, get_preset, parameter_counts
 

@@ -8,8 +8,8 @@ wants; the end-of-turn token is banned while thinking is open and for a few toke
 """
 from __future__ import annotations
 
-from ..engine import Engine, TokenRules
-from ..generate import GenerationSettings, prompt_ids
+from ..inference.engine import Engine, TokenRules
+from ..inference.generate import GenerationSettings, prompt_ids
 from .tokenizer import THINK_CLOSE, THINK_OPEN, token_id
 
 

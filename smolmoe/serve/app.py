@@ -29,10 +29,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from ..config import DEFAULT_MAX_TOKENS
-from ..errors import SmolMoEError
-from ..generate import ChatModel, PromptTooLong, collect
-from ..palette import EXPERT_COLOURS
+from ..core.config import DEFAULT_MAX_TOKENS
+from ..core.errors import SmolMoEError
+from ..inference.generate import ChatModel, PromptTooLong, collect
+from ..core.palette import EXPERT_COLOURS
 from .schema import (ChatRequest, ChunkWriter, completion, error_body, sampling_fields,
                      unsupported)
 from .worker import GenerationWorker, ServerShutdown

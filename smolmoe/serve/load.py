@@ -81,7 +81,7 @@ def serve_load(model_dir: str | Path, *, clients: int = 8, requests: int = 16,
                prompts: list[str] | None = None) -> dict:
     """The same `requests` greedy requests served one at a time, then from `clients`
     concurrent clients: tokens/s of each and their ratio."""
-    from ..generate import ChatModel
+    from ..inference.generate import ChatModel
     from .app import ServerLimits, create_app
     chat = ChatModel.load(model_dir, dtype=dtype)
     pool = list(prompts or DEFAULT_PROMPTS)

@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from typing import AsyncIterator
 
-from ..generate import ChatModel, GenerationSettings, StreamEvent, TextStream
+from ..inference.generate import ChatModel, GenerationSettings, StreamEvent, TextStream
 
 _DONE = object()
 

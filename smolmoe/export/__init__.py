@@ -1,0 +1,1 @@
+"""`smolmoe export`: a checked HF directory or GGUF file."""
