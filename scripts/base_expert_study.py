@@ -18,7 +18,8 @@ from pathlib import Path
 import click
 
 from smolmoe.core.base import resolve_base
-from smolmoe.core.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
+from smolmoe.core.modeldir import load_model, load_tokenizer
+from smolmoe.moe.meta import read_moe_meta as read_meta
 from smolmoe.cli.kit import one_line_errors, quiet_transformers
 from smolmoe.core.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
 from smolmoe.data.records import load_records, split_path

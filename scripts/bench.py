@@ -35,7 +35,8 @@ from smolmoe.data.records import StepBatches, encode_records, load_records, mixe
 from smolmoe.core.io import write_json
 from smolmoe.cli.progress import console, out
 from smolmoe.moe.router import init_routers, is_router, router_loss_fn
-from smolmoe.core.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
+from smolmoe.core.modeldir import load_model, load_tokenizer
+from smolmoe.moe.meta import read_moe_meta as read_meta
 from smolmoe.training.loop import train
 
 

@@ -26,7 +26,7 @@ from smolmoe.data.records import split_path
 from smolmoe.evaluation.loss import evaluate
 from smolmoe.moe.grow import add_expert, remove_expert
 from smolmoe.core.io import write_json
-from smolmoe.core.modeldir import read_moe_meta
+from smolmoe.moe.meta import read_moe_meta
 
 SPLITS = ("test", "foreign")
 GOAL_NEW, GOAL_OTHERS, GOAL_SECONDS = 1.05, 0.01, 120

@@ -19,7 +19,8 @@ from pathlib import Path
 import click
 
 from smolmoe.core.base import resolve_base
-from smolmoe.core.modeldir import expert_domain, load_model, load_tokenizer, read_moe_meta as read_meta
+from smolmoe.core.modeldir import expert_domain, load_model, load_tokenizer
+from smolmoe.moe.meta import read_moe_meta as read_meta
 from smolmoe.cli.kit import Finite, one_line_errors, quiet_transformers
 from smolmoe.core.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
 from smolmoe.core.errors import ModelError

@@ -144,7 +144,7 @@ def test_inspect_generate_reports_the_routing_chat_streams(tiny_moe):
 def test_dtype_bf16_where_supported_and_one_line_where_not(tiny_dir, monkeypatch):
     import torch
     from click.testing import CliRunner
-    from smolmoe import precision
+    from smolmoe.core import precision
     from smolmoe.cli.main import main
     from smolmoe.core.errors import ConfigError
     monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)

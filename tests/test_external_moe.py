@@ -13,7 +13,8 @@ from conftest import write_domain
 from smolmoe.cli.main import main
 from smolmoe.core.errors import SmolMoEError
 from smolmoe.core.config import TrainSettings
-from smolmoe.core.modeldir import MOE_META, read_moe_meta as read_meta
+from smolmoe.core.modeldir import MOE_META
+from smolmoe.moe.meta import read_moe_meta as read_meta
 from tiny_moe import make_tiny_moe
 
 
@@ -96,7 +97,7 @@ def test_dense_dir_is_not_an_moe(tmp_path, tiny_dir):
 
 def test_adopt_renames_the_per_expert_reports(tmp_path):
     from smolmoe.moe.assemble import forced_routing_is_exact
-    from smolmoe.core.modeldir import adopt
+    from smolmoe.moe.meta import adopt
     moe = make_tiny_moe(tmp_path)
     assert forced_routing_is_exact(read_meta(moe), "math")
     with pytest.raises(SmolMoEError, match="already has smolmoe.json .*pass --force"):

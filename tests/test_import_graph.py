@@ -31,22 +31,27 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def absolute(node: ast.ImportFrom, path: Path) -> str:
+    """The module a `from ... import` statement in `path` reads from, relative levels resolved."""
+    if not node.level:
+        return node.module or ""
+    name = module_name(path)
+    anchor = (name if path.name == "__init__.py" else name.rsplit(".", 1)[0]).split(".")
+    anchor = anchor[:len(anchor) - node.level + 1]
+    return ".".join(anchor + ([node.module] if node.module else []))
+
+
 def import_graph() -> dict[str, set[str]]:
     """smolmoe module -> the smolmoe modules it imports anywhere in its source."""
     files = {module_name(p): p for p in ROOT.rglob("*.py")}
     graph = {}
     for name, path in files.items():
-        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
         targets = set()
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 targets |= {a.name for a in node.names}
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")
-                    anchor = anchor[:len(anchor) - node.level + 1]
-                    base = ".".join(anchor + ([node.module] if node.module else []))
+                base = absolute(node, path)
                 submodules = {f"{base}.{a.name}" for a in node.names} & files.keys()
                 targets |= submodules                      # `from . import router`
                 if len(submodules) < len(node.names):      # names defined in base itself
@@ -120,6 +125,47 @@ def test_every_subpackage_has_a_declared_layer():
 
 def test_no_module_imports_from_a_layer_above_its_own():
     assert upward_imports(import_graph()) == []
+
+
+def names_bound_in(path: Path) -> set[str]:
+    """The top-level names a module defines or imports."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def stale_imports(roots) -> list[str]:
+    """Imports of smolmoe modules (or of names in its packages) that this checkout does not
+    have: another installed copy of smolmoe would answer them silently."""
+    files = {module_name(p): p for p in ROOT.rglob("*.py")}
+    found = []
+    for root in roots:
+        for path in sorted(Path(root).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    wanted = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    base = absolute(node, path)
+                    wanted = [base]
+                    if files.get(base, Path()).name == "__init__.py":   # a package
+                        bound = names_bound_in(files[base])
+                        wanted += [f"{base}.{a.name}" for a in node.names if a.name not in bound]
+                else:
+                    continue
+                found += [f"{path}:{node.lineno}: {w}" for w in wanted
+                          if w.split(".")[0] in ("smolmoe", "data_recipes") and w not in files]
+    return found
+
+
+def test_every_import_of_smolmoe_names_a_module_of_this_checkout():
+    checkout = ROOT.parent
+    assert stale_imports([ROOT, checkout / "tests", checkout / "scripts"]) == []
 
 
 def test_smolmoe_has_no_import_cycle():

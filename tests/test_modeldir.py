@@ -5,10 +5,8 @@ import shutil
 import pytest
 
 from smolmoe.core.errors import ModelError
-from smolmoe.core.modeldir import (ADAPTER, BASE_META, EXPERT_META, MERGE_META, META_FILES, MOE_META,
-                              SCRATCH_META, checkpoint_dir_for, copy_meta, expert_domain, load_model,
-                              load_tokenizer, patch_config_for_other_readers, read_expert_meta,
-                              read_moe_meta, read_scratch_meta, save_model_dir)
+from smolmoe.core.modeldir import ADAPTER, BASE_META, EXPERT_META, MERGE_META, META_FILES, MOE_META, SCRATCH_META, checkpoint_dir_for, copy_meta, expert_domain, load_model, load_tokenizer, patch_config_for_other_readers, read_expert_meta, read_scratch_meta, save_model_dir
+from smolmoe.moe.meta import read_moe_meta
 
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from smolmoe.core.config import MergeConfig
 from smolmoe.moe.assemble import assemble
-from smolmoe.core.modeldir import read_moe_meta as read_meta
+from smolmoe.moe.meta import read_moe_meta as read_meta
 
 from conftest import DOMAINS
 from scratch_fixtures import bilingual_texts
@@ -68,7 +68,7 @@ import json, sys
 import smolmoe.core.modeldir as modeldir
 from smolmoe.core.config import TrainSettings
 from smolmoe.scratch.pretrain import pretrain
-from smolmoe.training.loop import process_state
+from smolmoe.core.distributed import process_state
 
 model_dir, texts_file, out_dir, log = sys.argv[1:]
 writing = modeldir.atomic_dir

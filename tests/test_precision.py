@@ -1,6 +1,6 @@
 import torch
 
-from smolmoe import precision
+from smolmoe.core import precision
 from smolmoe.core.config import TrainSettings
 from smolmoe.training.loop import train
 

@@ -14,7 +14,7 @@ from smolmoe.rl import tasks
 from smolmoe.rl.report import curves, write_report
 from smolmoe.rl.selfpairs import pick_pair, sample_pairs
 from smolmoe.rl.grpo import RLSettings, RolloutBatches, policy_loss, rl_train
-from smolmoe.rl.verifiable import wilson_interval
+from smolmoe.evaluation.tasks.metrics import wilson_interval
 from smolmoe.rl.logprobs import sequence_logps
 from smolmoe.training.lora import LoraSettings
 
@@ -184,7 +184,7 @@ def test_a_rollout_is_on_policy_aligned_and_prompted_as_evaluation_prompts_are(t
     sampler's own log-probs are the old log-probs (same tokens, same policy), the training
     forward gives them again (ratio exactly 1), each reward is its own prompt's, and the
     rollout prompt is the prompt greedy evaluation scores."""
-    from smolmoe import engine
+    from smolmoe.inference import engine
     from smolmoe.data.records import IGNORE_INDEX
     from smolmoe.inference.generate import prompt_ids
     from smolmoe.rl.logprobs import token_logps

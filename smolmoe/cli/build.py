@@ -122,7 +122,7 @@ def train_expert_cmd(names, all_, base, data_dir, out_root, full, multitask, res
     from ..core.config import select_manifests
     from ..training.experts import train_expert
     from .progress import step_progress
-    from ..training.loop import process_state
+    from ..core.distributed import process_state
     quiet_transformers()
     main_process = process_state().is_main_process  # several under accelerate launch
     if multitask:
@@ -223,7 +223,7 @@ def adopt(moe_dir, names, domains, force):
 
     Without it every command still works, with experts called expert_0, expert_1, ...
     """
-    from ..core.modeldir import adopt as adopt_moe
+    from ..moe.meta import adopt as adopt_moe
 
     split = lambda text: [x.strip() for x in text.split(",")] if text else None  # noqa: E731
     meta = adopt_moe(Path(moe_dir), split(names), split(domains), force=force)
@@ -248,7 +248,7 @@ def train_router_cmd(moe_dir, data_dir, out_dir, resume, overwrite, alpha, beta,
     MOE_DIR defaults to $SMOLMOE_HOME/moe."""
     from .progress import step_progress
     from ..moe.router import train_router
-    from ..training.loop import process_state
+    from ..core.distributed import process_state
     quiet_transformers()
     settings = router_training(**train)
     router = RouterSettings(alpha=alpha, beta=beta, heal=heal, per_domain=per_domain).validate()

@@ -52,7 +52,7 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     if moe_dir:
         from ..core.base import resolve_base
         moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir
-        from ..core.modeldir import read_moe_meta as read_meta
+        from ..moe.meta import read_moe_meta as read_meta
         from ..evaluation.baselines import baselines_root, compare_lines, compare, find_baselines
         from ..moe.model_card import record_evaluation
         from ..core.modeldir import MOE_META

@@ -15,6 +15,18 @@ PREFILL_TOKENS = 128   # token ids of one prefill
 DECODE_TOKENS = 32     # greedy tokens of one decode
 
 
+def parameter_counts(model) -> dict:
+    """Total parameters, and those one token passes through (top_k of the routed experts)."""
+    config = model.config
+    total = sum(p.numel() for p in model.parameters())
+    routed = sum(p.numel() for n, p in model.named_parameters() if ".mlp.experts." in n)
+    experts = getattr(config, "num_experts", None) or getattr(config, "num_local_experts", 1)
+    top_k = getattr(config, "num_experts_per_tok", experts)
+    inactive = routed * (experts - top_k) // experts
+    return {"total": total, "active": total - inactive, "routed_expert_params": routed}
+
+
+
 def timed(fn, repeat: int = 3, warm_up: bool = True) -> float:
     """Best (smallest) wall time of `repeat` calls after a warm-up: on a shared 2-core VM the
     mean drifts with whatever else the host runs, the best time much less."""
@@ -73,7 +85,6 @@ def model_cost(path: Path, *, speed: bool = True, prefill_tokens: int = PREFILL_
     """Parameters, active parameters per token, prefill and decode tokens/s (best of two after
     a warm-up, in float32, at torch's current thread count) and training minutes."""
     from ..core.modeldir import load_model, load_tokenizer
-    from ..scratch.presets import parameter_counts
 
     model, tokenizer = load_model(path), load_tokenizer(path)
     counts = parameter_counts(model)

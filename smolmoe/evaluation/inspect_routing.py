@@ -8,7 +8,8 @@ import torch
 from ..data.records import ensure_template, render_chat
 from ..core.errors import ConfigError, DataError
 from ..moe.hooks import RoutingRecord, capture_routing, layer_summary, token_top1, usage_share
-from ..core.modeldir import load_model, load_tokenizer, read_config, read_moe_meta as read_meta
+from ..core.modeldir import load_model, load_tokenizer, read_config
+from ..moe.meta import read_moe_meta as read_meta
 
 
 def token_spans(tokenizer, ids: list[int]) -> list[tuple[str, list[int]]]:

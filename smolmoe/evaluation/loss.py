@@ -15,7 +15,8 @@ from ..core.config import GENERAL_DOMAIN
 from ..core.errors import DataError
 from ..moe.hooks import capture_routing, force_expert
 from ..training.losses import assistant_ce
-from ..core.modeldir import load_model, load_tokenizer, read_moe_meta
+from ..core.modeldir import load_model, load_tokenizer
+from ..moe.meta import read_moe_meta
 from ..moe.formats import experts_and_top_k
 from ..core.precision import autocast
 

@@ -228,7 +228,7 @@ class ChatModel:
         """A dense model, the base, or an MoE directory (expert names from smolmoe.json), its
         weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it)."""
         from ..moe.formats import MOE_TYPES
-        from ..core.modeldir import read_moe_meta as read_meta
+        from ..moe.meta import read_moe_meta as read_meta
         from .packing import pack_for_decoding
         torch_dtype = generation_dtype(dtype)
         model_dir = check_model_dir(Path(model_dir))

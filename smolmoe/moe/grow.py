@@ -35,7 +35,8 @@ from .hooks import moe_blocks
 from ..core.io import check_output_not_input, check_writable_target
 from .model_card import write_card
 from ..core.modeldir import (MOE_META, check_built, check_model_dir, check_weights_fit, expert_domain,
-                       load_model, load_tokenizer, read_moe_meta, save_model_dir)
+                             load_model, load_tokenizer, save_model_dir)
+from .meta import read_moe_meta
 from .formats import COMMON_MUST_MATCH, experts_and_top_k, format_for
 
 # smolmoe.json entries keyed by expert name: they follow the experts in and out.

@@ -20,12 +20,13 @@ from ..data.records import (StepBatches, collate, data_domains, encode_records, 
 from ..core.errors import ConfigError, SmolMoEError
 from .hooks import capture_router_inputs, force_expert, moe_blocks
 from ..training.losses import assistant_ce
-from ..core.modeldir import MOE_META, read_moe_meta
+from ..core.modeldir import MOE_META
+from .meta import read_moe_meta
 from .formats import experts_and_top_k
 from ..core.precision import autocast
 from ..training.lora import LoraSettings, wrap_lora
 from ..training.stage import Plan, Stage, run_stage
-from ..training.loop import process_state
+from ..core.distributed import process_state
 
 
 def router_params(model) -> dict[str, torch.nn.Parameter]:

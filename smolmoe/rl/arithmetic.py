@@ -12,7 +12,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from ..scratch.tokenizer import THINK_CLOSE, THINK_OPEN
+from ..inference.engine import THINK_CLOSE, THINK_OPEN
 from .verifiable import VerifiableTask, verified_accuracy
 
 NAMES_EN = ["Tom", "Lily", "Sam", "Anna", "Ben", "Mia", "Leo", "Zoe"]

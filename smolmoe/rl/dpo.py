@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from ..core.config import DPOSettings, TrainSettings
 from ..data.records import StepBatches, collate, encode_chat
 from ..core.errors import DataError
-from ..training.stage import Plan, Stage, run_stage, sample_for_steps
-from ..scratch.common import summary
+from ..training.stage import Plan, Stage, run_stage, sample_for_steps, summary
 from .logprobs import sequence_logps
 from ..training.lora import LoraSettings, lora_wrap
 

@@ -28,12 +28,11 @@ from ..data.records import IGNORE_INDEX, collate
 from ..inference.generate import prompt_ids
 from ..core.precision import autocast
 from ..core.settings import check, setting
-from ..training.stage import Plan, Stage, run_stage
+from ..training.stage import Plan, Stage, run_stage, summary
 from . import arithmetic
-from ..scratch.common import summary
 from .logprobs import token_logps
 from ..training.lora import LoraSettings, lora_wrap
-from ..scratch.thinking import generate_ids
+from ..inference.completions import generate_ids
 from .verifiable import verified_accuracy
 
 

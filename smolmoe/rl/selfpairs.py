@@ -24,7 +24,7 @@ from ..core.precision import autocast
 from .dpo import dpo
 from .verifiable import verified_accuracy
 from ..training.lora import LoraSettings
-from ..scratch.thinking import generate_ids
+from ..inference.completions import generate_ids
 from ..core.settings import check, setting
 
 

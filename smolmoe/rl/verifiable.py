@@ -11,7 +11,8 @@ from typing import Callable
 
 from ..inference.generate import prompt_ids
 from ..core.precision import autocast
-from ..scratch.thinking import generate_ids
+from ..evaluation.tasks.metrics import wilson_interval
+from ..inference.completions import generate_ids
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,3 @@ def verified_accuracy(model, tokenizer, records: list[dict], task: VerifiableTas
             "interval": wilson_interval(correct, n)}
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float]:
-    """95 % Wilson score interval of a proportion (sound near 0 and 1, unlike p +- 1.96 se)."""
-    if n == 0:
-        return [0.0, 1.0]
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]

@@ -16,8 +16,8 @@ from ..core.config import TrainSettings
 from ..data.records import IGNORE_INDEX, StepBatches, collate
 from ..core.errors import ConfigError, ModelError
 from ..core.modeldir import load_model, load_tokenizer
-from ..training.stage import Plan, Stage, run_stage
-from .common import pack_texts, summary
+from ..training.stage import Plan, Stage, run_stage, summary
+from .common import pack_texts
 
 
 def check_same_vocabulary(student_tok, teacher_tok, student, teacher) -> None:

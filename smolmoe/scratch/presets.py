@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from ..core.errors import ConfigError
+from ..evaluation.cost import parameter_counts
 
 
 @dataclass(frozen=True)
@@ -88,17 +89,6 @@ def build_model(preset: Preset, tokenizer=None, seed: int = 0, device: str | Non
     config = model_config(preset, tokenizer)
     with torch.device(device) if device else torch.device("cpu"):
         return AutoModelForCausalLM.from_config(config)
-
-
-def parameter_counts(model) -> dict:
-    """Total parameters, and those one token passes through (top_k of the routed experts)."""
-    config = model.config
-    total = sum(p.numel() for p in model.parameters())
-    routed = sum(p.numel() for n, p in model.named_parameters() if ".mlp.experts." in n)
-    experts = getattr(config, "num_experts", None) or getattr(config, "num_local_experts", 1)
-    top_k = getattr(config, "num_experts_per_tok", experts)
-    inactive = routed * (experts - top_k) // experts
-    return {"total": total, "active": total - inactive, "routed_expert_params": routed}
 
 
 def describe(name: str) -> dict:

@@ -11,8 +11,8 @@ from typing import Callable
 
 from ..core.config import TrainSettings
 from ..data.records import StepBatches
-from ..training.stage import Plan, Stage, run_stage, sample_for_steps
-from .common import chat_examples, heldout_loss, summary
+from ..training.stage import Plan, Stage, run_stage, sample_for_steps, summary
+from .common import chat_examples, heldout_loss
 from ..training.lora import LoraSettings, lora_wrap
 
 

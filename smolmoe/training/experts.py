@@ -15,7 +15,7 @@ from ..core.errors import ConfigError
 from ..data.records import StepBatches, encode_records, load_records, split_path
 from ..core.modeldir import EXPERT_META
 from .stage import Plan, Stage, run_stage, sample_for_steps
-from .loop import process_state
+from ..core.distributed import process_state
 
 
 def mlp_only(name: str, _param) -> bool:

@@ -20,6 +20,7 @@ import torch
 
 from ..core.config import TrainSettings
 from ..data.records import StepBatches
+from ..core.distributed import process_state
 from ..core.errors import SmolMoEError
 from ..core.io import atomic_dir
 from .losses import lm_loss
@@ -70,16 +71,6 @@ def average_gradients(params: list[torch.nn.Parameter]) -> None:
     for p, g in zip(params, grads):
         p.grad = flat[offset:offset + g.numel()].view_as(g).clone()
         offset += g.numel()
-
-
-def process_state():
-    """This process's place among several (torchrun / accelerate launch) or alone.
-
-    Without a GPU, accelerate only forms a gloo process group when told the run is on the
-    CPU, so say so: several CPU processes then train as one data-parallel job.
-    """
-    from accelerate import PartialState
-    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def lr_lambda(settings: TrainSettings) -> Callable[[int], float]:

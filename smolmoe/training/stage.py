@@ -13,7 +13,7 @@ import contextlib
 import os
 import random
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +23,8 @@ from ..core.config import TrainSettings
 from ..core.io import check_output_not_input, check_writable_target, exclusive
 from .losses import lm_loss
 from ..core.modeldir import SCRATCH_META, checkpoint_dir_for, load_model, load_tokenizer, save_model_dir
-from .loop import LossFn, Trainable, TrainResult, process_state, train
+from ..core.distributed import process_state
+from .loop import LossFn, Trainable, TrainResult, train
 
 Measure = Callable[[torch.nn.Module], Any]
 
@@ -120,3 +121,11 @@ def _run(stage: Stage, settings: TrainSettings, out_dir: Path) -> dict:
     if process_state().is_main_process:
         shutil.rmtree(ckpt, ignore_errors=True)
     return report
+
+
+def summary(stage: str, result, settings: TrainSettings, **extra) -> dict:
+    """The common part of a stage's report (scratch stages, DPO, GRPO): what ran, how fast."""
+    return {"stage": stage, "steps": result.steps, "final_loss": result.final_loss,
+            "tokens": result.tokens, "seconds": round(result.seconds, 1),
+            "tokens_per_second": round(result.tokens_per_second),
+            "trainable_params": result.trainable_params, "settings": asdict(settings), **extra}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Callable
 
 from ...core.config import GENERAL_DOMAIN
-from ...rl.verifiable import wilson_interval
 from ...data.refusal import is_refusal
 from .answers import final_answer_match, key_answer_match, value_match
 from .code import score_code
@@ -129,3 +128,13 @@ def refusal_summary(per_domain: dict[str, dict]) -> dict:
         out[f"{key}_interval"] = None if rate is None else wilson_interval(round(rate * n), n)
     out["other_domains"] = sum(r * n for r, n in others) / replies if replies else None
     return out
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float]:
+    """95 % Wilson score interval of a proportion (sound near 0 and 1, unlike p +- 1.96 se)."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]

@@ -166,7 +166,7 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
     first `limit` everyday prompts."""
     from ..loss import expert_scoring
     from ...moe.hooks import force_expert
-    from ...core.modeldir import read_moe_meta as read_meta
+    from ...moe.meta import read_moe_meta as read_meta
 
     meta = read_meta(moe_dir)
     names = [e["name"] for e in meta["experts"]]
