@@ -35,8 +35,9 @@ from smolmoe.data.records import StepBatches, encode_records, load_records, mixe
 from smolmoe.core.io import write_json
 from smolmoe.cli.progress import console, out
 from smolmoe.moe.router import init_routers, is_router, router_loss_fn
-from smolmoe.core.modeldir import load_model, load_tokenizer
-from smolmoe.moe.meta import read_moe_meta as read_meta
+from smolmoe.core.modeldir import expert_count, load_model, load_tokenizer
+from smolmoe.moe.formats import experts_and_top_k
+from smolmoe.moe.meta import MoeMeta, read_moe_meta as read_meta
 from smolmoe.training.loop import train
 
 
@@ -56,7 +57,7 @@ def active_matmul_params(model) -> int:
     total = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n)
     if getattr(cfg, "tie_word_embeddings", False):
         total += model.get_output_embeddings().weight.numel()
-    experts = getattr(cfg, "num_local_experts", None)
+    experts = expert_count(cfg)
     if experts:
         per_expert = 3 * cfg.hidden_size * cfg.intermediate_size * cfg.num_hidden_layers
         total -= per_expert * (experts - cfg.num_experts_per_tok)
@@ -143,7 +144,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     ggufs = gguf_exports(moe_dir, gguf_dir) if have_llama else {}
     if not have_llama:
         r["llama_cpp_note"] = "skipped: llama.cpp not installed (bash scripts/install_llama_cpp.sh)"
-    names = [e["name"] for e in read_meta(moe_dir)["experts"]]
+    names = read_meta(moe_dir).names
     for ours, theirs in (("float32", "f32"), ("bf16", "bf16")):
         timers = {"chat_path": chat_path_timers(ChatModel.load(moe_dir, dtype=ours), prefill_ids, new_tokens)}
         if ours == "bf16":
@@ -311,26 +312,25 @@ def prefill_section(moe_dir: Path, base: Path, tokenizer, ids, r: dict) -> None:
         r[f"{name}_prefill_share_of_peak"] = gflops / r["matmul_peak_gflops"]
 
 
-def train_section(moe_dir: Path, base: Path, data_dir: Path, tokenizer, meta: dict, batch: int,
+def train_section(moe_dir: Path, base: Path, data_dir: Path, tokenizer, meta: MoeMeta, batch: int,
                   seq: int, r: dict) -> None:
     console.print("training throughput: train-router vs dense full fine-tune...")
     dense, moe = load_model(base), load_model(moe_dir)
-    domains = [e["domain"] for e in meta["experts"]]
+    domains = meta.domains
     per = {d: encode_records(tokenizer, load_records(split_path(data_dir, d, "train"), limit=8), seq)
            for d in domains}
     batches = StepBatches(mixed_examples(per, seed=0), batch, tokenizer.pad_token_id, 0)
     r["dense_full_finetune_tok_s"] = train_rate(dense, batches, None)
     cfg = moe.config
     r["train_router_tok_s"] = train_rate(moe, batches, is_router,
-                                         router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, 0.01))
+                                         router_loss_fn(*experts_and_top_k(cfg), 0.01))
     r["train_router_vs_dense_finetune"] = r["train_router_tok_s"] / r["dense_full_finetune_tok_s"]
 
 
-def fit_section(moe_dir: Path, data_dir: Path, tokenizer, meta: dict, r: dict) -> None:
+def fit_section(moe_dir: Path, data_dir: Path, tokenizer, meta: MoeMeta, r: dict) -> None:
     console.print("router fit init...")
     moe = load_model(moe_dir)
-    names = [e["name"] for e in meta["experts"]]
-    domains = [e["domain"] for e in meta["experts"]]
+    names, domains = meta.names, meta.domains
     t0 = time.perf_counter()
     init_routers(moe, tokenizer, "fit", names=names, domains=domains, data_dir=data_dir, samples=12)
     r["fit_init_seconds"] = time.perf_counter() - t0

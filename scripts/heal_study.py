@@ -164,14 +164,14 @@ def main(experts_root, data_dir, work, out, limit, variants, base_expert, router
                      experts_root=experts_root, overwrite=True)
             write_json(work / f"assemble-{spec['non_ffn']}.json",
                        {"seconds": round(time.perf_counter() - t0, 1)})
-        meta = read_meta(moe)
+        meta = read_meta(moe).doc
         trained = work / f"moe-{name}"
         if not (trained / "smolmoe.json").is_file():
             settings = TrainSettings(steps=spec["steps"], lr=spec["lr"], batch_size=router_batch,
                                      seq_len=256, warmup_steps=2, seed=0)
             train_router(moe, data_dir, settings, alpha=alpha, heal=spec["heal"], out_dir=trained,
                          overwrite=True)
-        training = read_meta(trained)["router_training"]
+        training = read_meta(trained).doc["router_training"]
         row = {**spec, "moe_dir": str(trained), "non_ffn_distance": meta["non_ffn_distance"],
                "parity_max_abs_logit_diff": meta["parity_max_abs_logit_diff"],
                "router_training": {k: training[k] for k in ("trainable_params", "seconds",
@@ -181,7 +181,7 @@ def main(experts_root, data_dir, work, out, limit, variants, base_expert, router
         for split in SPLITS:
             def score(split=split):
                 model, tok = load_model(trained), load_tokenizer(trained)
-                names = [e["domain"] for e in read_meta(trained)["experts"]]
+                names = read_meta(trained).domains
                 records = {d: load_records(split_path(data_dir, d, split), limit=limit)
                            for d in report["oracle"][split]}
                 t0 = time.perf_counter()

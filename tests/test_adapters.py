@@ -80,7 +80,7 @@ def test_add_expert_takes_an_adapter_with_its_base(tmp_path):
     lora = make_adapter(tmp_path / "base", tmp_path / "lora")
     meta = add_expert(tmp_path / "moe", lora, data_dir=tmp_path / "data", out=tmp_path / "grown",
                       base=tmp_path / "base")
-    assert meta["experts"][-1]["adapter"]["mlp_modules"] == 6
+    assert meta.experts[-1]["adapter"]["mlp_modules"] == 6
     ids = torch.tensor([[1, 5, 9, 12, 7, 30, 2]])
     got = forced_logits(tmp_path / "grown", 2, ids)
     assert float((got - adapter_logits(tmp_path / "base", lora, ids)).abs().max()) <= 1e-4

@@ -3,7 +3,9 @@ import pytest
 
 from smolmoe.data.records import encode_records, load_records, split_path
 from smolmoe.core.errors import DataError
-from smolmoe.evaluation.loss import evaluate, expert_scoring, loss_on_records, mean_loss, moe_evaluate
+from smolmoe.evaluation.loss import evaluate, loss_on_records, mean_loss, moe_evaluate
+from smolmoe.evaluation.oracle import expert_scoring
+from smolmoe.moe.meta import MoeMeta
 from smolmoe.core.modeldir import load_model, load_tokenizer
 
 
@@ -30,7 +32,8 @@ def test_evaluate_scores_only_the_pairs_asked_for(tiny_dir, tiny_data):
 
 
 def test_expert_scoring_prefers_the_dense_directory(tiny_dir, tmp_path):
-    meta = {"parity_max_abs_logit_diff": {"exact": 1e-6, "off": 0.5}}
+    meta = MoeMeta.from_doc({"experts": [{"name": "exact", "domain": "math"}, {"name": "off", "domain": "story"}],
+                             "parity_max_abs_logit_diff": {"exact": 1e-6, "off": 0.5}})
     assert expert_scoring(meta, {"name": "exact", "source": str(tiny_dir)}) == (tiny_dir, f"dense {tiny_dir}")
     gone = str(tmp_path / "gone")
     assert expert_scoring(meta, {"name": "exact", "source": gone}) == (None, "forced")

@@ -33,7 +33,7 @@ def external_moe(tmp_path):
 
 def test_external_moe_reads_as_expert_0_and_works_with_inspect_and_chat(external_moe, tmp_path):
     meta = read_meta(external_moe)
-    assert [e["name"] for e in meta["experts"]] == ["expert_0", "expert_1", "expert_2"]
+    assert meta.names == ["expert_0", "expert_1", "expert_2"] and meta.format == "external"
     # The report goes to tmp_path: "--json -" wrote a file named "-" into the working tree.
     report = tmp_path / "report.json"
     r = CliRunner().invoke(main, ["inspect", "add two numbers", "--moe", str(external_moe), "--json", str(report)])
@@ -82,7 +82,7 @@ def test_eval_needs_names_then_adopt_gives_them(external_moe, tmp_path):
     assert r.exit_code != 0 and "has 3 experts but 2 names" in r.output
     r = CliRunner().invoke(main, ["adopt", str(external_moe), "--names", "math,code,story"])
     assert r.exit_code == 0, r.output
-    assert [e["name"] for e in read_meta(external_moe)["experts"]] == ["math", "code", "story"]
+    assert read_meta(external_moe).names == ["math", "code", "story"]
     r = CliRunner().invoke(main, ["eval", "--moe", str(external_moe), "--data", str(data),
                                   "--limit", "2", "--base", str(external_moe.parent / "made" / "base")])
     assert r.exit_code == 0, r.output
@@ -99,9 +99,9 @@ def test_adopt_renames_the_per_expert_reports(tmp_path):
     from smolmoe.moe.assemble import forced_routing_is_exact
     from smolmoe.moe.meta import adopt
     moe = make_tiny_moe(tmp_path)
-    assert forced_routing_is_exact(read_meta(moe), "math")
+    assert forced_routing_is_exact(read_meta(moe).doc, "math")
     with pytest.raises(SmolMoEError, match="already has smolmoe.json .*pass --force"):
         adopt(moe, ["sums", "programs", "tales"])   # a smolmoe-built MoE keeps its names
     meta = adopt(moe, ["sums", "programs", "tales"], force=True)
-    assert forced_routing_is_exact(meta, "sums") and not forced_routing_is_exact(meta, "math")
-    assert set(meta["non_ffn_distance"]) == {"sums", "programs", "tales"}
+    assert forced_routing_is_exact(meta.doc, "sums") and not forced_routing_is_exact(meta.doc, "math")
+    assert set(meta.doc["non_ffn_distance"]) == {"sums", "programs", "tales"}

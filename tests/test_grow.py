@@ -52,14 +52,14 @@ def test_add_expert_writes_a_stock_moe_of_its_family_and_keeps_the_other_rows(tm
     dirs = three_experts(tmp_path, family)
     merge(tmp_path, dirs[:2], tmp_path / "moe", base_expert="shared" if shared else False)
     meta = add_expert(tmp_path / "moe", dirs[2], data_dir=tmp_path / "data", out=tmp_path / "grown")
-    assert [(e["name"], e["domain"]) for e in meta["experts"]] == [(n, n) for n in NAMES]
-    assert len(meta["experts"][2]["weights_sha256"]) == 64 and meta["experts"][2]["source"] == str(dirs[2])
+    assert list(zip(meta.names, meta.domains)) == [(n, n) for n in NAMES]
+    assert len(meta.experts[2]["weights_sha256"]) == 64 and meta.experts[2]["source"] == str(dirs[2])
     if shared:   # forced routing gives the mix of the new expert and the base, as for the others
-        assert max(meta["shared_expert"]["mix_parity_max_abs_logit_diff"].values()) <= 1e-4
-        assert set(meta["shared_expert"]["mix_parity_max_abs_logit_diff"]) == set(NAMES)
+        assert max(meta.doc["shared_expert"]["mix_parity_max_abs_logit_diff"].values()) <= 1e-4
+        assert set(meta.doc["shared_expert"]["mix_parity_max_abs_logit_diff"]) == set(NAMES)
     else:
-        assert meta["parity_max_abs_logit_diff"]["e2"] <= 1e-4
-    step = meta["history"][-1]
+        assert meta.doc["parity_max_abs_logit_diff"]["e2"] <= 1e-4
+    step = meta.doc["history"][-1]
     assert step["op"] == "add-expert" and step["fit"]["rows_fitted"] == [2]
     assert step["fit"]["domains"] == list(NAMES)
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "grown")  # stock, no remote code
@@ -68,7 +68,7 @@ def test_add_expert_writes_a_stock_moe_of_its_family_and_keeps_the_other_rows(tm
     for key, w in before.items():   # (the on-disk layout may differ by family; rows do not)
         assert torch.equal(after[key][:2], w) and float(after[key][2].abs().max()) > 0
     written = json.loads((tmp_path / "grown" / "smolmoe.json").read_text())
-    assert written["experts"] == meta["experts"]
+    assert written["experts"] == meta.experts
 
 
 def test_remove_then_add_gives_the_same_routing_back(tmp_path):
@@ -76,9 +76,9 @@ def test_remove_then_add_gives_the_same_routing_back(tmp_path):
     merge(tmp_path, dirs[:2], tmp_path / "two")
     add_expert(tmp_path / "two", dirs[2], data_dir=tmp_path / "data", out=tmp_path / "three")
     meta = remove_expert(tmp_path / "three", "e2", out=tmp_path / "two_again")
-    assert [e["name"] for e in meta["experts"]] == ["e0", "e1"]
-    assert "e2" not in meta["parity_max_abs_logit_diff"] and "e2" not in meta["non_ffn_distance"]
-    assert [h["op"] for h in meta["history"]] == ["add-expert", "remove-expert"]
+    assert meta.names == ["e0", "e1"]
+    assert "e2" not in meta.doc["parity_max_abs_logit_diff"] and "e2" not in meta.doc["non_ffn_distance"]
+    assert [h["op"] for h in meta.doc["history"]] == ["add-expert", "remove-expert"]
     two, again = tensors(tmp_path / "two"), tensors(tmp_path / "two_again")
     assert all(torch.equal(two[k], again[k]) for k in two)   # removing undoes adding exactly
     add_expert(tmp_path / "two_again", dirs[2], data_dir=tmp_path / "data", out=tmp_path / "three_again")

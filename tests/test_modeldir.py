@@ -71,7 +71,7 @@ def test_copy_meta_copies_whichever_kinds_are_there(tmp_path):
 
 
 def test_moe_meta_is_checked_and_external_moes_get_numbered_experts(tiny_moe, tmp_path):
-    assert [e["name"] for e in read_moe_meta(tiny_moe)["experts"]] == ["math", "code", "story"]
+    assert read_moe_meta(tiny_moe).names == ["math", "code", "story"]
     broken = tmp_path / "broken"
     shutil.copytree(tiny_moe, broken)
     (broken / MOE_META).write_text(json.dumps({"experts": [{"name": "a"}]}))
@@ -82,8 +82,7 @@ def test_moe_meta_is_checked_and_external_moes_get_numbered_experts(tiny_moe, tm
         read_moe_meta(broken)
     (broken / MOE_META).unlink()
     meta = read_moe_meta(broken)
-    assert meta["format"] == "external" and [e["name"] for e in meta["experts"]] == [
-        "expert_0", "expert_1", "expert_2"]
+    assert meta.format == "external" and meta.names == ["expert_0", "expert_1", "expert_2"]
     with pytest.raises(ModelError, match="is not an MoE directory"):
         read_moe_meta(tiny_moe.parent / "math")        # a dense expert
     with pytest.raises(ModelError, match="does not exist"):

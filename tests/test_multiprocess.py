@@ -52,8 +52,8 @@ def test_train_router_two_processes_match_one(trained, tmp_path):
     common = ["train-router", str(moe), "--data", str(trained / "data"), "--steps", "6",
               "--lr", "0.05", "--seq-len", "64", "--per-domain", "24", "--alpha", "0.01"]
     _one_and_two(common, 8, 29518, tmp_path, env)
-    one = read_meta(tmp_path / "one")["router_training"]
-    two = read_meta(tmp_path / "two")["router_training"]
+    one = read_meta(tmp_path / "one").doc["router_training"]
+    two = read_meta(tmp_path / "two").doc["router_training"]
     assert one["trainable_params"] == two["trainable_params"] == 2 * 2 * 32
     # The two processes split each global batch of 8; their gradients are averaged, so the
     # routers follow the same path and end at nearly the same loss.

@@ -184,6 +184,7 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
              fit_samples, output, base_expert, shared_base_expert, overwrite):
     """Merge dense experts into one MoE (routers initialised, parity checked)."""
     from ..moe.assemble import assemble as assemble_moe, resolve_merge_config
+    from ..moe.meta import MoeMeta
     from .progress import console
     quiet_transformers()
     base_expert = "shared" if shared_base_expert else base_expert
@@ -195,7 +196,7 @@ def assemble(experts, config_file, experts_root, all_, base, top_k, router_init,
         meta = assemble_moe(merge, experts_root=Path(merge.experts_root or experts_root),
                             overwrite=overwrite, manifests=manifests,
                             on_progress=lambda msg: status.update(msg))
-    click.echo(f"experts (in order): {', '.join(e['name'] for e in meta['experts'])}")
+    click.echo(f"experts (in order): {', '.join(MoeMeta.from_doc(meta).names)}")
     click.echo(f"non-FFN weights from {meta['non_ffn']} ({meta['non_ffn_source']}); each expert's "
                f"own non-FFN weights differ from them by:")
     for name, d in meta["non_ffn_distance"].items():
@@ -227,7 +228,7 @@ def adopt(moe_dir, names, domains, force):
 
     split = lambda text: [x.strip() for x in text.split(",")] if text else None  # noqa: E731
     meta = adopt_moe(Path(moe_dir), split(names), split(domains), force=force)
-    click.echo("experts: " + ", ".join(f"{e['name']} ({e['domain']})" for e in meta["experts"]))
+    click.echo("experts: " + ", ".join(f"{n} ({d})" for n, d in zip(meta.names, meta.domains)))
 
 
 @click.command("train-router", cls=SettingsCommand, context_settings=CONTEXT)

@@ -52,12 +52,11 @@ def eval_cmd(model_dirs, data_dir, domains, split, limit, max_len, json_out, moe
     if moe_dir:
         from ..core.base import resolve_base
         moe_dir = home_path("moe") if moe_dir == MOE_FLAG else moe_dir
-        from ..moe.meta import read_moe_meta as read_meta
+        from ..moe.meta import read_moe_meta
         from ..evaluation.baselines import baselines_root, compare_lines, compare, find_baselines
         from ..moe.model_card import record_evaluation
         from ..core.modeldir import MOE_META
-        meta = read_meta(Path(moe_dir))
-        n = len(meta["experts"])
+        n = read_moe_meta(Path(moe_dir)).count
         base_dir = resolve_base(base)
         baselines = ({Path(d).name: Path(d) for d in baseline_dirs} if baseline_dirs else
                      find_baselines(baselines_root(Path(moe_dir))))

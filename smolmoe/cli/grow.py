@@ -10,10 +10,10 @@ from .kit import CONTEXT, Whole, home_default, one_line_errors, quiet_transforme
 from ..core.config import MergeConfig
 
 
-def _report_parity(meta: dict, name: str) -> None:
+def _report_parity(doc: dict, name: str) -> None:
     from ..moe.assemble import parity_warning
-    click.echo(f"parity {name:14} max |logit diff| {meta['parity_max_abs_logit_diff'][name]:.2e}")
-    warning = parity_warning(meta)
+    click.echo(f"parity {name:14} max |logit diff| {doc['parity_max_abs_logit_diff'][name]:.2e}")
+    warning = parity_warning(doc)
     if warning:
         click.secho(warning, err=True, fg="red", bold=True)
 
@@ -39,14 +39,14 @@ def add_expert_cmd(moe_dir, expert_dir, data_dir, out, base, name, samples, seed
         meta = add_expert(Path(moe_dir), Path(expert_dir), data_dir=Path(data_dir), out=Path(out),
                           base=base, name=name, samples=samples, seed=seed, overwrite=overwrite,
                           on_progress=lambda msg: status.update(msg))
-    step = meta["history"][-1]
-    new = meta["experts"][-1]
-    click.echo(f"experts (in order): {', '.join(e['name'] for e in meta['experts'])}")
+    step = meta.doc["history"][-1]
+    new = meta.experts[-1]
+    click.echo(f"experts (in order): {', '.join(meta.names)}")
     click.echo(f"added {new['name']} ({new['domain']}): router rows fitted on "
                f"{step['fit']['tokens']:,} tokens of {len(step['fit']['domains'])} domains, "
                f"{step['seconds']} s")
     click.echo("fit accuracy per layer: " + " ".join(f"{a:.2f}" for a in step["fit"]["train_accuracy_per_layer"]))
-    _report_parity(meta, new["name"])
+    _report_parity(meta.doc, new["name"])
     click.echo(f"wrote {out}")
 
 
@@ -64,6 +64,5 @@ def remove_expert_cmd(moe_dir, name, out, overwrite):
     with console.status("removing...") as status:
         meta = remove_expert(Path(moe_dir), name, out=Path(out), overwrite=overwrite,
                              on_progress=lambda msg: status.update(msg))
-    click.echo(f"experts (in order): {', '.join(e['name'] for e in meta['experts'])}; "
-               f"top_k {meta.get('top_k')}")
+    click.echo(f"experts (in order): {', '.join(meta.names)}; top_k {meta.top_k}")
     click.echo(f"wrote {out}")

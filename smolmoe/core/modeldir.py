@@ -82,6 +82,13 @@ def weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def expert_count(config) -> int:
+    """How many routed experts a config (a transformers config or a config.json dict) has, under
+    whichever name its family uses; 0 for a dense model."""
+    get = config.get if isinstance(config, dict) else (lambda key: getattr(config, key, None))
+    return int(get("num_local_experts") or get("num_experts") or 0)
+
+
 def describe(path: Path) -> dict:
     """Architecture and parameter count read from config and safetensors headers (no load)."""
     path = check_model_dir(Path(path))
@@ -96,7 +103,7 @@ def describe(path: Path) -> dict:
         "hidden_size": config.get("hidden_size"),
         "intermediate_size": config.get("intermediate_size"),
         "vocab_size": config.get("vocab_size"),
-        "experts": config.get("num_local_experts") or config.get("num_experts"),
+        "experts": expert_count(config) or None,
     }
 
 

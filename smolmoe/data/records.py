@@ -29,19 +29,28 @@ CHATML_TEMPLATE = (
     "{{ '<|im_start|>assistant\n' }}{% endif %}")
 
 
+def check_messages(messages, where: str | None = None) -> list[dict]:
+    """The one check of a conversation, for records, prompts and chat requests alike: a
+    non-empty list of {role, content} with a known role and string content. Returns the
+    messages as plain {role, content} dicts; `where` (a file:line) starts each error."""
+    at = f"{where}: " if where else ""
+    if not isinstance(messages, list) or not messages:
+        raise DataError(f"{at}'messages' must be a non-empty list")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise DataError(f"{at}message {i} needs a role in {'/'.join(ROLES)}")
+        if not isinstance(m.get("content"), str):
+            raise DataError(f"{at}message {i} needs a string 'content'")
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
 def normalize_record(obj, where: str) -> dict:
     """Accept the chat format or the {"instruction", "input"?, "output"} format; return chat."""
     if not isinstance(obj, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     if "messages" in obj:
         messages = obj["messages"]
-        if not isinstance(messages, list) or not messages:
-            raise DataError(f"{where}: 'messages' must be a non-empty list")
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict) or m.get("role") not in ROLES:
-                raise DataError(f"{where}: message {i} needs a role in {'/'.join(ROLES)}")
-            if not isinstance(m.get("content"), str):
-                raise DataError(f"{where}: message {i} needs a string 'content'")
+        check_messages(messages, where)
         if not any(m["role"] == "assistant" for m in messages):
             raise DataError(f"{where}: no assistant message to learn from")
         record = dict(obj)

@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 
 from ..core.io import read_json
-from ..core.modeldir import EXPERT_META, MERGE_META, MOE_META
+from ..core.modeldir import EXPERT_META, MERGE_META, MOE_META, expert_count
 
 PREFILL_TOKENS = 128   # token ids of one prefill
 DECODE_TOKENS = 32     # greedy tokens of one decode
@@ -20,7 +20,7 @@ def parameter_counts(model) -> dict:
     config = model.config
     total = sum(p.numel() for p in model.parameters())
     routed = sum(p.numel() for n, p in model.named_parameters() if ".mlp.experts." in n)
-    experts = getattr(config, "num_experts", None) or getattr(config, "num_local_experts", 1)
+    experts = expert_count(config) or 1
     top_k = getattr(config, "num_experts_per_tok", experts)
     inactive = routed * (experts - top_k) // experts
     return {"total": total, "active": total - inactive, "routed_expert_params": routed}

@@ -9,7 +9,7 @@ from ..data.records import ensure_template, render_chat
 from ..core.errors import ConfigError, DataError
 from ..moe.hooks import RoutingRecord, capture_routing, layer_summary, token_top1, usage_share
 from ..core.modeldir import load_model, load_tokenizer, read_config
-from ..moe.meta import read_moe_meta as read_meta
+from ..moe.meta import read_moe_meta
 
 
 def token_spans(tokenizer, ids: list[int]) -> list[tuple[str, list[int]]]:
@@ -55,8 +55,7 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
     # The cheap checks come first: loading the model takes seconds.
     if not prompt.strip():
         raise DataError("the prompt is empty: give the text to inspect")
-    meta = read_meta(moe_dir)
-    names = [e["name"] for e in meta["experts"]]
+    names = read_moe_meta(moe_dir).names
     n_layers = read_config(moe_dir).get("num_hidden_layers")
     if layer is not None and isinstance(n_layers, int) and not 0 <= layer < n_layers:
         raise ConfigError(f"--layer must be between 0 and {n_layers - 1}, got {layer}")

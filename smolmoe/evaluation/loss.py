@@ -9,14 +9,15 @@ from typing import Callable, Iterable
 
 import torch
 
-from ..moe.assemble import REPORT_LABELS, forced_routing_is_exact
+from ..moe.assemble import REPORT_LABELS
 from ..data.records import collate, encode_records, load_records, split_path
 from ..core.config import GENERAL_DOMAIN
 from ..core.errors import DataError
-from ..moe.hooks import capture_routing, force_expert
+from ..moe.hooks import capture_routing
 from ..training.losses import assistant_ce
 from ..core.modeldir import load_model, load_tokenizer
 from ..moe.meta import read_moe_meta
+from .oracle import each_expert, oracle_results
 from ..moe.formats import experts_and_top_k
 from ..core.precision import autocast
 
@@ -147,19 +148,6 @@ def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[
             "load_share": (topk / topk.sum()).tolist()}
 
 
-def expert_scoring(meta: dict, expert: dict) -> tuple[Path | None, str]:
-    """How to score one expert of an MoE: from its dense directory when it is there ((DIR,
-    "dense DIR")): the real expert, and measured 2.2x cheaper than the MoE forced to it (3.7 vs
-    1.7 s for 20 coder records, bf16, 2 threads); else (None, "forced") to force the MoE's
-    routers to it, exact where assemble's parity check proved it, and labelled when not."""
-    source = Path(expert.get("source", ""))
-    if (source / "config.json").is_file():
-        return source, f"dense {source}"
-    if forced_routing_is_exact(meta, expert["name"]):
-        return None, "forced"
-    return None, "forced (not exact: dense dir missing)"
-
-
 def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
                  split: str = "test", limit: int | None = 100, max_len: int = 384,
                  experts_on_all: bool = True, baselines: dict[str, Path] | None = None,
@@ -174,8 +162,7 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     expert is scored on its own domain only (enough for the oracle, at a fraction of the cost).
     """
     meta = read_moe_meta(moe_dir)
-    names = [e["name"] for e in meta["experts"]]
-    domains = [e["domain"] for e in meta["experts"]]
+    names, domains = meta.names, meta.domains
     if not any(split_path(data_dir, d, split).is_file() for d in domains):
         raise DataError(f"none of the MoE's expert domains ({', '.join(domains)}) has a {split} "
                         f"split in {data_dir}; name the experts for data domains with "
@@ -206,19 +193,16 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     for label, path in baselines.items():
         score(label, load_model(path), load_tokenizer(path))
     model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
-    for j, expert in enumerate(meta["experts"]):
-        name = expert["name"]
-        source, scoring[name] = expert_scoring(meta, expert)
+    for expert, source, scoring[expert["name"]] in each_expert(meta, model):
         own = records if experts_on_all else [d for d in records if d == expert["domain"]]
         if source is None:
-            with force_expert(model, j):
-                score(name, model, tokenizer, own)
+            score(expert["name"], model, tokenizer, own)
         else:
-            score(name, load_model(source), load_tokenizer(source), own)
+            score(expert["name"], load_model(source), load_tokenizer(source), own)
     routing = moe_routing(model, tokenizer, records, domains, max_len=max_len,
                           on_progress=on_progress)
     results["moe"] = routing.pop("losses")
-    results["oracle"] = {d: results[names[domains.index(d)]][d] for d in records}
+    results["oracle"] = oracle_results(results, meta, records)
     return {
         "results": results, "experts": names, "domains": domains, "expert_scoring": scoring,
         "baselines": list(baselines),

@@ -19,12 +19,13 @@ from typing import Callable, Iterator
 
 
 from ..core.config import DEFAULT_MAX_TOKENS
-from ..data.records import ROLES, ensure_template, render_chat
+from ..data.records import check_messages, ensure_template, render_chat
 from .engine import THINK_CLOSE, THINK_OPEN, Engine, Sequence, TokenRules  # noqa: F401
 from ..core.errors import ConfigError, DataError
-from ..core.modeldir import check_model_dir, load_model, load_tokenizer
+from ..core.modeldir import check_model_dir, expert_count, load_model, load_tokenizer
 from ..core.precision import generation_dtype
 from ..core.settings import check, setting
+from ..moe.meta import placeholder_names
 
 
 # Stop strings are bounded so that one request cannot make the stop search expensive (it is
@@ -89,17 +90,6 @@ class Reply:
     @property
     def completion_tokens(self) -> int:
         return len(self.tokens)
-
-
-def check_messages(messages) -> list[dict]:
-    if not isinstance(messages, list) or not messages:
-        raise DataError("messages must be a non-empty list")
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
-            raise DataError(f"message {i} needs a role in {'/'.join(ROLES)}")
-        if not isinstance(m.get("content"), str):
-            raise DataError(f"message {i} needs a string 'content'")
-    return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
 class StopMatcher:
@@ -220,15 +210,15 @@ class ChatModel:
         self.rules = TokenRules.of(model, self.tokenizer)
         self.context_length = self.rules.context_length
         self.experts = experts
-        if self.experts is None and getattr(model.config, "num_local_experts", None):
-            self.experts = [f"expert{i}" for i in range(model.config.num_local_experts)]
+        if self.experts is None and expert_count(model.config):
+            self.experts = placeholder_names(expert_count(model.config))
 
     @classmethod
     def load(cls, model_dir: str | Path, dtype: str = "float32") -> "ChatModel":
         """A dense model, the base, or an MoE directory (expert names from smolmoe.json), its
         weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it)."""
         from ..moe.formats import MOE_TYPES
-        from ..moe.meta import read_moe_meta as read_meta
+        from ..moe.meta import read_moe_meta
         from .packing import pack_for_decoding
         torch_dtype = generation_dtype(dtype)
         model_dir = check_model_dir(Path(model_dir))
@@ -236,7 +226,7 @@ class ChatModel:
         pack_for_decoding(model)   # bf16 on a CPU: weights packed once for oneDNN (packing.py)
         experts = None
         if model.config.model_type in MOE_TYPES:  # names from smolmoe.json, or expert_0...
-            experts = [e["name"] for e in read_meta(model_dir)["experts"]]
+            experts = read_moe_meta(model_dir).names
         return cls(model, load_tokenizer(model_dir), model_dir.name, experts)
 
     @property

@@ -22,6 +22,7 @@ from typing import Callable
 import torch
 
 from ..core.errors import ModelError
+from ..core.modeldir import expert_count
 
 # Config fields that must agree between experts of any family for their FFNs to share one model.
 COMMON_MUST_MATCH = ("model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
@@ -175,7 +176,7 @@ def shared_mix_parity(model, dirs: dict, base_dir: Path, input_ids: torch.Tensor
 
 def experts_and_top_k(config) -> tuple[int, int]:
     """(number of routed experts, experts per token) of any of the MoE configs above."""
-    num = getattr(config, "num_local_experts", None) or getattr(config, "num_experts", None)
+    num = expert_count(config)
     if not num:
         raise ModelError(f"{getattr(config, 'model_type', 'this model')} has no routed experts")
     return int(num), int(config.num_experts_per_tok)

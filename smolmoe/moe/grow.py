@@ -36,7 +36,7 @@ from ..core.io import check_output_not_input, check_writable_target
 from .model_card import write_card
 from ..core.modeldir import (MOE_META, check_built, check_model_dir, check_weights_fit, expert_domain,
                              load_model, load_tokenizer, save_model_dir)
-from .meta import read_moe_meta
+from .meta import MoeMeta, read_moe_meta
 from .formats import COMMON_MUST_MATCH, experts_and_top_k, format_for
 
 # smolmoe.json entries keyed by expert name: they follow the experts in and out.
@@ -138,13 +138,13 @@ def _non_ffn_distance(reader: WeightReader, state: dict) -> dict:
 
 def add_expert(moe_dir, expert, *, data_dir, out, base=None, name: str | None = None,
                samples: int | None = None, seed: int | None = None, overwrite: bool = False,
-               on_progress: Callable[[str], None] | None = None) -> dict:
+               on_progress: Callable[[str], None] | None = None) -> MoeMeta:
     """Write to `out` the MoE of moe_dir plus one expert (a dense dir, or a LoRA adapter dir
     with its base), router rows fitted on its domain's data; return the metadata written."""
     say = on_progress or (lambda _msg: None)
     moe_dir, expert = check_model_dir(check_built(Path(moe_dir))), Path(expert)
     meta = read_moe_meta(moe_dir)
-    names = [e["name"] for e in meta["experts"]]
+    names = meta.names
     name = name or expert.name
     if not expert.exists():
         raise ModelError(f"expert {expert} not found")
@@ -161,12 +161,11 @@ def add_expert(moe_dir, expert, *, data_dir, out, base=None, name: str | None = 
             check_weights_fit(expert)  # its config.json describes its weights
         domain = expert_domain(dense_dir)
         router.check_fit_data(data_dir, [domain])
-        known = [e["domain"] if split_path(data_dir, e["domain"], "train").is_file() else None
-                 for e in meta["experts"]]
+        known = [d if split_path(data_dir, d, "train").is_file() else None for d in meta.domains]
         if not any(known):
-            raise ConfigError(f"none of the MoE's experts' domains ({', '.join(e['domain'] for e in meta['experts'])}) "
+            raise ConfigError(f"none of the MoE's experts' domains ({', '.join(meta.domains)}) "
                               f"has train data in {data_dir}: the new row's fit needs them beside {domain}")
-        fit = meta.get("router_init_report") or {}
+        fit = meta.doc.get("router_init_report") or {}
         fit = fit if fit.get("mode") == "fit" else {}
         samples = samples or fit.get("samples_per_domain") or MergeConfig.fit_samples
         seed = fit.get("seed", MergeConfig.seed) if seed is None else seed
@@ -178,7 +177,7 @@ def add_expert(moe_dir, expert, *, data_dir, out, base=None, name: str | None = 
         model = load_model(moe_dir)
         tokenizer = load_tokenizer(moe_dir)
         n, _ = experts_and_top_k(model.config)
-        shared = meta.get("shared_expert")
+        shared = meta.doc.get("shared_expert")
         reader = WeightReader(dense_dir)
         say("adding the expert")
         ffn = _expert_ffn(reader, model.config.num_hidden_layers, 1 - shared["share"] if shared else 1.0)
@@ -204,33 +203,34 @@ def add_expert(moe_dir, expert, *, data_dir, out, base=None, name: str | None = 
                 shared_mix_parity(grown, {name: dense_dir}, Path(shared["source"]), probe, first=n))
         source = {"source": str(expert), "weights_sha256": weights_sha256(dense_dir),
                   **folded.sources.get(name, {})}
-    meta["experts"].append({"name": name, "domain": domain, **source})
-    meta.setdefault("parity_max_abs_logit_diff", {}).update(parity)
-    meta.setdefault("non_ffn_distance", {})[name] = distance
-    meta["non_ffn_max_abs_diff"] = max(d["max_abs"] for d in meta["non_ffn_distance"].values())
-    meta.setdefault("history", []).append({
+    doc = meta.doc
+    doc["experts"] = [*meta.experts, {"name": name, "domain": domain, **source}]
+    doc.setdefault("parity_max_abs_logit_diff", {}).update(parity)
+    doc.setdefault("non_ffn_distance", {})[name] = distance
+    doc["non_ffn_max_abs_diff"] = max(d["max_abs"] for d in doc["non_ffn_distance"].values())
+    doc.setdefault("history", []).append({
         "op": "add-expert", "name": name, "from": str(moe_dir),
         "fit": {"domains": [d for d in known + [domain] if d], "tokens": int(y.numel()),
                 "samples_per_domain": samples, "seed": seed, "rows_fitted": [n],
                 "train_accuracy_per_layer": accuracy},
         "seconds": round(time.perf_counter() - t0, 1)})
     say("saving")
-    save_model_dir(grown, tokenizer, out, MOE_META, meta, overwrite=overwrite, for_other_readers=True)
+    save_model_dir(grown, tokenizer, out, MOE_META, doc, overwrite=overwrite, for_other_readers=True)
     write_card(out)   # its experts changed: the card says which (and nothing measured before)
-    return meta
+    return MoeMeta.from_doc(doc)
 
 
 def remove_expert(moe_dir, name: str, *, out, overwrite: bool = False,
-                  on_progress: Callable[[str], None] | None = None) -> dict:
+                  on_progress: Callable[[str], None] | None = None) -> MoeMeta:
     """Write to `out` the MoE of moe_dir without expert `name` (its FFN and router rows);
     return the metadata written."""
     say = on_progress or (lambda _msg: None)
     moe_dir = check_model_dir(check_built(Path(moe_dir)))
     meta = read_moe_meta(moe_dir)
-    names = [e["name"] for e in meta["experts"]]
+    names = meta.names
     if name not in names:
         raise ModelError(f"{moe_dir} has no expert {name!r} (its experts: {', '.join(names)})")
-    top_k = meta.get("top_k") or 1
+    top_k = meta.top_k or 1
     if len(names) - 1 < max(top_k, 2):
         raise ModelError(f"removing {name} would leave {len(names) - 1} expert(s), fewer than "
                          + (f"top_k={top_k}" if top_k >= 2 else "the two an MoE needs"))
@@ -244,17 +244,17 @@ def remove_expert(moe_dir, name: str, *, out, overwrite: bool = False,
     say("removing the expert")
     kept = regrouped(model, [i for i in range(len(names)) if i != k])
     del model
-    meta["experts"] = [e for e in meta["experts"] if e["name"] != name]
+    doc = {**meta.doc, "experts": [e for e in meta.experts if e["name"] != name]}
     for key in PER_EXPERT:
-        if isinstance(meta.get(key), dict):
-            meta[key].pop(name, None)
-    if isinstance(meta.get("shared_expert"), dict):
-        meta["shared_expert"].get("mix_parity_max_abs_logit_diff", {}).pop(name, None)
-    if meta.get("non_ffn_distance"):
-        meta["non_ffn_max_abs_diff"] = max(d["max_abs"] for d in meta["non_ffn_distance"].values())
-    meta.setdefault("history", []).append({"op": "remove-expert", "name": name, "from": str(moe_dir),
+        if isinstance(doc.get(key), dict):
+            doc[key].pop(name, None)
+    if isinstance(doc.get("shared_expert"), dict):
+        doc["shared_expert"].get("mix_parity_max_abs_logit_diff", {}).pop(name, None)
+    if doc.get("non_ffn_distance"):
+        doc["non_ffn_max_abs_diff"] = max(d["max_abs"] for d in doc["non_ffn_distance"].values())
+    doc.setdefault("history", []).append({"op": "remove-expert", "name": name, "from": str(moe_dir),
                                            "seconds": round(time.perf_counter() - t0, 1)})
     say("saving")
-    save_model_dir(kept, tokenizer, out, MOE_META, meta, overwrite=overwrite, for_other_readers=True)
+    save_model_dir(kept, tokenizer, out, MOE_META, doc, overwrite=overwrite, for_other_readers=True)
     write_card(out)   # its experts changed: the card says which (and nothing measured before)
-    return meta
+    return MoeMeta.from_doc(doc)

@@ -297,14 +297,13 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *,
 
     def read():
         meta = read_moe_meta(moe_dir)
-        experts = [e["domain"] for e in meta["experts"]]
-        domains = training_domains(experts, data_dir, beta)
+        domains = training_domains(meta.domains, data_dir, beta)
         # Records first: a bad file fails in a second instead of after loading the MoE.
         return meta, {d: load_records(split_path(data_dir, d, "train")) for d in domains}
 
     def prepare(model, tokenizer, inputs):
         meta, records = inputs
-        experts = [e["domain"] for e in meta["experts"]]
+        experts = meta.domains
         per = {}
         for d, recs in records.items():  # the same examples in every process: StepBatches shards them by rank
             recs = random.Random(settings.seed).sample(recs, min(per_domain, len(recs)))
@@ -336,7 +335,7 @@ def train_router(moe_dir: Path, data_dir: Path, settings: TrainSettings, *,
                     report, loss_fn=router_loss_fn(num_experts, top_k, alpha, beta,
                                                    skip=_common_prefix(examples)),
                     wrap=lambda m: healing(m, heal),
-                    saved_meta=lambda summary: {**meta, "router_training": summary})
+                    saved_meta=lambda summary: {**meta.doc, "router_training": summary})
 
     # A healed LoRA is merged into the weights when saved; the config gets other readers' keys.
     target = moe_dir if in_place else Path(out_dir)

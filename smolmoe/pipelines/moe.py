@@ -75,6 +75,7 @@ def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
     from ..moe.router import train_router
     from ..evaluation.inspect_routing import inspect_prompt
     from ..moe.assemble import assemble, parity_warning
+    from ..moe.meta import MoeMeta
     from ..evaluation.tasks.run import moe_evaluate_tasks, moe_task_steps
     from ..evaluation.cost import model_costs
     from ..moe.model_card import record_evaluation
@@ -129,7 +130,7 @@ def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
         with progress.steps(train.steps, "routers", ("loss", "balance", "max_load")) as on_step:
             r.update(train_router(moe_dir, data_dir, train, alpha=0.01, on_step=on_step))
 
-    n = len(meta["experts"])
+    n = MoeMeta.from_doc(meta).count
     experts = {m.name: m.domain for m in manifests}
     with stages.stage("eval") as r:
         baselines = build_baselines(settings, manifests, out, base, progress, r)

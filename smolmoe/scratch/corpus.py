@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ..data.records import ROLES, iter_jsonl
+from ..data.records import check_messages, iter_jsonl
 from ..core.errors import DataError
 from ..core.io import atomic_dir
 from ..rl import arithmetic
@@ -164,11 +164,7 @@ def load_prompt_records(path: str | os.PathLike, extra: tuple[str, ...] = ()) ->
     """Records whose "messages" end before the reply (DPO pairs, GRPO prompts), with `extra` keys."""
     records = []
     for where, obj in iter_jsonl(path):
-        messages = obj.get("messages") if isinstance(obj, dict) else None
-        if not isinstance(messages, list) or not messages or not all(
-                isinstance(m, dict) and m.get("role") in ROLES and isinstance(m.get("content"), str)
-                for m in messages):
-            raise DataError(f"{where}: needs 'messages', a list of {{role, content}} objects")
+        check_messages(obj.get("messages") if isinstance(obj, dict) else None, where)
         missing = [k for k in extra if k not in obj]
         if missing:
             raise DataError(f"{where}: missing {', '.join(missing)}")

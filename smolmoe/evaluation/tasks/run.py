@@ -160,17 +160,15 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
                        dtype: str = "auto", baselines: dict[str, Path] | None = None) -> dict:
     """Base, the `baselines` (label -> dense dir: merges, multitask) and MoE on every domain,
     each expert on its own domain (the MoE forced to it, or its dense directory:
-    evaluate.expert_scoring), the oracle (each domain's own expert), all of them on the everyday
+    oracle.expert_scoring), the oracle (each domain's own expert), all of them on the everyday
     split; MoE/oracle ratios. Refusal rates are measured on up to `refusal_limit` prompts per
     set for the base, the baselines, the guardian expert and the MoE; the other experts see the
     first `limit` everyday prompts."""
-    from ..loss import expert_scoring
-    from ...moe.hooks import force_expert
-    from ...moe.meta import read_moe_meta as read_meta
+    from ...moe.meta import read_moe_meta
+    from ..oracle import each_expert, oracle_results
 
-    meta = read_meta(moe_dir)
-    names = [e["name"] for e in meta["experts"]]
-    domains = [e["domain"] for e in meta["experts"]]
+    meta = read_moe_meta(moe_dir)
+    names, domains = meta.names, meta.domains
     sets = load_task_sets(data_dir, dict.fromkeys(domains), split, limit, refusal_limit)
     extra = [GENERAL_DOMAIN] if GENERAL_DOMAIN in sets else []
     runner = TaskRunner(sets, batch_size, max_new_tokens, on_progress)
@@ -181,16 +179,13 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
         runner.run(label, ChatModel.load(path, dtype=dtype), [*dict.fromkeys(domains), *extra])
     chat = ChatModel.load(moe_dir, dtype=dtype)
     scoring = {}
-    for j, (expert, domain) in enumerate(zip(meta["experts"], domains)):
-        source, scoring[expert["name"]] = expert_scoring(meta, expert)
+    for expert, source, scoring[expert["name"]] in each_expert(meta, chat.model):
+        domain = expert["domain"]
         caps = {} if domain == "guardian" else {GENERAL_DOMAIN: limit}
         own = dict.fromkeys([domain, *extra])
-        if source is None:
-            with force_expert(chat.model, j):
-                runner.run(expert["name"], chat, own, caps)
-        else:
-            runner.run(expert["name"], ChatModel.load(source, dtype=dtype), own, caps)
-    runner.results["oracle"] = {d: runner.results[n][d] for n, d in zip(names, domains)}
+        runner.run(expert["name"], chat if source is None else ChatModel.load(source, dtype=dtype),
+                   own, caps)
+    runner.results["oracle"] = oracle_results(runner.results, meta, dict.fromkeys(domains))
     runner.run("moe", chat, [*dict.fromkeys(domains), *extra])
     report = runner.report({**_settings(data_dir, split, limit, sets, refusal_limit),
                             "seconds": round(time.perf_counter() - t0, 1)})
