@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from smolmoe.cli.main import main
 from smolmoe.core.config import TrainSettings
-from smolmoe.rl import tasks
+from smolmoe.rl import arithmetic
 from smolmoe.rl.report import curves, write_report
 from smolmoe.rl.selfpairs import pick_pair, sample_pairs
 from smolmoe.rl.grpo import RLSettings, RolloutBatches, policy_loss, rl_train
@@ -20,15 +20,15 @@ from smolmoe.training.lora import LoraSettings
 
 
 def test_train_and_held_out_prompts_share_no_operands_and_answers_are_exact():
-    train, test = tasks.problems("small-arithmetic", "train"), tasks.problems("small-arithmetic", "test")
+    train, test = arithmetic.task_problems("small-arithmetic", "train"), arithmetic.task_problems("small-arithmetic", "test")
     key = lambda r: tuple(r["operands"])
     assert not {key(r) for r in train} & {key(r) for r in test}
-    assert len(train) + len(test) == len(tasks.small_arithmetic_operands()) and len(test) >= 200
+    assert len(train) + len(test) == len(arithmetic.small_arithmetic_operands()) and len(test) >= 200
     for r in train[:50] + test[:50]:
         op, a, b = r["operands"]
         assert r["answer"] == {"+": a + b, "-": a - b, "*": a * b}[op]
     # The split follows the operands, not the wording: another seed rewords, same split.
-    reworded = tasks.problems("small-arithmetic", "test", seed=1)
+    reworded = arithmetic.task_problems("small-arithmetic", "test", seed=1)
     assert [key(r) for r in reworded] == [key(r) for r in test]
     assert [r["messages"] for r in reworded] != [r["messages"] for r in test]
 
@@ -43,7 +43,7 @@ def test_train_and_held_out_prompts_share_no_operands_and_answers_are_exact():
     ("The answer is: 1,2.", 1.0),                       # thousands separators are read through
 ])
 def test_answer_line_reward_on_hand_made_replies(reply, reward):
-    assert tasks.ANSWER_LINE.reward(reply, 12, format_weight=0.1) == pytest.approx(reward)
+    assert arithmetic.ANSWER_LINE.reward(reply, 12, format_weight=0.1) == pytest.approx(reward)
 
 
 def test_wilson_interval_brackets_the_proportion():
@@ -116,12 +116,12 @@ def test_lora_rl_trains_only_the_adapter_and_reports_curves(tiny_dir, tmp_path):
 def test_dpo_pairs_hold_a_verified_right_chosen_and_a_wrong_rejected_reply():
     record = {"messages": [{"role": "user", "content": "What is 7 + 5?"}], "answer": 12}
     replies = ["The answer is 13.", "It is 12.", "7 + 5 = 12. The answer is 12.", "The answer is 11."]
-    pair = pick_pair(record, replies, tasks.ANSWER_LINE)
+    pair = pick_pair(record, replies, arithmetic.ANSWER_LINE)
     assert pair["chosen"] == "7 + 5 = 12. The answer is 12."    # right and well formatted
     assert pair["rejected"] in ("The answer is 13.", "It is 12.", "The answer is 11.")
-    assert not tasks.ANSWER_LINE.correct(pair["rejected"], 12)
-    assert pick_pair(record, ["The answer is 12."] * 3, tasks.ANSWER_LINE) is None
-    assert pick_pair(record, ["The answer is 1."] * 3, tasks.ANSWER_LINE) is None
+    assert not arithmetic.ANSWER_LINE.correct(pair["rejected"], 12)
+    assert pick_pair(record, ["The answer is 12."] * 3, arithmetic.ANSWER_LINE) is None
+    assert pick_pair(record, ["The answer is 1."] * 3, arithmetic.ANSWER_LINE) is None
 
 
 def test_sampled_pairs_on_a_tiny_llama_are_verified(tiny_dir):

@@ -247,3 +247,9 @@ def dtype_option(default: str):
     return click.option("--dtype", default=default, show_default=True, type=click.Choice(DTYPES),
                         help="Weights for generation: bf16 halves the bytes each token reads "
                              "(CPUs with AMX/AVX512-BF16, bf16 GPUs); auto: bf16 where supported.")
+
+
+def lora_option(fn):
+    """--lora-r, for every stage that can train a LoRA adapter (training.lora.LoraSettings.of_rank)."""
+    return click.option("--lora-r", type=Whole(1), default=None,
+                        help="Train a LoRA adapter of this rank (saved in OUT/adapter, merged into OUT).")(fn)

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import click
 
-from .kit import CONTEXT, SettingsGroup, Whole, one_line_errors, quiet_transformers, settings_options
+from .kit import (CONTEXT, SettingsGroup, Whole, lora_option, one_line_errors, quiet_transformers,
+                  settings_options)
 from ..core.config import DPOSettings
 from ..scratch.budgets import RL_ROLLOUTS, RL_TRAINING
-from .scratch_stages import RL_SETTINGS, _lora_option, stage_settings, train_options
-from ..rl.tasks import TASKS
+from .scratch_stages import RL_SETTINGS, stage_settings, train_options
+from ..rl.arithmetic import TASKS
 
 SELF_PAIRS = "smolmoe.rl.selfpairs:SelfPairSettings"   # built on first use: selfpairs imports torch
 
@@ -41,8 +42,8 @@ def _task_options(fn):
 
 
 def _split(task: str, test_limit: int):
-    from ..rl.tasks import problems
-    return problems(task, "train"), problems(task, "test")[:test_limit]
+    from ..rl.arithmetic import task_problems
+    return task_problems(task, "train"), task_problems(task, "test")[:test_limit]
 
 
 def _accuracy_line(label: str, a: dict) -> str:
@@ -60,7 +61,7 @@ def rl_eval(model_dir, task, test_limit, max_new_tokens, precision):
     """Greedy held-out exact accuracy on the task, with a 95% Wilson interval."""
     from ..core.modeldir import load_model, load_tokenizer
     from ..rl.verifiable import verified_accuracy
-    from ..rl.tasks import ANSWER_LINE
+    from ..rl.arithmetic import ANSWER_LINE
     quiet_transformers()
     _, test = _split(task, test_limit)
     a = verified_accuracy(load_model(model_dir), load_tokenizer(model_dir), test, ANSWER_LINE,
@@ -72,7 +73,7 @@ def _stage_options(stage: str):
     """Where a training stage writes, its training settings (its budget) and its LoRA option."""
     out = click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
                        help="Output model directory (with its report).")
-    return lambda fn: out(train_options(RL_TRAINING[stage])(_lora_option(fn)))
+    return lambda fn: out(train_options(RL_TRAINING[stage])(lora_option(fn)))
 
 
 @rl.command("grpo", context_settings=CONTEXT)
@@ -90,13 +91,13 @@ def rl_grpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, eval_e
     from ..rl.grpo import RLSettings, rl_train
     from ..training.lora import LoraSettings
     from ..rl.report import write_report
-    from ..rl.tasks import ANSWER_LINE
+    from ..rl.arithmetic import ANSWER_LINE
     quiet_transformers()
     settings = stage_settings(RL_TRAINING["grpo"], kw)
     rl_settings = RLSettings(algo=algo, group_size=group_size, iterations=iterations,
                              max_new_tokens=max_new_tokens, temperature=temperature,
                              scale_rewards=scale_rewards)
-    lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
+    lora = LoraSettings.of_rank(lora_r)
     train, test = _split(task, test_limit)
     with step_progress(settings.steps, algo, keys=("reward", "accuracy")) as on_step:
         info = rl_train(model_dir, train, test, out_dir, settings, rl_settings, task=ANSWER_LINE,
@@ -122,10 +123,10 @@ def rl_dpo(model_dir, task, test_limit, max_new_tokens, out_dir, lora_r, beta, o
     from .progress import console, step_progress
     from ..training.lora import LoraSettings
     from ..rl.selfpairs import SelfPairSettings, self_dpo
-    from ..rl.tasks import ANSWER_LINE
+    from ..rl.arithmetic import ANSWER_LINE
     quiet_transformers()
     settings = stage_settings(RL_TRAINING["dpo"], kw)
-    lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
+    lora = LoraSettings.of_rank(lora_r)
     train, test = _split(task, test_limit)
     with step_progress(settings.steps, "dpo", keys=("loss", "reward_acc")) as on_step:
         info = self_dpo(model_dir, train, test, out_dir, settings, ANSWER_LINE,

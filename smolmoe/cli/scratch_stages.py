@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from .kit import (CONTEXT, Finite, Whole, SettingsCommand, one_line_errors, quiet_transformers,
-                      settings_options)
+from .kit import (CONTEXT, Finite, Whole, SettingsCommand, lora_option, one_line_errors,
+                  quiet_transformers, settings_options)
 from ..core.config import DPOSettings, TrainSettings
 from ..scratch.budgets import SCRATCH_DPO, SCRATCH_TRAINING
 
@@ -28,11 +28,6 @@ def stage_settings(defaults: TrainSettings, options: dict) -> TrainSettings:
     """The stage's budget with its training options' values (fields without an option, e.g.
     weight decay, stay the budget's)."""
     return defaults.updated(**{k: options[k] for k in TRAIN_FIELDS})
-
-
-def _lora_option(fn):
-    return click.option("--lora-r", type=Whole(1), default=None,
-                        help="Train a LoRA adapter of this rank (saved in OUT/adapter, merged into OUT).")(fn)
 
 
 def _report(info: dict, keys) -> None:
@@ -89,7 +84,7 @@ def scratch_extend(model_dir, data_file, val_file, out_dir, factor, overwrite, *
 @click.command("sft", cls=SettingsCommand, context_settings=CONTEXT)
 @_stage_io
 @train_options(SCRATCH_TRAINING["sft"])
-@_lora_option
+@lora_option
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @one_line_errors
 def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwrite, **kw):
@@ -100,7 +95,7 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
     from ..scratch.sft import sft
     quiet_transformers()
     settings = stage_settings(SCRATCH_TRAINING["sft"], kw)
-    lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
+    lora = LoraSettings.of_rank(lora_r)
     with step_progress(settings.steps, "sft") as on_step:
         info = sft(model_dir, load_records(data_file), load_records(val_file), out_dir, settings,
                    lora=lora, resume=resume, overwrite=overwrite, on_step=on_step)
@@ -110,7 +105,7 @@ def scratch_sft(model_dir, data_file, val_file, out_dir, lora_r, resume, overwri
 @click.command("dpo", cls=SettingsCommand, context_settings=CONTEXT)
 @_stage_io
 @train_options(SCRATCH_TRAINING["dpo"])
-@_lora_option
+@lora_option
 @settings_options(DPOSettings, ("beta",), defaults=SCRATCH_DPO)
 @one_line_errors
 def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite, **kw):
@@ -121,7 +116,7 @@ def scratch_dpo(model_dir, data_file, val_file, out_dir, lora_r, beta, overwrite
     from ..training.lora import LoraSettings
     quiet_transformers()
     settings = stage_settings(SCRATCH_TRAINING["dpo"], kw)
-    lora = LoraSettings(r=lora_r, alpha=2 * lora_r) if lora_r else None
+    lora = LoraSettings.of_rank(lora_r)
     keys = ("chosen", "rejected")
     with step_progress(settings.steps, "dpo", keys=("loss", "reward_acc")) as on_step:
         info = dpo(model_dir, load_prompt_records(data_file, keys), load_prompt_records(val_file, keys),

@@ -61,7 +61,7 @@ class RolloutBatches:
     """The StepBatches interface over rollouts sampled from the live policy.
 
     `task` supplies the reward rules (scratch arithmetic with thinking, or an answer-line task
-    for instruct models: smolmoe.rl.tasks); rollouts and their old log-probs run in
+    for instruct models: smolmoe.rl.arithmetic.ANSWER_LINE); rollouts and their old log-probs run in
     `precision`, the training loop's number format, so the importance ratio starts at 1.
     """
 

@@ -4,7 +4,7 @@ The pairs come from the starting model itself (temperature sampling, several rep
 prompt, checked by the task's rule), so DPO pushes it towards answers it can already produce
 sometimes and away from its own typical mistakes; prompts where every sample is right, or
 every sample wrong, give no pair. Training pairs come from training prompts and held-out pairs
-from held-out prompts (operand-disjoint, see tasks.split_of).
+from held-out prompts (operand-disjoint, see arithmetic.operand_split).
 """
 from __future__ import annotations
 

@@ -26,6 +26,12 @@ class LoraSettings:
     def validate(self) -> "LoraSettings":
         return check(self)
 
+    @classmethod
+    def of_rank(cls, r: int | None) -> "LoraSettings | None":
+        """What `--lora-r R` asks for (None: no LoRA): alpha = 2 R, the same scale alpha / r = 2
+        at every rank."""
+        return cls(r=r, alpha=2 * r) if r else None
+
 
 def wrap_lora(model, settings: LoraSettings):
     from peft import LoraConfig, get_peft_model
