@@ -2,7 +2,7 @@
 latency with hostile clients running beside it within 2x of an idle server's?
 
     python scripts/bench_hostile.py [MODEL_DIR] [--requests 30] [--hostile 4] [--json OUT]
-    (no MODEL_DIR: a tiny random Llama built in a temp dir, tests/conftest.py's)
+    (no MODEL_DIR: a tiny random Llama built in a temp dir, tests/helpers/tiny_models.py's)
 
 The server runs as its own process (`smolmoe serve` on a free loopback port), so the clients'
 threads here do not share its interpreter. Normal requests: greedy, non-streamed,
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def tiny_model(directory: Path) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import make_llama, make_tokenizer
+    from helpers.tiny_models import make_llama, make_tokenizer
     make_llama(directory, make_tokenizer(directory), hidden=64, layers=4)
     return directory
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from smolmoe.cli.main import main
 
-from conftest import make_llama, make_tokenizer
+from helpers.tiny_models import make_llama, make_tokenizer
 
 GOOD = '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
 JSONL = {

@@ -167,7 +167,7 @@ def test_merge_configs_load_or_name_file_and_field(tmp_path_factory, data):
 @pytest.fixture(scope="module")
 def api(tiny_dir):
     pytest.importorskip("fastapi")
-    from live_server import live_server
+    from helpers.live_server import live_server
     from smolmoe.inference.generate import ChatModel
     from smolmoe.serve import ServerLimits, create_app
     chat = ChatModel.load(tiny_dir)

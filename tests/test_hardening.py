@@ -8,7 +8,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_domain
+from helpers.tiny_models import write_domain
 from smolmoe.cli.main import main
 from smolmoe.core.config import load_manifest
 from smolmoe.core.errors import ConfigError, DataError, SmolMoEError

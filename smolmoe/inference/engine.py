@@ -18,7 +18,7 @@ follow; after </think> no new thought may open, and the turn may not end for
 inside one, when the model writes <think>, or when the settings ask for thinking (`think`).
 
 Positions count real tokens only, so a left-padded row computes what it would compute alone:
-greedy replies equal the same request served alone (tests/test_engine.py).
+greedy replies equal the same request served alone (tests/inference/test_engine.py).
 """
 from __future__ import annotations
 
