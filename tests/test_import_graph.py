@@ -150,7 +150,8 @@ def stale_imports(roots) -> list[str]:
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(node, ast.Import):
                     wanted = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom):
+                elif isinstance(node, ast.ImportFrom) and (ROOT in path.resolve().parents
+                                                           or not node.level):
                     base = absolute(node, path)
                     wanted = [base]
                     if files.get(base, Path()).name == "__init__.py":   # a package
