@@ -21,18 +21,19 @@ from smolmoe.core.base import resolve_base
 from smolmoe.core.modeldir import load_model, load_tokenizer
 from smolmoe.moe.meta import read_moe_meta as read_meta
 from smolmoe.cli.kit import one_line_errors, quiet_transformers
-from smolmoe.core.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
+from smolmoe.core.config import GENERAL_DOMAIN, MergeConfig
 from smolmoe.data.records import load_records, split_path
 from smolmoe.evaluation.loss import evaluate, loss_on_records, mean_loss, moe_routing
 from smolmoe.core.io import write_json
 from smolmoe.moe.router import train_router
 from smolmoe.moe.assemble import assemble
+from smolmoe.pipelines.moe import MoEPipelineSettings
 from smolmoe.evaluation.tasks.run import evaluate_tasks
 
 from heal_study import cached  # scripts/ is on sys.path when a script in it runs
 
-# The demo's router budget (scripts/demo.py), so the MoE built here matches the demo's.
-DEMO_ROUTER = TrainSettings(steps=20, lr=2e-3, batch_size=8, seq_len=256, warmup_steps=2, seed=0)
+# The demo's router budget, so the MoE built here matches the demo's.
+DEMO_ROUTER = MoEPipelineSettings().router_training()
 
 
 def build(experts: dict[str, Path], data_dir: Path, base: Path, out: Path, base_expert: bool,

@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from smolmoe.core.config import home_path
+from smolmoe.core.config import LLAMA_CPP_PYTHON, home_path
 from smolmoe.core.errors import SmolMoEError
-from smolmoe.export.gguf import LLAMA_CPP_PYTHON
 
 
 def llama_cpp_tool(name: str) -> Path | None:

@@ -29,9 +29,10 @@ from smolmoe.evaluation.loss import evaluate, moe_routing
 from smolmoe.core.io import read_json, write_json
 from smolmoe.moe.router import train_router
 from smolmoe.moe.assemble import WeightReader, assemble
+from smolmoe.pipelines.moe import MoEPipelineSettings
 
 SPLITS = ("test", "foreign")
-DEMO_ROUTER = dict(steps=20, lr=2e-3)
+DEMO_ROUTER = MoEPipelineSettings().router_training()   # the demo's router budget
 GOAL = 1.05
 # Shared (non-FFN) tensors grouped the way a reader asks "what drifted": by their role.
 TENSOR_GROUPS = {"embed": ("embed_tokens",), "q/k": ("q_proj", "k_proj"),
@@ -74,8 +75,8 @@ def parse_variant(text: str) -> tuple[str, dict]:
         name, spec = text.split("=", 1)
         parts = spec.split(":")
         non_ffn, heal = parts[0], parts[1]
-        steps = int(parts[2]) if len(parts) > 2 else DEMO_ROUTER["steps"]
-        lr = float(parts[3]) if len(parts) > 3 else DEMO_ROUTER["lr"]
+        steps = int(parts[2]) if len(parts) > 2 else DEMO_ROUTER.steps
+        lr = float(parts[3]) if len(parts) > 3 else DEMO_ROUTER.lr
     except (ValueError, IndexError):
         raise click.BadParameter(f"{text!r}: expected NAME=NON_FFN:HEAL[:STEPS[:LR]]") from None
     return name, {"non_ffn": non_ffn, "heal": heal, "steps": steps, "lr": lr}

@@ -28,8 +28,7 @@ SOURCES_OPTION = dict(default=None, envvar="SMOLMOE_SOURCES", show_envvar=True,
 @click.option("--out", "out_dir", **home_default("data"), type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (repeatable).")
 @click.option("--seed", default=0, type=Whole(), help="Seed of the split and the sampling.")
-@click.option("--max-train", default=4000, type=Whole(1), help="Most training records per domain.")
-@click.option("--max-eval", default=300, type=Whole(1), help="Most records per domain in val and in test.")
+@settings_options("smolmoe.data.recipes:BuildSizes", ("max_train", "max_eval"))
 @click.option("--sources", "sources_dir", **SOURCES_OPTION)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @one_line_errors

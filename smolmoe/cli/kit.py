@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..core.config import HOME_LAYOUT, home_path
+from ..core.config import HOME_LAYOUT, LLAMA_CPP_PYTHON, home_path
 from ..core.errors import SmolMoEError
 from ..core.precision import DTYPES
 from ..core.settings import INT64, default_of, field_type, specs
@@ -25,7 +25,7 @@ OPTIONAL = {
     "uvicorn": "pip install 'fastapi>=0.110' 'uvicorn>=0.29'   (the serve extra)",
     "starlette": "pip install 'fastapi>=0.110' 'uvicorn>=0.29'   (the serve extra)",
     "peft": "pip install 'peft>=0.10'   (the scratch extra)",
-    "llama_cpp": "pip install llama-cpp-python==0.3.36",
+    "llama_cpp": f"pip install llama-cpp-python=={LLAMA_CPP_PYTHON}",
     "bitsandbytes": "pip install bitsandbytes",
 }
 

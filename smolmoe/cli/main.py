@@ -1,9 +1,9 @@
 """The `smolmoe` command line: parses options and calls one library function per command.
 
 This module holds the group and the commands that use a built model (base, inspect, chat,
-serve, export); cli_build.py the building steps (data, train-expert, assemble, adopt,
-train-router), cli_baselines.py merge-dense, cli_eval.py eval, scratch/cli.py and rl/cli.py
-their groups.
+serve, export); build.py the building steps (data, train-expert, assemble, adopt,
+train-router), baselines.py merge-dense, eval.py eval, grow.py add/remove-expert, scratch.py and
+rl.py their groups.
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from pathlib import Path
 
 import click
 
-# Shared with the other CLI modules, which cannot import this one (`python -m smolmoe.cli`
-# would then load it twice); scripts/ import them from here.
+# What every CLI module shares lives in kit.py: the others cannot import this module (`python -m
+# smolmoe.cli` would then load it twice).
 from .kit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, Whole, dtype_option, home_argument,  # noqa: F401
                      home_default, one_line_errors, quiet_transformers, settings_options)
-from ..core.config import CHAT_SAMPLING, DEFAULT_MAX_TOKENS, export_path
+from ..core.config import (CHAT_SAMPLING, DEFAULT_MAX_TOKENS, GGUF_DEFAULT_TYPE, GGUF_TYPES, ServerLimits,
+                           export_path)
 from ..core.errors import SmolMoEError
 
 
@@ -120,10 +121,7 @@ def chat(model_dir, system, dtype, **generation):
 @home_argument("model_dir", "moe")
 @click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default; anything else is reachable from the network and needs --api-key or --insecure).")
 @click.option("--port", default=8000, type=Whole(0, 65535), help="Port to listen on.")
-@click.option("--max-tokens", default=1024, type=Whole(1), help="Most tokens one reply may ask for.")
-@click.option("--max-prompt-tokens", default=None, type=Whole(1), help="Longest prompt accepted [default: the model's context].")
-@click.option("--max-body-bytes", default=1 << 20, type=Whole(1), help="Largest request body accepted.")
-@click.option("--slots", default=8, show_default=True, type=Whole(1, 256), help="Requests decoded together (continuous batching); more wait in a queue.")
+@settings_options(ServerLimits, ("max_tokens", "max_prompt_tokens", "max_body_bytes", "slots"))
 @click.option("--api-key", envvar="SMOLMOE_API_KEY", default=None, show_default=False, show_envvar=True, help="Require 'Authorization: Bearer KEY' on every API route (401 otherwise).")
 @click.option("--insecure", is_flag=True, help="Allow a non-loopback --host without an API key.")
 @dtype_option("float32")
@@ -133,7 +131,7 @@ def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes, 
     """Serve MODEL_DIR (default $SMOLMOE_HOME/moe): an OpenAI-compatible API at /v1 and a web
     chat showing routing at /."""
     from ..core.modeldir import check_built
-    from ..serve import ServerLimits, is_loopback, serve as run_server
+    from ..serve import is_loopback, serve as run_server
     from ..serve.app import check_api_key, check_exposure
     quiet_transformers()
     api_key = check_api_key(api_key)
@@ -158,7 +156,7 @@ def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes, 
 @main.command(context_settings=CONTEXT)
 @click.argument("model_dir", type=click.Path())
 @click.option("--format", "fmt", required=True, type=click.Choice(["hf", "gguf"]), help="hf: clean per-expert HF dir; gguf: llama.cpp file.")
-@click.option("--type", "gguf_type", default="f16", type=click.Choice(["f32", "f16", "bf16", "q8_0"]), help="GGUF tensor type (q8_0 for CPU users).")
+@click.option("--type", "gguf_type", default=GGUF_DEFAULT_TYPE, type=click.Choice(GGUF_TYPES), help="GGUF tensor type (q8_0 for CPU users).")
 @click.option("--out", "out", default=None, type=click.Path(), help="[default: MODEL_DIR-hf or MODEL_DIR-TYPE.gguf]")
 @click.option("--check/--no-check", default=True, help="gguf: run the file in llama.cpp and compare next-token argmax with transformers.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")

@@ -52,6 +52,29 @@ HOME_LAYOUT = {
 
 # Longest reply when the caller does not say: `smolmoe chat`, the API and the web page.
 DEFAULT_MAX_TOKENS = 256
+# GGUF export: the tensor types it writes, and the llama-cpp-python release whose vendored
+# llama.cpp gives the converter and runs the checks (scripts/install_llama_cpp.sh reads it here).
+GGUF_TYPES = ("f32", "f16", "bf16", "q8_0")
+GGUF_DEFAULT_TYPE = "f16"
+LLAMA_CPP_PYTHON = "0.3.36"
+
+# Requests one engine decodes together (continuous batching): the server's slots, a batch.
+DECODE_SLOTS = 8
+
+
+@dataclass
+class ServerLimits:
+    """What `smolmoe serve` accepts (its options are built from these fields)."""
+    max_body_bytes: int = setting(1 << 20, ge=1, help="Largest request body accepted (413 beyond).")
+    max_tokens: int = setting(1024, ge=1, help="Most tokens one reply may ask for.")
+    default_max_tokens: int = DEFAULT_MAX_TOKENS   # when the request does not say
+    max_prompt_tokens: int | None = setting(
+        None, ge=1, help="Longest prompt accepted [default: the model's context - 1].")
+    max_waiting: int = 64                          # requests decoding or queued (503 beyond)
+    slots: int = setting(DECODE_SLOTS, ge=1, le=256, help="Requests decoded together "
+                         "(continuous batching); more wait in a queue.")
+
+
 # How `smolmoe chat` and the API sample when the caller does not say (the library's own
 # GenerationSettings default to greedy decoding, which evaluations rely on).
 CHAT_SAMPLING = {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.1}

@@ -22,14 +22,12 @@ from typing import Callable
 
 import torch
 
-from ..core.config import home_path
+from ..core.config import GGUF_DEFAULT_TYPE, GGUF_TYPES, LLAMA_CPP_PYTHON, home_path
 from ..data.records import ensure_template, render_chat
 from ..core.errors import ConfigError, ModelError
 from ..core.io import atomic_dir, check_output_not_input, check_writable_target, temp_prefix
 from ..core.modeldir import check_model_dir, copy_meta, load_model, load_tokenizer, read_config, write_model
 
-LLAMA_CPP_PYTHON = "0.3.36"      # the converter's source; pin llama-cpp-python to match
-GGUF_TYPES = ("f32", "f16", "bf16", "q8_0")
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
 
 # Conversations whose every position is compared (prompt and answer alike).
@@ -178,7 +176,7 @@ def fit_for_llama_cpp(hf_dir: Path) -> None:
         cfg_file.write_text(json.dumps(cfg, indent=2))
 
 
-def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = "f16",
+def export_gguf(model_dir: str | Path, out_file: str | Path, outtype: str = GGUF_DEFAULT_TYPE,
                 overwrite: bool = False, on_fetch: Callable[[str], None] | None = None) -> dict:
     """Convert with llama.cpp's own converter via a clean HF export; the file appears whole."""
     if outtype not in GGUF_TYPES:

@@ -28,6 +28,7 @@ from typing import Callable
 
 import torch
 
+from ..core.config import DECODE_SLOTS
 from ..core.errors import ModelError
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -161,7 +162,7 @@ class Sequence:
 class Engine:
     """Continuous batching over one model (not thread-safe: callers hold the model's lock)."""
 
-    def __init__(self, model, rules: TokenRules, slots: int = 8):
+    def __init__(self, model, rules: TokenRules, slots: int = DECODE_SLOTS):
         if slots < 1:
             raise ModelError(f"the engine needs at least one slot, got {slots}")
         self.model, self.rules, self.slots = model, rules, slots

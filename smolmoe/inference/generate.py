@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 
-from ..core.config import DEFAULT_MAX_TOKENS
+from ..core.config import DECODE_SLOTS, DEFAULT_MAX_TOKENS
 from ..data.records import check_messages, ensure_template, render_chat
 from .engine import THINK_CLOSE, THINK_OPEN, Engine, Sequence, TokenRules  # noqa: F401
 from ..core.errors import ConfigError, DataError
@@ -264,7 +264,7 @@ class ChatModel:
         with self.lock:
             yield from self._decode(prompt_ids, settings, cancelled)
 
-    def engine(self, slots: int = 8) -> Engine:
+    def engine(self, slots: int = DECODE_SLOTS) -> Engine:
         """A batch decoder over this model (callers step it under `self.lock`)."""
         return Engine(self.model, self.rules, slots)
 

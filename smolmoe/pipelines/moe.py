@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-from ..core.config import MergeConfig, home_path, list_manifests, router_training
+from ..core.config import MergeConfig, TrainSettings, home_path, list_manifests, router_training
 from ..core.io import write_json
 from ..core.settings import check, setting
 from .sequencer import Progress, Stages
@@ -56,6 +56,10 @@ class MoEPipelineSettings:
 
     def validate(self) -> "MoEPipelineSettings":
         return check(self)
+
+    def router_training(self) -> TrainSettings:
+        """The demo's router budget (the studies that rebuild its MoE take it from here)."""
+        return router_training(steps=self.router_steps, lr=self.router_lr, warmup_steps=2)
 
 
 def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
@@ -126,7 +130,7 @@ def run_moe_pipeline(settings: MoEPipelineSettings, out: str | Path, *,
         r.update(meta=meta, parity_warning=parity_warning(meta))
 
     with stages.stage("train-router") as r:
-        train = router_training(steps=settings.router_steps, lr=settings.router_lr, warmup_steps=2)
+        train = settings.router_training()
         with progress.steps(train.steps, "routers", ("loss", "balance", "max_load")) as on_step:
             r.update(train_router(moe_dir, data_dir, train, alpha=0.01, on_step=on_step))
 

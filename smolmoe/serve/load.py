@@ -77,12 +77,12 @@ def _drive(url: str, model: str, prompts: list[str], clients: int, max_tokens: i
 
 
 def serve_load(model_dir: str | Path, *, clients: int = 8, requests: int = 16,
-               max_tokens: int = 64, slots: int = 8, dtype: str = "float32",
+               max_tokens: int = 64, slots: int = ServerLimits.slots, dtype: str = "float32",
                prompts: list[str] | None = None) -> dict:
     """The same `requests` greedy requests served one at a time, then from `clients`
     concurrent clients: tokens/s of each and their ratio."""
     from ..inference.generate import ChatModel
-    from .app import ServerLimits, create_app
+    from .app import create_app
     chat = ChatModel.load(model_dir, dtype=dtype)
     pool = list(prompts or DEFAULT_PROMPTS)
     asks = [pool[i % len(pool)] for i in range(requests)]

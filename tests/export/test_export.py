@@ -13,6 +13,7 @@ from smolmoe.core.errors import ConfigError
 from smolmoe.export.gguf import check_gguf, export_gguf, export_hf
 
 from helpers.tiny_moe import make_tiny_moe
+from helpers import REPO
 
 
 def _keys(path):
@@ -110,3 +111,10 @@ def test_hf_export_keeps_each_kinds_metadata(kind, request, tmp_path):
     assert (source / meta).is_file()
     export_hf(source, tmp_path / "hf", verify=False)
     assert (tmp_path / "hf" / meta).read_bytes() == (source / meta).read_bytes()
+
+
+def test_the_llama_cpp_pin_is_declared_once_and_the_install_script_reads_it():
+    from smolmoe.core.config import LLAMA_CPP_PYTHON
+    script = (REPO / "scripts" / "install_llama_cpp.sh").read_text()
+    assert "from smolmoe.core.config import LLAMA_CPP_PYTHON" in script
+    assert LLAMA_CPP_PYTHON not in script

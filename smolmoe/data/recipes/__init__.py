@@ -9,7 +9,7 @@ by source item, caps and writes them. Packages are read from a local folder
 """
 from __future__ import annotations
 
-from ._build import BuildReport, MixRules, build, build_steps
+from ._build import BuildReport, BuildSizes, MixRules, build, build_steps
 from .registry import DOMAINS, get_recipe
 
-__all__ = ["DOMAINS", "get_recipe", "build", "build_steps", "BuildReport", "MixRules"]
+__all__ = ["DOMAINS", "get_recipe", "build", "build_steps", "BuildReport", "BuildSizes", "MixRules"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ...core.errors import DataError
+from ...core.settings import setting
 from ...core.io import atomic_dir, check_writable_target, write_json, write_jsonl
 
 from ._checks import refusal_problem
@@ -17,6 +18,13 @@ from .sources import PACKAGES, Fetcher, supply_hint
 SPLITS = ("train", "val", "test")
 FOREIGN_SPLIT = "foreign"
 MAX_EVAL_FRACTION = 0.10  # never hold out more than this share of a source's items per eval split
+
+
+@dataclass(frozen=True)
+class BuildSizes:
+    """How many records a build keeps per domain (`smolmoe data build` takes its options here)."""
+    max_train: int = setting(4000, ge=1, help="Most training records per domain.")
+    max_eval: int = setting(300, ge=1, help="Most records per domain in val and in test.")
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,7 @@ def build_steps(names) -> int:
 
 
 def build(out_dir, domains=None, seed: int = 0, cache_dir=None, overwrite: bool = False,
-          max_train: int = 4000, max_eval: int = 300,
+          max_train: int = BuildSizes.max_train, max_eval: int = BuildSizes.max_eval,
           on_progress: Callable[[str, str], None] | None = None, fetch=None,
           mix: MixRules = MixRules(), sources_dir=None) -> BuildReport:
     """Build `<out_dir>/<domain>/{train,val,test,foreign}.jsonl` + meta.json, and manifest.json.
