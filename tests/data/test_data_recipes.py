@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from helpers.fake_fetch import FakeFetch
 
 from smolmoe.data import recipes as data_recipes
-from smolmoe.data.recipes import _build, inventory, registry, sources
-from smolmoe.data.recipes._build import MixRules, check_mix
+from smolmoe.data.recipes import _build, _collect, _split, inventory, registry, sources
+from smolmoe.data.recipes._mix import MixRules, check_mix
 from smolmoe.data.recipes._chat import windows
 from smolmoe.data.recipes._common import MAX_CHARS, dropped, record, sentences_within, stable_hash
 from smolmoe.data.recipes._refusals import category_of, reply
@@ -67,7 +67,7 @@ def fake_recipe(domain: str, train, foreign=None, **attrs):
 
 
 def install(monkeypatch, recipes: dict, everyday=None) -> None:
-    """Make data_recipes build these recipes (and `everyday` on full builds) instead of the real."""
+    """Make the recipes package build these recipes (and `everyday` on full builds) instead of the real."""
     for where in (data_recipes, registry):   # the package re-exports the registry's names
         monkeypatch.setattr(where, "DOMAINS", list(recipes))
 
@@ -174,7 +174,7 @@ def test_same_prompt_in_two_groups_lands_in_one_split():
     recs += [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}],
               "source": "s", "group": f"h{i}", "_key": f"h{i}"} for i in range(200)]
     for seed in range(5):
-        splits = _build.split(recs, seed, max_eval=10)
+        splits = _split.split(recs, seed, max_eval=10)
         where = {s for s, rs in splits.items() for r in rs if r["messages"][0]["content"] == "same?"}
         assert len(where) == 1
 
@@ -182,10 +182,10 @@ def test_same_prompt_in_two_groups_lands_in_one_split():
 def test_cap_shares_budget_between_sources():
     recs = [{"source": "big", "_key": f"b{i}"} for i in range(1000)]
     recs += [{"source": "small", "_key": f"s{i}"} for i in range(30)]
-    kept = _build.cap(recs, 100, seed=0)
+    kept = _split.cap(recs, 100, seed=0)
     assert len(kept) == 100
     assert sum(r["source"] == "small" for r in kept) == 30  # the small source keeps everything
-    assert kept == _build.cap(recs, 100, seed=0)
+    assert kept == _split.cap(recs, 100, seed=0)
 
 
 def test_unknown_domain_raises():
@@ -438,7 +438,7 @@ def test_each_pinned_package_unavailable_every_real_recipe_keeps_its_other_sourc
         assert len(kept) >= 2 and not kept & lost
     if any(s.package == package for s in everyday.SOURCES):
         files, stdlib = _real_recipe_fakes("everyday", tmp_path / "everyday")
-        records, _, missing = _build.collect(everyday, FakeFetch(files, stdlib=stdlib,
+        records, _, missing = _collect.collect(everyday, FakeFetch(files, stdlib=stdlib,
                                                                  unavailable={package}))
         assert records and {m["package"] for m in missing} == {package}
 
@@ -499,7 +499,7 @@ def test_a_group_shared_with_the_foreign_source_is_an_error(monkeypatch, tmp_pat
 
 
 def test_build_writes_the_harmful_flag_and_rejects_a_non_boolean_one():
-    from smolmoe.data.recipes._build import _sanitize
+    from smolmoe.data.recipes._collect import _sanitize
     ok = {"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}],
           "source": "s", "group": "g"}
     assert _sanitize({**ok, "harmful": False}, "guardian")["harmful"] is False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from smolmoe.data import recipes as data_recipes
 from smolmoe.data.recipes import actor
-from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes import MixRules
 from smolmoe.data.recipes.sources import SourceUnavailable
 from helpers.fake_fetch import FakeFetch
 

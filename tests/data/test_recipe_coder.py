@@ -10,7 +10,7 @@ from helpers.fake_fetch import FakeFetch
 
 from smolmoe.data import recipes as data_recipes
 from smolmoe.data.recipes import _coder_tasks, coder
-from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes import MixRules
 from smolmoe.data.recipes.sources import SourceUnavailable
 
 _STDLIB_MODULE = '''

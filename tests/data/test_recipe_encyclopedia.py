@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from smolmoe.data import recipes as data_recipes
-from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes import MixRules
 from smolmoe.data.recipes.encyclopedia import name_origin
 from helpers.fake_fetch import FakeFetch, sqlite_bytes
 

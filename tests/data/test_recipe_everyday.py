@@ -9,7 +9,7 @@ import re
 from helpers.fake_fetch import FakeFetch
 
 from smolmoe.data.recipes import everyday
-from smolmoe.data.recipes._build import collect
+from smolmoe.data.recipes._collect import collect
 from smolmoe.data.recipes._checks import evaluate_arithmetic
 from smolmoe.data.refusal import is_refusal
 

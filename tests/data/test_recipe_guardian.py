@@ -10,7 +10,7 @@ from helpers.fake_fetch import FakeFetch
 
 from smolmoe.data import recipes as data_recipes
 from smolmoe.data.recipes import _risky_benign, guardian
-from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes import MixRules
 from smolmoe.data.recipes.sources import SourceUnavailable
 from smolmoe.data.refusal import is_refusal
 

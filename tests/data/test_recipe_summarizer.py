@@ -7,7 +7,7 @@ import tarfile
 
 from smolmoe.data import recipes as data_recipes
 from smolmoe.data.recipes import summarizer
-from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes import MixRules
 from helpers.fake_fetch import FakeFetch
 
 ABSTRACT = ("In this paper , we study a problem number {i} in parsing . We propose a new model "

@@ -7,7 +7,7 @@ import sqlite3
 
 from smolmoe.data import recipes as data_recipes
 from smolmoe.data.recipes import thinker
-from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes import MixRules
 from smolmoe.data.recipes._reasoning import calendar_problem, counting_problem, step_problem, word_problem
 from helpers.fake_fetch import FakeFetch
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from smolmoe.data import recipes as data_recipes
 from smolmoe.data.recipes import writer
-from smolmoe.data.recipes._build import MixRules
+from smolmoe.data.recipes import MixRules
 from helpers.fake_fetch import FakeFetch
 
 ANY_MIX = MixRules(min_sources=1, min_share=0.0, max_share=1.0)

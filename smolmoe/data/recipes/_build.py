@@ -1,23 +1,20 @@
-"""build(): recipes -> de-duplicated, group-disjoint, capped train/val/test JSONL files."""
+"""build(): recipes -> de-duplicated, group-disjoint, capped train/val/test JSONL files, each
+domain read (_collect.py), checked against the mix rules (_mix.py) and split (_split.py)."""
 from __future__ import annotations
 
-import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable
 
 from ...core.errors import DataError
-from ...core.settings import setting
 from ...core.io import atomic_dir, check_writable_target, write_json, write_jsonl
-
-from ._checks import refusal_problem
-from ._common import MAX_CHARS, _ANSI, _INVISIBLE, looks_garbled, stable_hash
+from ...core.settings import setting
 from . import registry
+from ._collect import _output, collect
+from ._common import MAX_CHARS, stable_hash
+from ._mix import MixRules, check_mix, check_packages, package_shares
+from ._split import FOREIGN_SPLIT, SPLITS, _per_source, _take_foreign, cap, order, split
 from .sources import PACKAGES, Fetcher, supply_hint
-
-SPLITS = ("train", "val", "test")
-FOREIGN_SPLIT = "foreign"
-MAX_EVAL_FRACTION = 0.10  # never hold out more than this share of a source's items per eval split
 
 
 @dataclass(frozen=True)
@@ -25,23 +22,6 @@ class BuildSizes:
     """How many records a build keeps per domain (`smolmoe data build` takes its options here)."""
     max_train: int = setting(4000, ge=1, help="Most training records per domain.")
     max_eval: int = setting(300, ge=1, help="Most records per domain in val and in test.")
-
-
-@dataclass(frozen=True)
-class MixRules:
-    """How varied a domain's train split must be (issues #10, #21): an expert trained mostly on
-    one source learns that source's format, not the domain's skill, and a build that leans on
-    one package breaks when that package stops being served.
-
-    With sources missing (a package could not be had) a domain still builds from
-    `degraded_min_sources`; its shares may then leave the min/max bounds and the package rules
-    may break: both are recorded as warnings instead of failing the build."""
-    min_sources: int = 3
-    min_share: float = 0.10
-    max_share: float = 0.50
-    degraded_min_sources: int = 2
-    min_packages: int = 2             # a domain's train sources come from this many packages
-    max_package_share: float = 0.40   # of all training records of a full build, per package
 
 
 class DomainFailed(DataError):
@@ -63,56 +43,6 @@ class BuildReport(dict):
         self.failed: dict[str, str] = {}
         self.missing: dict[str, list[dict]] = {}
         self.warnings: list[str] = []
-
-
-def check_mix(domain: str, per_source: dict[str, int], rules: MixRules = MixRules(),
-              degraded: bool = False, warnings: list[str] | None = None) -> dict[str, float]:
-    """Each train source's share of the train split; DataError when the mix breaks `rules`.
-
-    `degraded` (sources are missing): `rules.degraded_min_sources` suffice, and a share out of
-    bounds is appended to `warnings` instead of raising."""
-    total = sum(per_source.values())
-    shares = {s: n / total for s, n in sorted(per_source.items())} if total else {}
-    need = min(rules.min_sources, rules.degraded_min_sources) if degraded else rules.min_sources
-    if len(shares) < need:
-        raise DataError(f"domain '{domain}': train split has {len(shares)} source(s), "
-                        f"needs at least {need}")
-    for s, share in shares.items():
-        if not rules.min_share <= share <= rules.max_share:
-            _broken(f"domain '{domain}': source {s} is {share:.1%} of the train split "
-                    f"(allowed {rules.min_share:.0%}-{rules.max_share:.0%})", degraded, warnings)
-    return shares
-
-
-def _broken(problem: str, degraded: bool, warnings: list[str] | None) -> None:
-    """A rule broken: an error in a normal build, a warning when sources are missing."""
-    if not degraded:
-        raise DataError(problem)
-    if warnings is not None:
-        warnings.append(problem + " because sources are missing")
-
-
-def check_packages(domain: str, per_package: dict[str, int], rules: MixRules = MixRules(),
-                   degraded: bool = False, warnings: list[str] | None = None) -> None:
-    """A domain's train sources must come from `rules.min_packages` packages (stdlib and the
-    generators here count as one each)."""
-    if len(per_package) < rules.min_packages:
-        _broken(f"domain '{domain}': train sources come from {len(per_package)} package(s) "
-                f"({', '.join(sorted(per_package))}), needs at least {rules.min_packages}",
-                degraded, warnings)
-
-
-def package_shares(per_package: dict[str, int], rules: MixRules = MixRules(),
-                   degraded: bool = False, warnings: list[str] | None = None) -> dict[str, float]:
-    """Each package's share of all training records of a build; DataError (a warning when
-    sources are missing) when one supplies more than `rules.max_package_share`."""
-    total = sum(per_package.values())
-    shares = {p: round(n / total, 4) for p, n in sorted(per_package.items())} if total else {}
-    for p, share in shares.items():
-        if share > rules.max_package_share:
-            _broken(f"package {p} supplies {share:.1%} of all training records "
-                    f"(at most {rules.max_package_share:.0%} allowed)", degraded, warnings)
-    return shares
 
 
 def extra_splits(names) -> list:
@@ -327,96 +257,6 @@ def _write_extra(tmp, extra, fetch, seed: int) -> tuple[dict, list[dict]]:
     return {**counts, "sources": built}, missing
 
 
-def collect(recipe, fetch) -> tuple[list[dict], dict, list[dict]]:
-    """Validated, length-filtered, exact-de-duplicated examples of one recipe, its stats, and
-    its missing sources: [{"source", "package", "why", "role"}] for each source whose read
-    raised SourceUnavailable or another DataError (nothing of it is kept).
-
-    A recipe reports an example its own checks rejected by yielding `dropped(reason, source)`
-    (see _common); those, and everything dropped here, are counted by reason in
-    stats["dropped"]. Replies are checked against the refusal detector: a record carrying
-    `"harmful"` must refuse exactly when it is harmful; in a recipe with HELPFUL_ONLY set,
-    no reply may refuse.
-    """
-    seen, records = set(), []
-    dropped: Counter = Counter()
-    yielded = 0
-    helpful_only = getattr(recipe, "HELPFUL_ONLY", False)
-    raw, missing = _examples(recipe, fetch)
-    for ex in raw:
-        yielded += 1
-        if isinstance(ex, dict) and "dropped" in ex:
-            dropped[str(ex["dropped"])] += 1
-            continue
-        harmful = ex.get("harmful") if isinstance(ex, dict) else None
-        ex = _sanitize(ex, recipe.DOMAIN)
-        if ex is None:
-            dropped["invalid"] += 1
-            continue
-        if sum(len(m["content"]) for m in ex["messages"]) > MAX_CHARS:
-            dropped["too_long"] += 1
-            continue
-        problem = refusal_problem(ex["messages"][-1]["content"], bool(harmful)) \
-            if harmful is not None or helpful_only else None
-        if problem:
-            dropped[problem] += 1
-            continue
-        key = json.dumps([[m["role"], m["content"]] for m in ex["messages"]], ensure_ascii=False)
-        if key in seen:
-            dropped["duplicate"] += 1
-            continue
-        seen.add(key)
-        ex["_key"] = key
-        records.append(ex)
-    if not records:
-        error = DataError(f"recipe '{recipe.DOMAIN}' produced no usable examples")
-        error.missing = missing
-        raise error
-    stats = {"yielded": yielded, "kept": len(records), "dropped": dict(sorted(dropped.items()))}
-    return records, stats, missing
-
-
-def _examples(recipe, fetch) -> tuple[list, list[dict]]:
-    """Every source's examples, one source after another (each Source reads only its own),
-    and the sources that could not be read. A source is read whole before any of it is kept,
-    so one that fails halfway leaves nothing behind."""
-    out, missing = [], []
-    foreign = getattr(recipe, "FOREIGN", None)
-    for source in recipe.SOURCES:
-        try:
-            items = list(source.read(fetch))
-        except DataError as e:   # SourceUnavailable, or a file the package no longer has
-            missing.append({"source": source.name, "package": source.package, "why": str(e),
-                            "role": "foreign" if source.name == foreign else "train"})
-            continue
-        out.extend(items)
-    return out, missing
-
-
-def _take_foreign(domain: str, records: list[dict], foreign: str | None,
-                  stats: dict) -> tuple[list[dict], list[dict]]:
-    """Split off the held-out source's records; drop any that repeat a training prompt."""
-    if not foreign:
-        return records, []
-    rest = [r for r in records if r["source"] != foreign]
-    held = [r for r in records if r["source"] == foreign]
-    if not held:
-        raise DataError(f"recipe '{domain}': its foreign source {foreign} yielded no examples")
-    shared = {r["group"] for r in rest} & {r["group"] for r in held}
-    if shared:
-        raise DataError(f"recipe '{domain}': group {sorted(shared)[0]} is in both the foreign "
-                        f"source and a training source")
-    prompts = {_prompt(r) for r in rest}
-    kept = [r for r in held if _prompt(r) not in prompts]
-    if len(kept) < len(held):
-        stats["dropped"]["foreign_prompt_in_train"] = len(held) - len(kept)
-    return rest, kept
-
-
-def _prompt(r: dict) -> str:
-    return json.dumps(r["messages"][:-1], ensure_ascii=False)  # everything but the reply
-
-
 def _source_entry(source, foreign: str | None, shares: dict[str, float],
                   missing: list[dict]) -> dict:
     role = "foreign" if source.name == foreign else "train"
@@ -427,134 +267,3 @@ def _source_entry(source, foreign: str | None, shares: dict[str, float],
     return {**source.as_dict(), "role": role, "share": round(shares.get(source.name, 0.0), 4)}
 
 
-def _sanitize(ex: dict, domain: str) -> dict | None:
-    """Check a recipe's example and strip control junk; None for an unusable example."""
-    try:
-        msgs = ex["messages"]
-        source, group = ex["source"], ex["group"]
-    except (KeyError, TypeError):
-        raise DataError(f"recipe '{domain}' yielded a malformed example: {str(ex)[:120]}") from None
-    if not (isinstance(source, str) and isinstance(group, str) and isinstance(msgs, list) and msgs):
-        raise DataError(f"recipe '{domain}' yielded a malformed example: {str(ex)[:120]}")
-    out = []
-    # An optional system message first (e.g. a role to play), then user/assistant turns.
-    offset = 1 if isinstance(msgs[0], dict) and msgs[0].get("role") == "system" else 0
-    for i, m in enumerate(msgs):
-        expected = "system" if i < offset else "user" if (i - offset) % 2 == 0 else "assistant"
-        if not isinstance(m, dict) or m.get("role") != expected or not isinstance(m.get("content"), str):
-            raise DataError(f"recipe '{domain}' yielded turns out of order in {source} {group}")
-        text = _INVISIBLE.sub("", _ANSI.sub("", m["content"])).strip()
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates from a broken source file
-            return None
-        if not text or looks_garbled(text):
-            return None
-        out.append({"role": expected, "content": text})
-    if out[-1]["role"] != "assistant" or len(out) < 2 + offset:
-        return None
-    clean = {"messages": out, "source": source, "group": group}
-    harmful = ex.get("harmful")
-    if harmful is not None:  # guardian: is the reference reply a refusal of a harmful prompt?
-        if not isinstance(harmful, bool):
-            raise DataError(f"recipe '{domain}' yielded a non-boolean 'harmful' in {source} {group}")
-        clean["harmful"] = harmful
-    return clean
-
-
-def _output(r: dict, domain: str) -> dict:
-    """The JSONL record: messages, domain, source, group, and "harmful" where the recipe set it."""
-    out = {"messages": r["messages"], "domain": domain, "source": r["source"], "group": r["group"]}
-    if "harmful" in r:
-        out["harmful"] = r["harmful"]
-    return out
-
-
-def _merge_groups(records: list[dict]) -> dict[str, str]:
-    """Group id -> representative id, merging groups that share an identical prompt.
-
-    Two source items that ask exactly the same thing must land in the same split, or a test
-    prompt would be trained on under another item's name.
-    """
-    parent: dict[str, str] = {}
-
-    def find(g):
-        parent.setdefault(g, g)
-        while parent[g] != g:
-            parent[g] = parent[parent[g]]
-            g = parent[g]
-        return g
-
-    first_group_of_prompt: dict[str, str] = {}
-    for r in records:
-        g = find(r["group"])
-        other = first_group_of_prompt.setdefault(_prompt(r), g)
-        a, b = find(other), g
-        if a != b:
-            parent[max(a, b)] = min(a, b)  # deterministic: the smaller id represents
-    return {g: find(g) for g in list(parent)}
-
-
-def split(records: list[dict], seed: int, max_eval: int) -> dict[str, list[dict]]:
-    """Assign whole source items (groups) to splits by a seeded, process-stable hash.
-
-    The held-out share is set per source: enough items for that source's fair part of
-    max_eval (twice over, for slack), never more than MAX_EVAL_FRACTION. So a 15k-item
-    source gives up 0.5% of its items and a 400-item one 10%, and val/test keep the same
-    source mix as the (fairly capped) training split.
-    """
-    rep = _merge_groups(records)
-    source_of = {}
-    for r in records:
-        source_of.setdefault(rep[r["group"]], r["source"])
-    sizes = defaultdict(int)
-    for source in source_of.values():
-        sizes[source] += 1
-    wanted = 2 * max_eval / len(sizes)
-    frac = {s: min(MAX_EVAL_FRACTION, wanted / n) for s, n in sizes.items()}
-    out = {s: [] for s in SPLITS}
-    for r in records:
-        g = rep[r["group"]]
-        f = frac[source_of[g]]
-        u = stable_hash(seed, "split", g) / 2**64
-        out["test" if u < f else "val" if u < 2 * f else "train"].append(r)
-    return out
-
-
-def cap(records: list[dict], limit: int, seed: int) -> list[dict]:
-    """Keep at most `limit` records, sharing the budget fairly between sources.
-
-    Each source gets an equal quota (a small source keeps everything, the rest is shared
-    by the big ones), so e.g. 15k arithmetic items cannot crowd out 2k strategyqa ones.
-    """
-    if len(records) <= limit:
-        return records
-    by_source = defaultdict(list)
-    for r in records:
-        by_source[r["source"]].append(r)
-    for items in by_source.values():
-        items.sort(key=lambda r: stable_hash(seed, "cap", r["_key"]))
-    quota = {s: 0 for s in by_source}
-    left = limit
-    while left > 0:
-        open_ = sorted(s for s in by_source if quota[s] < len(by_source[s]))
-        share = max(1, left // len(open_))
-        for s in open_:
-            take = min(share, len(by_source[s]) - quota[s], left)
-            quota[s] += take
-            left -= take
-            if left == 0:
-                break
-    return [r for s in sorted(by_source) for r in by_source[s][:quota[s]]]
-
-
-def order(records: list[dict], seed: int) -> list[dict]:
-    """A seeded shuffle, so files do not come in blocks of one source."""
-    return sorted(records, key=lambda r: stable_hash(seed, "order", r["_key"]))
-
-
-def _per_source(records: list[dict]) -> dict[str, int]:
-    counts = defaultdict(int)
-    for r in records:
-        counts[r["source"]] += 1
-    return dict(sorted(counts.items()))
