@@ -92,7 +92,7 @@ def repo_root() -> Path:
 
 @dataclass
 class TrainSettings:
-    """Settings of the one training loop (train.py); every stage fills these in."""
+    """Settings of the one training loop (training/loop.py); every stage fills these in."""
     steps: int = setting(40, ge=1, help="Optimizer steps.")
     lr: float = setting(1e-4, gt=0, le=1, help="Peak learning rate.")
     batch_size: int = setting(4, ge=1, le=4096, help="Sequences (or prompts) per micro-batch.")

@@ -119,7 +119,7 @@ def load_records(path: str | Path, limit: int | None = None) -> list[dict]:
     return records
 
 
-# "foreign": one whole source per domain held out of train/val/test (data_recipes FOREIGN).
+# "foreign": one whole source per domain held out of train/val/test (a recipe's FOREIGN, data/recipes/).
 SPLITS = ("train", "val", "test", "foreign")
 
 

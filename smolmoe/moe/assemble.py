@@ -2,7 +2,7 @@
 
 Each layer's MLP becomes a sparse MoE block whose expert i is expert i's FFN
 (gate_proj/up_proj/down_proj); attention, norms and embeddings come from the base (or the
-average of the experts). The output class follows the experts' family (moe_formats.py: Llama and
+average of the experts). The output class follows the experts' family (formats.py: Llama and
 Mistral -> Mixtral, Qwen2 -> Qwen2-MoE, Qwen3 -> Qwen3-MoE): AutoModelForCausalLM loads it
 without trust_remote_code, and so do llama.cpp's converter and vLLM.
 """
@@ -264,7 +264,7 @@ def _assemble(merge: MergeConfig, folded: "adapters.Folding", out_dir: Path, ove
     say("parity check")
     probe = adapters.probe_ids(tokenizer)
     parity = parity_check(model, dirs, probe)
-    if shared_base:  # forced routing computes a fixed mix of expert and base (moe_formats.py)
+    if shared_base:  # forced routing computes a fixed mix of expert and base (formats.py)
         from .formats import SHARED_BASE_SHARE, shared_mix_parity
         shared["shared_expert"] = {
             "source": str(shared_base), "share": SHARED_BASE_SHARE, "gate_init": "zeros",

@@ -1,4 +1,4 @@
-"""The stage sequencer both pipelines share (pipeline.py for the MoE, scratch/pipeline.py):
+"""The stage sequencer both pipelines share (moe.py for the MoE, scratch.py):
 stages run in order, each timed, each announced to the caller and its result kept for the
 report. The pipelines return data; the edge (scripts/demo.py, `smolmoe scratch run`) prints."""
 from __future__ import annotations

