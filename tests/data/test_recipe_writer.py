@@ -3,13 +3,12 @@ facts, tense rewrites, and proofreading held out."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from smolmoe.data import recipes as data_recipes
 from smolmoe.data.recipes import writer
 from smolmoe.data.recipes import MixRules
-from helpers.fake_fetch import FakeFetch
+from helpers.fake_fetch import FakeFetch, sqlite_bytes
 
 ANY_MIX = MixRules(min_sources=1, min_share=0.0, max_share=1.0)
 
@@ -25,14 +24,6 @@ def _fable(i: int, story: str | None = None) -> str:
                        "ideal": ["The final answer is: A"]})
 
 
-def _db(path: Path, script: str) -> bytes:
-    con = sqlite3.connect(path)
-    con.executescript(script)
-    con.commit()
-    con.close()
-    return path.read_bytes()
-
-
 def fake_files(tmp_path) -> dict:
     tmp_path = Path(tmp_path)
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -42,12 +33,12 @@ def fake_files(tmp_path) -> dict:
         f"INSERT INTO omdb VALUES ({i}, 'Film {i}', {1990 + i % 20}, 'Drama, Comedy', "
         f"'Jane Doe', 'John Roe', 'Ann Lee, Bob Ray, Cy Young', {90 + i}, 'English', "
         f"'France', '2001-05-{1 + i % 28:02d}', {i % 2});" for i in range(40))
-    movies = _db(tmp_path / "movies.db", (
+    movies = sqlite_bytes(tmp_path, "movies.db", (
         'CREATE TABLE omdb ("ID" INTEGER, "Title" TEXT, "Year" INTEGER, "Genre" TEXT, '
         '"Director" TEXT, "Writer" TEXT, "Cast" TEXT, "Runtime" REAL, "Language" TEXT, '
         '"Country" TEXT, "Released" TEXT, "Oscars" INTEGER);' + films +
         "INSERT INTO omdb VALUES (999, 'Bare', 2000, '', '', '', '', NULL, '', '', '', 0);"))
-    elements = _db(tmp_path / "elements.db", (
+    elements = sqlite_bytes(tmp_path, "elements.db", (
         "CREATE TABLE series (id INTEGER, name VARCHAR, color VARCHAR);"
         "INSERT INTO series VALUES (2, 'Noble gases', '#fff');"
         "CREATE TABLE elements (atomic_number INTEGER, name TEXT, symbol TEXT, series_id INTEGER,"
