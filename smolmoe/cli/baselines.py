@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .kit import CONTEXT, home_default, one_line_errors, quiet_transformers
 from ..evaluation.merge_dense import DEFAULT_DENSITY, METHODS
+from .kit import CONTEXT, home_default, one_line_errors, quiet_transformers
 
 
 @click.command("merge-dense", context_settings=CONTEXT)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..core.config import ROUTER_TRAINING, MergeConfig, RouterSettings, TrainSettings, router_training
 from .kit import (CONTEXT, SettingsCommand, SettingsGroup, Whole, home_argument, home_default,
                      one_line_errors, quiet_transformers, settings_options)
-from ..core.config import ROUTER_TRAINING, MergeConfig, RouterSettings, TrainSettings, router_training
 
 
 # ---------------------------------------------------------------- data

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from .kit import CONTEXT, dtype_option, home_default, one_line_errors, quiet_transformers, Whole
 from ..core.config import home_path
 from ..core.errors import SmolMoEError
+from .kit import CONTEXT, dtype_option, home_default, one_line_errors, quiet_transformers, Whole
 
 
 # `eval --moe` given without a directory: the MoE under $SMOLMOE_HOME.

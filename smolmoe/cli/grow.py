@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .kit import CONTEXT, Whole, home_default, one_line_errors, quiet_transformers
 from ..core.config import MergeConfig
+from .kit import CONTEXT, Whole, home_default, one_line_errors, quiet_transformers
 
 
 def _report_parity(doc: dict, name: str) -> None:

@@ -14,11 +14,11 @@ import click
 
 # What every CLI module shares lives in kit.py: the others cannot import this module (`python -m
 # smolmoe.cli` would then load it twice).
-from .kit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, Whole, dtype_option, home_argument,  # noqa: F401
-                     home_default, one_line_errors, quiet_transformers, settings_options)
 from ..core.config import (CHAT_SAMPLING, DEFAULT_MAX_TOKENS, GGUF_DEFAULT_TYPE, GGUF_TYPES, ServerLimits,
                            export_path)
 from ..core.errors import SmolMoEError
+from .kit import (CONTEXT, OPTIONAL, Finite, OneLineGroup, Whole, dtype_option, home_argument,  # noqa: F401
+                     home_default, one_line_errors, quiet_transformers, settings_options)
 
 
 @click.group(cls=OneLineGroup, context_settings=CONTEXT)
@@ -193,8 +193,8 @@ def export(model_dir, fmt, gguf_type, out, check, overwrite):
 
 
 # ---------------------------------------------------------------- the other command modules
-from .build import adopt, assemble, data, train_expert_cmd, train_router_cmd  # noqa: E402
 from .baselines import merge_dense_cmd  # noqa: E402
+from .build import adopt, assemble, data, train_expert_cmd, train_router_cmd  # noqa: E402
 from .eval import eval_cmd  # noqa: E402
 from .grow import add_expert_cmd, remove_expert_cmd  # noqa: E402
 from .rl import rl  # noqa: E402  (any model dir, verifiable tasks)

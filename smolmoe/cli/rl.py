@@ -5,12 +5,12 @@ from pathlib import Path
 
 import click
 
+from ..core.config import DPOSettings
+from ..rl.arithmetic import TASKS
+from ..scratch.budgets import RL_ROLLOUTS, RL_TRAINING
 from .kit import (CONTEXT, SettingsGroup, Whole, lora_option, one_line_errors, quiet_transformers,
                   settings_options)
-from ..core.config import DPOSettings
-from ..scratch.budgets import RL_ROLLOUTS, RL_TRAINING
 from .scratch_stages import RL_SETTINGS, stage_settings, train_options
-from ..rl.arithmetic import TASKS
 
 SELF_PAIRS = "smolmoe.rl.selfpairs:SelfPairSettings"   # built on first use: selfpairs imports torch
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import click
 
 from ..core.io import check_output_not_input
-from .kit import CONTEXT, SettingsGroup, home_default, one_line_errors, quiet_transformers, Whole
-from . import scratch_stages
 from ..scratch.budgets import RUN_SETTINGS
+from . import scratch_stages
+from .kit import CONTEXT, SettingsGroup, home_default, one_line_errors, quiet_transformers, Whole
 
 PRESETS = tuple(RUN_SETTINGS)   # the presets' names (presets.PRESETS itself imports torch)
 

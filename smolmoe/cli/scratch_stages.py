@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import click
 
-from .kit import (CONTEXT, Finite, Whole, SettingsCommand, lora_option, one_line_errors,
-                  quiet_transformers, settings_options)
 from ..core.config import DPOSettings, TrainSettings
 from ..scratch.budgets import SCRATCH_DPO, SCRATCH_TRAINING
+from .kit import (CONTEXT, Finite, Whole, SettingsCommand, lora_option, one_line_errors,
+                  quiet_transformers, settings_options)
 
 RL_SETTINGS = "smolmoe.rl.grpo:RLSettings"   # built on first use: grpo.py imports torch
 

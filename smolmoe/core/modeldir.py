@@ -13,9 +13,9 @@ import math
 import os
 from pathlib import Path
 
+from .distributed import process_state
 from .errors import ModelError
 from .io import atomic_dir, read_json, write_json
-from .distributed import process_state
 
 # The metadata file of each kind of directory (an export copies whichever its source has).
 BASE_META = "smolmoe_base.json"        # the converted base model: where it came from

@@ -12,8 +12,8 @@ from typing import Callable
 
 from ..core.config import GENERAL_DOMAIN
 from ..core.errors import ModelError
-from .loss import mean_loss
 from ..training.experts import MULTITASK
+from .loss import mean_loss
 
 MERGE_PREFIX = "merge-"
 # The goal of issue #24 on the foreign split: the MoE beats each baseline on the mixed loss and

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import torch
 
-from ..data.records import ensure_template, render_chat
 from ..core.errors import ConfigError, DataError
-from ..moe.hooks import RoutingRecord, capture_routing, layer_summary, token_top1, usage_share
 from ..core.modeldir import load_model, load_tokenizer, read_config
+from ..data.records import ensure_template, render_chat
+from ..moe.hooks import RoutingRecord, capture_routing, layer_summary, token_top1, usage_share
 from ..moe.meta import read_moe_meta
 
 

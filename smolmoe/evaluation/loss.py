@@ -9,17 +9,17 @@ from typing import Callable, Iterable
 
 import torch
 
-from ..moe.assemble import REPORT_LABELS
-from ..data.records import collate, encode_records, load_records, split_path
 from ..core.config import GENERAL_DOMAIN
 from ..core.errors import DataError
-from ..moe.hooks import capture_routing
-from ..training.losses import assistant_ce
 from ..core.modeldir import load_model, load_tokenizer
-from ..moe.meta import read_moe_meta
-from .oracle import each_expert, oracle_results
-from ..moe.formats import experts_and_top_k
 from ..core.precision import autocast
+from ..data.records import collate, encode_records, load_records, split_path
+from ..moe.assemble import REPORT_LABELS
+from ..moe.formats import experts_and_top_k
+from ..moe.hooks import capture_routing
+from ..moe.meta import read_moe_meta
+from ..training.losses import assistant_ce
+from .oracle import each_expert, oracle_results
 
 
 def eval_batches(tokenizer, records: list[dict], max_len: int, batch_size: int):

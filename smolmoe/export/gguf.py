@@ -23,10 +23,10 @@ from typing import Callable
 import torch
 
 from ..core.config import GGUF_DEFAULT_TYPE, GGUF_TYPES, LLAMA_CPP_PYTHON, home_path
-from ..data.records import ensure_template, render_chat
 from ..core.errors import ConfigError, ModelError
 from ..core.io import atomic_dir, check_output_not_input, check_writable_target, temp_prefix
 from ..core.modeldir import check_model_dir, copy_meta, load_model, load_tokenizer, read_config, write_model
+from ..data.records import ensure_template, render_chat
 
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
 

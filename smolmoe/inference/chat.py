@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, TextIO
 
+from ..core.palette import ANSI_RESET, ansi_colour
 from .generate import (ChatModel, GenerationSettings, PromptTooLong, StreamEvent,
                        expert_summary)
-from ..core.palette import ANSI_RESET, ansi_colour
 
 HELP = "commands: /reset (forget the conversation), /quit, /help"
 

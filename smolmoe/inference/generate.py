@@ -19,13 +19,13 @@ from typing import Callable, Iterator
 
 
 from ..core.config import DECODE_SLOTS, DEFAULT_MAX_TOKENS
-from ..data.records import check_messages, ensure_template, render_chat
-from .engine import THINK_CLOSE, THINK_OPEN, Engine, Sequence, TokenRules  # noqa: F401
 from ..core.errors import ConfigError, DataError
 from ..core.modeldir import check_model_dir, expert_count, load_model, load_tokenizer
 from ..core.precision import generation_dtype
 from ..core.settings import check, setting
+from ..data.records import check_messages, ensure_template, render_chat
 from ..moe.meta import placeholder_names
+from .engine import THINK_CLOSE, THINK_OPEN, Engine, Sequence, TokenRules  # noqa: F401
 
 
 # Stop strings are bounded so that one request cannot make the stop search expensive (it is

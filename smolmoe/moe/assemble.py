@@ -18,15 +18,15 @@ from typing import Callable
 
 import torch
 
-from . import adapters, router
 from ..core.base import resolve_base
 from ..core.config import GENERAL_DOMAIN, MergeConfig, home_path, list_manifests, load_merge_config
 from ..core.errors import ConfigError, ModelError
-from .hooks import force_expert
 from ..core.io import check_output_not_input, check_writable_target
 from ..core.modeldir import (MOE_META, check_model_dir, check_weights_fit, expert_domain, load_model,
                        load_tokenizer, read_config, save_model_dir)
+from . import adapters, router
 from .formats import COMMON_MUST_MATCH, format_for
+from .hooks import force_expert
 
 BASE_EXPERT = "general"  # the base model's own FFN when it is an expert (--base-expert)
 # Labels the MoE reports use beside the experts' names: an expert may not take one.

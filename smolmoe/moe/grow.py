@@ -25,19 +25,19 @@ from typing import Callable
 
 import torch
 
+from ..core.config import MergeConfig
+from ..core.errors import ConfigError, ModelError
+from ..core.io import check_output_not_input, check_writable_target
+from ..core.modeldir import (MOE_META, check_built, check_model_dir, check_weights_fit, expert_domain,
+                             load_model, load_tokenizer, save_model_dir)
+from ..data.records import split_path
 from . import adapters, router
 from .assemble import (MLP_PARTS, REPORT_LABELS, WeightReader, _is_mlp, _tokenizer_fingerprint,
                        parity_check, weights_sha256)
-from ..core.config import MergeConfig
-from ..data.records import split_path
-from ..core.errors import ConfigError, ModelError
-from .hooks import moe_blocks
-from ..core.io import check_output_not_input, check_writable_target
-from .model_card import write_card
-from ..core.modeldir import (MOE_META, check_built, check_model_dir, check_weights_fit, expert_domain,
-                             load_model, load_tokenizer, save_model_dir)
-from .meta import MoeMeta, read_moe_meta
 from .formats import COMMON_MUST_MATCH, experts_and_top_k, format_for
+from .hooks import moe_blocks
+from .meta import MoeMeta, read_moe_meta
+from .model_card import write_card
 
 # smolmoe.json entries keyed by expert name: they follow the experts in and out.
 PER_EXPERT = ("parity_max_abs_logit_diff", "non_ffn_distance")

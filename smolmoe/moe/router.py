@@ -14,19 +14,19 @@ import torch
 import torch.nn.functional as F
 
 from ..core.config import RouterSettings, TrainSettings
+from ..core.distributed import process_state
+from ..core.errors import ConfigError, SmolMoEError
+from ..core.modeldir import MOE_META
+from ..core.precision import autocast
 from ..core.settings import field_type
 from ..data.records import (StepBatches, collate, data_domains, encode_records, load_records,
                    mixed_examples, split_path)
-from ..core.errors import ConfigError, SmolMoEError
-from .hooks import capture_router_inputs, force_expert, moe_blocks
-from ..training.losses import assistant_ce
-from ..core.modeldir import MOE_META
-from .meta import read_moe_meta
-from .formats import experts_and_top_k
-from ..core.precision import autocast
 from ..training.lora import LoraSettings, wrap_lora
+from ..training.losses import assistant_ce
 from ..training.stage import Plan, Stage, run_stage
-from ..core.distributed import process_state
+from .formats import experts_and_top_k
+from .hooks import capture_router_inputs, force_expert, moe_blocks
+from .meta import read_moe_meta
 
 
 def router_params(model) -> dict[str, torch.nn.Parameter]:

@@ -9,10 +9,9 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from ..data.records import load_records
 from ..core.io import check_writable_target, write_json
 from ..core.modeldir import load_model, load_tokenizer
-from .sequencer import Progress, Stages
+from ..data.records import load_records
 from ..rl import arithmetic
 from ..scratch import corpus
 from ..scratch.budgets import RUN_SETTINGS
@@ -20,6 +19,7 @@ from ..scratch.pretrain import init_model, pretrain
 from ..scratch.sft import sft
 from ..scratch.thinking import chat
 from ..scratch.tokenizer import train_tokenizer
+from .sequencer import Progress, Stages
 
 SAMPLE_PROMPTS = ["What is AI?", "你好吗", "Tom has 12 apples. Tom gets 7 more. How many apples does Tom have now?"]
 

@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 
 from ..core.config import DPOSettings, TrainSettings
-from ..data.records import StepBatches, collate, encode_chat
 from ..core.errors import DataError
+from ..data.records import StepBatches, collate, encode_chat
+from ..training.lora import LoraSettings, lora_wrap
 from ..training.stage import Plan, Stage, run_stage, sample_for_steps, summary
 from .logprobs import sequence_logps
-from ..training.lora import LoraSettings, lora_wrap
 
 
 def pair_examples(tokenizer, records: list[dict], max_len: int) -> list[dict]:

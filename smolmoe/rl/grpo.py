@@ -24,15 +24,15 @@ from typing import Callable, Literal
 import torch
 
 from ..core.config import TrainSettings
-from ..data.records import IGNORE_INDEX, collate
-from ..inference.generate import prompt_ids
 from ..core.precision import autocast
 from ..core.settings import check, setting
+from ..data.records import IGNORE_INDEX, collate
+from ..inference.completions import generate_ids
+from ..inference.generate import prompt_ids
+from ..training.lora import LoraSettings, lora_wrap
 from ..training.stage import Plan, Stage, run_stage, summary
 from . import arithmetic
 from .logprobs import token_logps
-from ..training.lora import LoraSettings, lora_wrap
-from ..inference.completions import generate_ids
 from .verifiable import verified_accuracy
 
 

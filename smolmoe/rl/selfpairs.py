@@ -17,15 +17,15 @@ import torch
 
 from ..core.config import DPOSettings, TrainSettings
 from ..core.errors import DataError
-from ..inference.generate import prompt_ids
 from ..core.io import check_writable_target
 from ..core.modeldir import load_model, load_tokenizer
 from ..core.precision import autocast
+from ..core.settings import check, setting
+from ..inference.completions import generate_ids
+from ..inference.generate import prompt_ids
+from ..training.lora import LoraSettings
 from .dpo import dpo
 from .verifiable import verified_accuracy
-from ..training.lora import LoraSettings
-from ..inference.completions import generate_ids
-from ..core.settings import check, setting
 
 
 def pick_pair(record: dict, replies: list[str], task) -> dict | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..inference.generate import prompt_ids
 from ..core.precision import autocast
 from ..evaluation.tasks.metrics import wilson_interval
 from ..inference.completions import generate_ids
+from ..inference.generate import prompt_ids
 
 
 @dataclass(frozen=True)

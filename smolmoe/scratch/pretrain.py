@@ -9,12 +9,12 @@ from typing import Callable
 from transformers import AutoModelForCausalLM
 
 from ..core.config import TrainSettings
-from ..data.records import StepBatches
 from ..core.errors import ConfigError
 from ..core.modeldir import SCRATCH_META, load_model, load_tokenizer, save_model_dir
+from ..data.records import StepBatches
+from ..evaluation.cost import parameter_counts
 from ..training.stage import Plan, Stage, run_stage, summary
 from .common import heldout_loss, pack_texts
-from ..evaluation.cost import parameter_counts
 from .presets import build_model, get_preset
 
 

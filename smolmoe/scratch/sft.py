@@ -11,9 +11,9 @@ from typing import Callable
 
 from ..core.config import TrainSettings
 from ..data.records import StepBatches
+from ..training.lora import LoraSettings, lora_wrap
 from ..training.stage import Plan, Stage, run_stage, sample_for_steps, summary
 from .common import chat_examples, heldout_loss
-from ..training.lora import LoraSettings, lora_wrap
 
 
 def sft(model_dir: str | os.PathLike, records: list[dict], val_records: list[dict],

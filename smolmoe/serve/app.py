@@ -30,8 +30,8 @@ from starlette.exceptions import HTTPException
 
 from ..core.config import ServerLimits
 from ..core.errors import SmolMoEError
-from ..inference.generate import ChatModel, PromptTooLong, collect
 from ..core.palette import EXPERT_COLOURS
+from ..inference.generate import ChatModel, PromptTooLong, collect
 from .schema import (ChatRequest, ChunkWriter, completion, error_body, sampling_fields,
                      unsupported)
 from .worker import GenerationWorker, ServerShutdown

@@ -15,6 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+from ..core.config import ServerLimits
+
 DEFAULT_PROMPTS = ("Explain how a rainbow forms.", "Write a short poem about the sea.",
                    "What is a prime number?", "Give three tips for learning to cook.",
                    "Describe the water cycle.", "Why is the sky blue?",

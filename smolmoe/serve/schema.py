@@ -16,8 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from ..core.config import CHAT_SAMPLING
 from ..core.errors import SmolMoEError
-from ..inference.generate import GenerationSettings, Reply, StreamEvent, check_stops
 from ..core.settings import bounds, check_text
+from ..inference.generate import GenerationSettings, Reply, StreamEvent, check_stops
 
 # Most messages in one request (the body size and the prompt's token limit bound the rest).
 MAX_MESSAGES = 1024

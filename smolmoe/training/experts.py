@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.config import ExpertManifest, TrainSettings
-from ..core.errors import ConfigError
-from ..data.records import StepBatches, encode_records, load_records, split_path
-from ..core.modeldir import EXPERT_META
-from .stage import Plan, Stage, run_stage, sample_for_steps
 from ..core.distributed import process_state
+from ..core.errors import ConfigError
+from ..core.modeldir import EXPERT_META
+from ..data.records import StepBatches, encode_records, load_records, split_path
+from .stage import Plan, Stage, run_stage, sample_for_steps
 
 
 def mlp_only(name: str, _param) -> bool:

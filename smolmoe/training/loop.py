@@ -19,12 +19,12 @@ from typing import Callable
 import torch
 
 from ..core.config import TrainSettings
-from ..data.records import StepBatches
 from ..core.distributed import process_state
 from ..core.errors import SmolMoEError
 from ..core.io import atomic_dir
-from .losses import lm_loss
 from ..core.precision import autocast, resolve as resolve_precision
+from ..data.records import StepBatches
+from .losses import lm_loss
 
 LossFn = Callable[[torch.nn.Module, dict], tuple[torch.Tensor, dict]]
 Trainable = Callable[[str, torch.nn.Parameter], bool]

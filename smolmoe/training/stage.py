@@ -20,11 +20,11 @@ from typing import Any, Callable
 import torch
 
 from ..core.config import TrainSettings
-from ..core.io import check_output_not_input, check_writable_target, exclusive
-from .losses import lm_loss
-from ..core.modeldir import SCRATCH_META, checkpoint_dir_for, load_model, load_tokenizer, save_model_dir
 from ..core.distributed import process_state
+from ..core.io import check_output_not_input, check_writable_target, exclusive
+from ..core.modeldir import SCRATCH_META, checkpoint_dir_for, load_model, load_tokenizer, save_model_dir
 from .loop import LossFn, Trainable, TrainResult, train
+from .losses import lm_loss
 
 Measure = Callable[[torch.nn.Module], Any]
 

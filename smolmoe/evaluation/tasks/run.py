@@ -10,8 +10,8 @@ from typing import Callable, Iterable
 import torch
 
 from ...core.config import GENERAL_DOMAIN
-from ...data.records import load_records, split_path
 from ...core.errors import DataError
+from ...data.records import load_records, split_path
 from ...inference.generate import ChatModel
 from .metrics import is_harmful, refusal_summary, score_domain
 
