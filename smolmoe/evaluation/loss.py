@@ -193,7 +193,8 @@ def moe_evaluate(moe_dir: Path, data_dir: Path, *, base: Path | None = None,
     for label, path in baselines.items():
         score(label, load_model(path), load_tokenizer(path))
     model, tokenizer = load_model(moe_dir), load_tokenizer(moe_dir)
-    for expert, source, scoring[expert["name"]] in each_expert(meta, model):
+    for expert, source, how in each_expert(meta, model):
+        scoring[expert["name"]] = how
         own = records if experts_on_all else [d for d in records if d == expert["domain"]]
         if source is None:
             score(expert["name"], model, tokenizer, own)

@@ -179,7 +179,8 @@ def moe_evaluate_tasks(moe_dir: Path, data_dir: Path, *, base: Path | None = Non
         runner.run(label, ChatModel.load(path, dtype=dtype), [*dict.fromkeys(domains), *extra])
     chat = ChatModel.load(moe_dir, dtype=dtype)
     scoring = {}
-    for expert, source, scoring[expert["name"]] in each_expert(meta, chat.model):
+    for expert, source, how in each_expert(meta, chat.model):
+        scoring[expert["name"]] = how
         domain = expert["domain"]
         caps = {} if domain == "guardian" else {GENERAL_DOMAIN: limit}
         own = dict.fromkeys([domain, *extra])
