@@ -164,7 +164,8 @@ def serve(model_dir, host, port, max_tokens, max_prompt_tokens, max_body_bytes, 
 def export(model_dir, fmt, gguf_type, out, check, overwrite):
     """Export MODEL_DIR (dense or MoE) as a clean HF directory or a GGUF file."""
     import importlib.util
-    from ..export.gguf import check_gguf, export_gguf, export_hf
+    from ..export.gguf import check_gguf, export_gguf
+    from ..export.hf import export_hf
     from .progress import console
     quiet_transformers()
     source = Path(model_dir)

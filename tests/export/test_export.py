@@ -10,7 +10,8 @@ from safetensors import safe_open
 
 from smolmoe.cli.main import main
 from smolmoe.core.errors import ConfigError
-from smolmoe.export.gguf import check_gguf, export_gguf, export_hf
+from smolmoe.export.gguf import check_gguf, export_gguf
+from smolmoe.export.hf import export_hf
 
 from helpers.tiny_moe import make_tiny_moe
 from helpers import REPO
