@@ -27,16 +27,18 @@ from pathlib import Path
 import click
 import torch
 
-from smolmoe.base import resolve_base
-from smolmoe.cli import home_default, one_line_errors, quiet_transformers
-from smolmoe.config import TrainSettings
-from smolmoe.cost import generation_rate, prefill_rate, timed
-from smolmoe.data import StepBatches, encode_records, load_records, mixed_examples, split_path
-from smolmoe.io import write_json
-from smolmoe.progress import console, out
-from smolmoe.router import init_routers, is_router, router_loss_fn
-from smolmoe.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
-from smolmoe.train import train
+from smolmoe.core.base import resolve_base
+from smolmoe.cli.kit import home_default, one_line_errors, quiet_transformers
+from smolmoe.core.config import TrainSettings
+from smolmoe.evaluation.cost import generation_rate, prefill_rate, timed
+from smolmoe.data.records import StepBatches, encode_records, load_records, mixed_examples, split_path
+from smolmoe.core.io import write_json
+from smolmoe.cli.progress import console, out
+from smolmoe.moe.router import init_routers, is_router, router_loss_fn
+from smolmoe.core.modeldir import expert_count, load_model, load_tokenizer
+from smolmoe.moe.formats import experts_and_top_k
+from smolmoe.moe.meta import MoeMeta, read_moe_meta as read_meta
+from smolmoe.training.loop import train
 
 
 def matmul_peak_gflops() -> float:
@@ -55,7 +57,7 @@ def active_matmul_params(model) -> int:
     total = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n)
     if getattr(cfg, "tie_word_embeddings", False):
         total += model.get_output_embeddings().weight.numel()
-    experts = getattr(cfg, "num_local_experts", None)
+    experts = expert_count(cfg)
     if experts:
         per_expert = 3 * cfg.hidden_size * cfg.intermediate_size * cfg.num_hidden_layers
         total -= per_expert * (experts - cfg.num_experts_per_tok)
@@ -85,7 +87,7 @@ def chat_path_timers(chat, prefill_ids: list[int], new_tokens: int = 48) -> dict
     `generate` streams `new_tokens` greedy tokens (routing capture on, as chat and serve run),
     `prefill` runs the chat model's forward on `prefill_ids` (with its KV cache, as generation
     fills it)."""
-    from smolmoe.generate import GenerationSettings
+    from smolmoe.inference.generate import GenerationSettings
     settings = GenerationSettings(max_new_tokens=new_tokens)
     never_stop(chat)
     ids = torch.tensor([prefill_ids])
@@ -118,7 +120,7 @@ def best_interleaved(timers: dict[str, dict], repeat: int = 3) -> dict[str, dict
 
 def gguf_exports(moe_dir: Path, out: Path, types=("f32", "bf16")) -> dict[str, Path]:
     """The MoE exported with llama.cpp's converter, once per type (reused when already there)."""
-    from smolmoe.export import export_gguf
+    from smolmoe.export.gguf import export_gguf
     files = {}
     for t in types:
         files[t] = out / f"{moe_dir.name}-{t}.gguf"
@@ -134,7 +136,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     prompt for generation, the same `prefill_tokens` token ids for prefill, repeats interleaved.
     At bf16 the chat path also runs with its weights unpacked (packing.py's gain)."""
     from bench.bench_llama_cpp import llama_cpp_timers
-    from smolmoe.generate import ChatModel
+    from smolmoe.inference.generate import ChatModel
     gen_ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_dict=True)["input_ids"]
     prefill_ids = torch.randint(100, tokenizer.vocab_size, (prefill_tokens,),
                                 generator=torch.Generator().manual_seed(1)).tolist()
@@ -142,7 +144,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     ggufs = gguf_exports(moe_dir, gguf_dir) if have_llama else {}
     if not have_llama:
         r["llama_cpp_note"] = "skipped: llama.cpp not installed (bash scripts/install_llama_cpp.sh)"
-    names = [e["name"] for e in read_meta(moe_dir)["experts"]]
+    names = read_meta(moe_dir).names
     for ours, theirs in (("float32", "f32"), ("bf16", "bf16")):
         timers = {"chat_path": chat_path_timers(ChatModel.load(moe_dir, dtype=ours), prefill_ids, new_tokens)}
         if ours == "bf16":
@@ -173,7 +175,7 @@ def bf16_agreement(moe_dir: Path, r: dict, new_tokens: int = 200) -> None:
     float32 writes `new_tokens` greedy tokens; both then read that reply, and at each of its
     positions their next-token choices are compared (teacher-forced, so one early difference
     does not count twice)."""
-    from smolmoe.generate import ChatModel, GenerationSettings
+    from smolmoe.inference.generate import ChatModel, GenerationSettings
     f32 = ChatModel.load(moe_dir, dtype="float32")
     never_stop(f32)
     prompt = f32.encode(PROMPT)
@@ -239,7 +241,7 @@ def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16)
     a 4x256 batch wants ~21 GB, so try it in a child process with a memory cap."""
     code = (f"import resource, json, sys; resource.setrlimit(resource.RLIMIT_AS, ({limit_gb << 30}, {limit_gb << 30}))\n"
             f"import torch; from bench.bench import prefill_rate\n"
-            f"from smolmoe.modeldir import load_model\n"
+            f"from smolmoe.core.modeldir import load_model\n"
             f"m = load_model({str(moe_dir)!r}, experts_implementation='batched_mm')\n"
             f"ids = torch.randint(100, 49000, ({batch}, {seq}))\n"
             f"print(json.dumps({{'forward_tok_s': prefill_rate(m, ids)}}))")
@@ -252,8 +254,8 @@ def batched_mm_in_child(moe_dir: Path, batch: int, seq: int, limit_gb: int = 16)
 
 def router_peak_rss_gb(moe: Path, data: Path, batch: int, seq: int) -> float:
     """train-router in a fresh process; its peak resident memory (CPU) in GB."""
-    code = (f"from pathlib import Path; from smolmoe.config import TrainSettings; "
-            f"from smolmoe.router import train_router; import tempfile; "
+    code = (f"from pathlib import Path; from smolmoe.core.config import TrainSettings; "
+            f"from smolmoe.moe.router import train_router; import tempfile; "
             f"train_router(Path({str(moe)!r}), Path({str(data)!r}), TrainSettings(steps=2, "
             f"batch_size={batch}, seq_len={seq}, warmup_steps=0), per_domain=16, "
             f"out_dir=Path(tempfile.mkdtemp()) / 'moe')")
@@ -310,26 +312,25 @@ def prefill_section(moe_dir: Path, base: Path, tokenizer, ids, r: dict) -> None:
         r[f"{name}_prefill_share_of_peak"] = gflops / r["matmul_peak_gflops"]
 
 
-def train_section(moe_dir: Path, base: Path, data_dir: Path, tokenizer, meta: dict, batch: int,
+def train_section(moe_dir: Path, base: Path, data_dir: Path, tokenizer, meta: MoeMeta, batch: int,
                   seq: int, r: dict) -> None:
     console.print("training throughput: train-router vs dense full fine-tune...")
     dense, moe = load_model(base), load_model(moe_dir)
-    domains = [e["domain"] for e in meta["experts"]]
+    domains = meta.domains
     per = {d: encode_records(tokenizer, load_records(split_path(data_dir, d, "train"), limit=8), seq)
            for d in domains}
     batches = StepBatches(mixed_examples(per, seed=0), batch, tokenizer.pad_token_id, 0)
     r["dense_full_finetune_tok_s"] = train_rate(dense, batches, None)
     cfg = moe.config
     r["train_router_tok_s"] = train_rate(moe, batches, is_router,
-                                         router_loss_fn(cfg.num_local_experts, cfg.num_experts_per_tok, 0.01))
+                                         router_loss_fn(*experts_and_top_k(cfg), 0.01))
     r["train_router_vs_dense_finetune"] = r["train_router_tok_s"] / r["dense_full_finetune_tok_s"]
 
 
-def fit_section(moe_dir: Path, data_dir: Path, tokenizer, meta: dict, r: dict) -> None:
+def fit_section(moe_dir: Path, data_dir: Path, tokenizer, meta: MoeMeta, r: dict) -> None:
     console.print("router fit init...")
     moe = load_model(moe_dir)
-    names = [e["name"] for e in meta["experts"]]
-    domains = [e["domain"] for e in meta["experts"]]
+    names, domains = meta.names, meta.domains
     t0 = time.perf_counter()
     init_routers(moe, tokenizer, "fit", names=names, domains=domains, data_dir=data_dir, samples=12)
     r["fit_init_seconds"] = time.perf_counter() - t0

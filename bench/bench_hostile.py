@@ -2,7 +2,7 @@
 latency with hostile clients running beside it within 2x of an idle server's?
 
     python -m bench.bench_hostile [MODEL_DIR] [--requests 30] [--hostile 4] [--json OUT]
-    (no MODEL_DIR: a tiny random Llama built in a temp dir, tests/conftest.py's)
+    (no MODEL_DIR: a tiny random Llama built in a temp dir, tests/helpers/tiny_models.py's)
 
 The server runs as its own process (`smolmoe serve` on a free loopback port), so the clients'
 threads here do not share its interpreter. Normal requests: greedy, non-streamed,
@@ -33,7 +33,7 @@ from studies.common import free_port
 
 
 def tiny_model(directory: Path) -> Path:
-    from tests.conftest import make_llama, make_tokenizer
+    from tests.helpers.tiny_models import make_llama, make_tokenizer
     make_llama(directory, make_tokenizer(directory), hidden=64, layers=4)
     return directory
 

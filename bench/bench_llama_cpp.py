@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from smolmoe.config import home_path
-from smolmoe.errors import SmolMoEError
-from smolmoe.export import LLAMA_CPP_PYTHON
+from smolmoe.core.config import LLAMA_CPP_PYTHON, home_path
+from smolmoe.core.errors import SmolMoEError
 
 from studies.common import free_port
 

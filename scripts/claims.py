@@ -33,10 +33,10 @@ from typing import Callable
 
 import click
 
-from smolmoe.clikit import one_line_errors, quiet_transformers
-from smolmoe.config import smolmoe_home
-from smolmoe.io import atomic_write_text, write_json
-from smolmoe.progress import console
+from smolmoe.cli.kit import one_line_errors, quiet_transformers
+from smolmoe.core.config import smolmoe_home
+from smolmoe.core.io import atomic_write_text, write_json
+from smolmoe.cli.progress import console
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,7 +154,7 @@ def run_demo(home: Path, work: Path) -> dict:
 
 
 def run_rl(home: Path, work: Path) -> dict:
-    from smolmoe.base import resolve_base
+    from smolmoe.core.base import resolve_base
     out = work / "rl-grpo"
     _run([sys.executable, "-m", "smolmoe.cli", "rl", "grpo", str(resolve_base()), "--out", str(out),
           "--overwrite"], work / "rl.log")

@@ -9,7 +9,7 @@ answers (and refusal rates) -> inspect three prompts -> total wall time.
 
 Everything goes under --out, by default $SMOLMOE_HOME (~/.cache/smolmoe), where every smolmoe
 command looks when given no path: data/, experts/NAME, moe/, eval.json, demo_summary.json.
-The pipeline itself is the library's `smolmoe.pipeline.run_moe_pipeline`; this script parses
+The pipeline itself is the library's `smolmoe.pipelines.moe.run_moe_pipeline`; this script parses
 options and prints each stage's result. A domain whose data could not be built (its source
 packages could not be had) is said loudly and left out: the MoE is made of the others.
 """
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import click
 
-from smolmoe.clikit import one_line_errors, quiet_transformers, settings_options
-from smolmoe.config import smolmoe_home
-from smolmoe.pipeline import INSPECT_PROMPTS, MoEPipelineSettings, run_moe_pipeline, top_experts
-from smolmoe.baselines import compare, compare_lines
-from smolmoe.progress import Shown, console
-from smolmoe.tables import (build_problems, cost_table, data_table, expert_vs_base_table,
+from smolmoe.cli.kit import one_line_errors, quiet_transformers, settings_options
+from smolmoe.core.config import smolmoe_home
+from smolmoe.pipelines.moe import INSPECT_PROMPTS, MoEPipelineSettings, run_moe_pipeline, top_experts
+from smolmoe.evaluation.baselines import compare, compare_lines
+from smolmoe.cli.progress import Shown, console
+from smolmoe.cli.tables import (build_problems, cost_table, data_table, expert_vs_base_table,
                             moe_eval_tables, refusal_table, routing_layer_table, task_table)
 
 TITLES = {"base": "1. base model", "data": "2. data", "experts": "3. experts (MLP-only fine-tunes)",

@@ -11,9 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-VERSION=$($PY -c "from smolmoe.export import LLAMA_CPP_PYTHON; print(LLAMA_CPP_PYTHON)")
-TOOLS=$($PY -c "from smolmoe.config import home_path; print(home_path('tools'))")
-SOURCES=$($PY -c "from smolmoe.config import home_path; print(home_path('sources'))")/llama-cpp-python
+VERSION=$($PY -c "from smolmoe.core.config import LLAMA_CPP_PYTHON; print(LLAMA_CPP_PYTHON)")
+TOOLS=$($PY -c "from smolmoe.core.config import home_path; print(home_path('tools'))")
+SOURCES=$($PY -c "from smolmoe.core.config import home_path; print(home_path('sources'))")/llama-cpp-python
 SDIST=$SOURCES/llama_cpp_python-$VERSION.tar.gz
 SRC=$TOOLS/llama.cpp-$VERSION-src
 BUILD=$TOOLS/llama.cpp-$VERSION-build

@@ -17,16 +17,17 @@ from pathlib import Path
 
 import click
 
-from smolmoe.base import resolve_base
-from smolmoe.modeldir import load_model, load_tokenizer, read_moe_meta as read_meta
-from smolmoe.cli import one_line_errors, quiet_transformers
-from smolmoe.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
-from smolmoe.data import load_records, split_path
-from smolmoe.evaluate import evaluate, loss_on_records, mean_loss, moe_routing
-from smolmoe.io import write_json
-from smolmoe.router import train_router
-from smolmoe.assemble import assemble
-from smolmoe.tasks.run import evaluate_tasks
+from smolmoe.core.base import resolve_base
+from smolmoe.core.modeldir import load_model, load_tokenizer
+from smolmoe.moe.meta import read_moe_meta as read_meta
+from smolmoe.cli.kit import one_line_errors, quiet_transformers
+from smolmoe.core.config import GENERAL_DOMAIN, MergeConfig
+from smolmoe.data.records import load_records, split_path
+from smolmoe.evaluation.loss import evaluate, loss_on_records, mean_loss, moe_routing
+from smolmoe.core.io import write_json
+from smolmoe.moe.router import train_router
+from smolmoe.moe.assemble import assemble
+from smolmoe.evaluation.tasks.run import evaluate_tasks
 
 from studies.common import DEMO_ROUTER, base_option, cached, data_option, md_table, work_option
 
@@ -34,7 +35,7 @@ from studies.common import DEMO_ROUTER, base_option, cached, data_option, md_tab
 def build(experts: dict[str, Path], data_dir: Path, base: Path, out: Path, base_expert: bool,
           fit_samples: int) -> None:
     """Assemble (fit init) and train the routers in place, as the demo does."""
-    if (out / "smolmoe.json").is_file() and "router_training" in read_meta(out):
+    if (out / "smolmoe.json").is_file() and "router_training" in read_meta(out).doc:
         return
     assemble(MergeConfig(experts=[str(p) for p in experts.values()], output=str(out), top_k=2,
                          router_init="fit", data=str(data_dir), fit_samples=fit_samples,
@@ -46,7 +47,7 @@ def build(experts: dict[str, Path], data_dir: Path, base: Path, out: Path, base_
 def losses(moe: Path, data_dir: Path, domains: list[str], limit: int) -> dict:
     """The MoE's loss per domain of the test split, and its routing accuracy."""
     model, tok = load_model(moe), load_tokenizer(moe)
-    names = [e["domain"] for e in read_meta(moe)["experts"]]
+    names = read_meta(moe).domains
     records = {d: load_records(split_path(data_dir, d, "test"), limit=limit) for d in domains}
     t0 = time.perf_counter()
     r = moe_routing(model, tok, records, names)
@@ -102,7 +103,7 @@ def main(experts_root, data_dir, work, out, with_base, limit, task_limit, fit_sa
     for label, moe in moes.items():
         if not with_base or label == "without":
             build(experts, data_dir, base, moe, label != "without", fit_samples)
-    domains = [d for d in dict.fromkeys(e["domain"] for e in read_meta(moes["with base expert"])["experts"])]
+    domains = list(dict.fromkeys(read_meta(moes["with base expert"]).domains))
     report = {"limit": limit, "task_limit": task_limit, "router_settings": vars(DEMO_ROUTER),
               "moes": {k: str(v) for k, v in moes.items()}}
     base_eval = cached(work / "base-loss.json", lambda: evaluate(

@@ -24,16 +24,16 @@ from pathlib import Path
 import click
 import torch
 
-from smolmoe.baselines import build_merges, compare, compare_lines
-from smolmoe.base import resolve_base
-from smolmoe.clikit import one_line_errors, quiet_transformers
-from smolmoe.config import home_path, list_manifests
-from smolmoe.cost import model_costs
-from smolmoe.evaluate import moe_evaluate
-from smolmoe.experts import MULTITASK, train_multitask
-from smolmoe.io import read_json, write_json
-from smolmoe.progress import console
-from smolmoe.tables import cost_table, retention_table
+from smolmoe.evaluation.baselines import build_merges, compare, compare_lines
+from smolmoe.core.base import resolve_base
+from smolmoe.cli.kit import one_line_errors, quiet_transformers
+from smolmoe.core.config import home_path, list_manifests
+from smolmoe.evaluation.cost import model_costs
+from smolmoe.evaluation.loss import moe_evaluate
+from smolmoe.training.experts import MULTITASK, train_multitask
+from smolmoe.core.io import read_json, write_json
+from smolmoe.cli.progress import console
+from smolmoe.cli.tables import cost_table, retention_table
 
 from studies.common import ROOT
 
@@ -103,7 +103,7 @@ def main(home, limit, threads, base, multitask, tasks, mergekit_python, json_out
             for line in compare_lines(result[split]["comparison"]):
                 console.print(line, markup=False)
         if tasks:
-            from smolmoe.tasks.run import moe_evaluate_tasks
+            from smolmoe.evaluation.tasks.run import moe_evaluate_tasks
             t0 = time.perf_counter()
             report = moe_evaluate_tasks(moe, data, base=base, limit=6, refusal_limit=40,
                                         baselines=baselines)

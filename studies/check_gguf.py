@@ -19,14 +19,14 @@ from pathlib import Path
 import click
 import torch
 
-from smolmoe.base import resolve_base
-from smolmoe.modeldir import MOE_META, load_model, load_tokenizer, save_model_dir
-from smolmoe.cli import one_line_errors, quiet_transformers
-from smolmoe.config import MergeConfig, home_path
-from smolmoe.export import check_gguf, export_gguf
-from smolmoe.io import write_json
-from smolmoe.progress import console
-from smolmoe.assemble import assemble
+from smolmoe.core.base import resolve_base
+from smolmoe.core.modeldir import MOE_META, load_model, load_tokenizer, save_model_dir
+from smolmoe.cli.kit import one_line_errors, quiet_transformers
+from smolmoe.core.config import MergeConfig, home_path
+from smolmoe.export.gguf import check_gguf, export_gguf
+from smolmoe.core.io import write_json
+from smolmoe.cli.progress import console
+from smolmoe.moe.assemble import assemble
 
 
 

@@ -13,16 +13,14 @@ from pathlib import Path
 
 import click
 
-from smolmoe.config import router_training
-from smolmoe.errors import ModelError
-from smolmoe.io import read_json, write_json
-from smolmoe.pipeline import MoEPipelineSettings
+from smolmoe.core.errors import ModelError
+from smolmoe.core.io import read_json, write_json
+from smolmoe.pipelines.moe import MoEPipelineSettings
 
 ROOT = Path(__file__).resolve().parent.parent   # the repository root
 
-_DEMO = MoEPipelineSettings()
 # The demo's router budget (its pipeline's defaults), so an MoE a study builds matches the demo's.
-DEMO_ROUTER = router_training(steps=_DEMO.router_steps, lr=_DEMO.router_lr, warmup_steps=2)
+DEMO_ROUTER = MoEPipelineSettings().router_training()
 
 # The options every study that builds MoEs from experts takes.
 data_option = click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False), help="Directory made by `smolmoe data build`.")

@@ -19,13 +19,13 @@ from pathlib import Path
 import click
 import torch
 
-from smolmoe.cli import one_line_errors, quiet_transformers
-from smolmoe.config import GENERAL_DOMAIN
-from smolmoe.data import split_path
-from smolmoe.evaluate import evaluate
-from smolmoe.grow import add_expert, remove_expert
-from smolmoe.io import write_json
-from smolmoe.modeldir import read_moe_meta
+from smolmoe.cli.kit import one_line_errors, quiet_transformers
+from smolmoe.core.config import GENERAL_DOMAIN
+from smolmoe.data.records import split_path
+from smolmoe.evaluation.loss import evaluate
+from smolmoe.moe.grow import add_expert, remove_expert
+from smolmoe.core.io import write_json
+from smolmoe.moe.meta import read_moe_meta
 
 from studies.common import timed
 
@@ -36,7 +36,7 @@ GOAL_NEW, GOAL_OTHERS, GOAL_SECONDS = 1.05, 0.01, 120
 def router_rows(moe_dir: Path) -> dict[str, torch.Tensor]:
     """Every layer's router weights by expert name (rows follow smolmoe.json's order)."""
     from safetensors.torch import load_file
-    names = [e["name"] for e in read_moe_meta(moe_dir)["experts"]]
+    names = read_moe_meta(moe_dir).names
     rows = {}
     for f in sorted(moe_dir.glob("*.safetensors")):
         for key, w in load_file(f).items():
@@ -58,8 +58,8 @@ def main(home, expert, work, limit):
     work = work or home / "grow-study"
     moe, data = home / "moe", home / "data"
     meta = read_moe_meta(moe)
-    expert = expert or [e["name"] for e in meta["experts"] if e["domain"] != GENERAL_DOMAIN][-1]
-    domain = next(e["domain"] for e in meta["experts"] if e["name"] == expert)
+    expert = expert or [n for n, d in zip(meta.names, meta.domains) if d != GENERAL_DOMAIN][-1]
+    domain = meta.domains[meta.names.index(expert)]
     seven, grown = work / "moe-7", work / "moe-grown"
     again_minus, again = work / "moe-grown-minus", work / "moe-grown-again"
     ops = {}
@@ -70,7 +70,7 @@ def main(home, expert, work, limit):
     add_expert(again_minus, home / "experts" / expert, data_dir=data, out=again, overwrite=True)
     first, second = router_rows(grown), router_rows(again)
     row_diff = max(float((first[k] - second[k]).abs().max()) for k in first)
-    domains = [e["domain"] for e in meta["experts"]]
+    domains = meta.domains
     report = {"expert": expert, "domain": domain, "seconds": ops, "threads": 1,
               "same_routing_max_abs_row_diff": row_diff, "splits": {}}
     ok = all(s <= GOAL_SECONDS for s in ops.values()) and row_diff <= 1e-6

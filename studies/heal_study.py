@@ -18,16 +18,17 @@ from pathlib import Path
 
 import click
 
-from smolmoe.base import resolve_base
-from smolmoe.modeldir import expert_domain, load_model, load_tokenizer, read_moe_meta as read_meta
-from smolmoe.cli import Finite, one_line_errors, quiet_transformers
-from smolmoe.config import GENERAL_DOMAIN, MergeConfig, TrainSettings
-from smolmoe.errors import ModelError
-from smolmoe.data import load_records, split_path
-from smolmoe.evaluate import evaluate, moe_routing
-from smolmoe.io import read_json, write_json
-from smolmoe.router import train_router
-from smolmoe.assemble import WeightReader, assemble
+from smolmoe.core.base import resolve_base
+from smolmoe.core.modeldir import expert_domain, load_model, load_tokenizer
+from smolmoe.moe.meta import read_moe_meta as read_meta
+from smolmoe.cli.kit import Finite, one_line_errors, quiet_transformers
+from smolmoe.core.config import GENERAL_DOMAIN, MergeConfig
+from smolmoe.core.errors import ModelError
+from smolmoe.data.records import load_records, split_path
+from smolmoe.evaluation.loss import evaluate, moe_routing
+from smolmoe.core.io import read_json, write_json
+from smolmoe.moe.router import train_router
+from smolmoe.moe.assemble import WeightReader, assemble
 
 from studies.common import DEMO_ROUTER, base_option, cached, data_option, md_table, timed, work_option
 
@@ -151,13 +152,13 @@ def main(experts_root, data_dir, work, out, limit, variants, base_expert, router
                 base_expert=base_expert, non_ffn=spec["non_ffn"]),
                 experts_root=experts_root, overwrite=True)
             write_json(work / f"assemble-{spec['non_ffn']}.json", {"seconds": seconds})
-        meta = read_meta(moe)
+        meta = read_meta(moe).doc
         trained = work / f"moe-{name}"
         if not (trained / "smolmoe.json").is_file():
             settings = DEMO_ROUTER.updated(steps=spec["steps"], lr=spec["lr"], batch_size=router_batch)
             train_router(moe, data_dir, settings, alpha=alpha, heal=spec["heal"], out_dir=trained,
                          overwrite=True)
-        training = read_meta(trained)["router_training"]
+        training = read_meta(trained).doc["router_training"]
         row = {**spec, "moe_dir": str(trained), "non_ffn_distance": meta["non_ffn_distance"],
                "parity_max_abs_logit_diff": meta["parity_max_abs_logit_diff"],
                "router_training": {k: training[k] for k in ("trainable_params", "seconds",
@@ -167,7 +168,7 @@ def main(experts_root, data_dir, work, out, limit, variants, base_expert, router
         for split in SPLITS:
             def score(split=split):
                 model, tok = load_model(trained), load_tokenizer(trained)
-                names = [e["domain"] for e in read_meta(trained)["experts"]]
+                names = read_meta(trained).domains
                 records = {d: load_records(split_path(data_dir, d, split), limit=limit)
                            for d in report["oracle"][split]}
                 t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Our merges (smolmoe.merge_dense) against mergekit's on the same experts: max |difference|
+"""Our merges (smolmoe.evaluation.merge_dense) against mergekit's on the same experts: max |difference|
 and seconds per method; prints one JSON line. Run it with a Python that has mergekit (kept out
 of smolmoe's environment: it brings ~300 MB of dependencies), from the repository root (so
 smolmoe imports from this checkout):
@@ -41,7 +41,7 @@ def mergekit_config(method: str, experts: list[Path], base: Path, density) -> di
 def main():
     from mergekit.config import MergeConfiguration
     from mergekit.merge import MergeOptions, run_merge
-    from smolmoe.merge_dense import merge_dense
+    from smolmoe.evaluation.merge_dense import merge_dense
 
     ap = argparse.ArgumentParser()
     ap.add_argument("experts", nargs="+", type=Path)

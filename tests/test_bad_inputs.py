@@ -6,9 +6,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from smolmoe.cli import main
+from smolmoe.cli.main import main
 
-from conftest import make_llama, make_tokenizer
+from helpers.tiny_models import make_llama, make_tokenizer
 
 GOOD = '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
 JSONL = {
@@ -200,7 +200,7 @@ def _no_model_loads(monkeypatch, *modules):
 
 
 def test_cheap_checks_run_before_any_model_loads(tiny_moe, trained, tmp_path, monkeypatch):
-    _no_model_loads(monkeypatch, "smolmoe.routing", "smolmoe.stage", "smolmoe.modeldir")
+    _no_model_loads(monkeypatch, "smolmoe.evaluation.inspect_routing", "smolmoe.training.stage", "smolmoe.core.modeldir")
     one_line_error(["inspect", "", "--moe", tiny_moe], "prompt is empty")
     one_line_error(["inspect", "   ", "--moe", tiny_moe], "prompt is empty")
     one_line_error(["inspect", "hello", "--moe", tiny_moe, "--layer", "99"], "--layer must be between 0 and 1")
@@ -209,7 +209,7 @@ def test_cheap_checks_run_before_any_model_loads(tiny_moe, trained, tmp_path, mo
     shutil.copytree(bad / "math", bad / "code")   # tiny_moe's experts: math, code, story
     (bad / "story" / "train.jsonl").write_text('{"messages": [\n')
     one_line_error(["train-router", tiny_moe, "--data", bad, "--out", tmp_path / "r"], "story/train.jsonl:1")
-    monkeypatch.setattr("smolmoe.assemble.build_moe", lambda *a, **k: (_ for _ in ()).throw(
+    monkeypatch.setattr("smolmoe.moe.assemble.build_moe", lambda *a, **k: (_ for _ in ()).throw(
         AssertionError("the MoE was built before the data was checked")))
     one_line_error(["assemble", "math", "story", "--experts-root", trained / "experts",
                     "--data", bad, "--out", tmp_path / "moe"], "story/train.jsonl:1")
@@ -224,8 +224,8 @@ def test_non_finite_numbers_are_refused(tiny_moe, value):
 
 
 def test_nan_in_a_manifest_is_refused():
-    from smolmoe.config import TrainSettings
-    from smolmoe.errors import ConfigError
+    from smolmoe.core.config import TrainSettings
+    from smolmoe.core.errors import ConfigError
     with pytest.raises(ConfigError, match="lr must be a finite number"):
         TrainSettings(lr=float("nan")).validate()
 
@@ -259,7 +259,7 @@ def test_configs_that_do_not_describe_the_weights(tiny_moe, tmp_path, config, fr
 
 
 def test_a_model_too_large_for_memory_is_refused_before_loading(tiny_moe, monkeypatch):
-    monkeypatch.setattr("smolmoe.modeldir.available_memory", lambda: 1 << 10)
+    monkeypatch.setattr("smolmoe.core.modeldir.available_memory", lambda: 1 << 10)
     one_line_error(["inspect", "hello", "--moe", tiny_moe], "needs 0.0 GiB to load",
                    "only 0.0 GiB of memory is available")
 
@@ -342,7 +342,7 @@ def test_gguf_export_says_what_it_fetches(tiny_moe, tmp_path, monkeypatch):
     def offline(args, **_k):
         calls.append(args)
         return subprocess.CompletedProcess(args, 1, "", "ERROR: no network here")
-    monkeypatch.setattr("smolmoe.export.subprocess.run", offline)
+    monkeypatch.setattr("smolmoe.export.gguf.subprocess.run", offline)
     r = CliRunner().invoke(main, ["export", str(tiny_moe), "--format", "gguf", "--no-check",
                                   "--out", str(tmp_path / "m.gguf")])
     assert r.exit_code == 1 and len(calls) == 1 and "download" in calls[0]

@@ -2,9 +2,10 @@
 import importlib.util
 import sys
 from pathlib import Path
+from helpers import REPO
 
 SPEC = importlib.util.spec_from_file_location(
-    "claims", Path(__file__).resolve().parent.parent / "scripts" / "claims.py")
+    "claims", REPO / "scripts" / "claims.py")
 claims = sys.modules["claims"] = importlib.util.module_from_spec(SPEC)  # dataclasses look it up
 SPEC.loader.exec_module(claims)
 

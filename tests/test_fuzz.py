@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smolmoe.errors import SmolMoEError
+from smolmoe.core.errors import SmolMoEError
 
 FUZZ = settings(derandomize=True, max_examples=60, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -50,7 +50,7 @@ def read_or_refuse(tmp_path_factory, name: str, content: bytes, read):
 
 # ---------------------------------------------------------------- CLI option parsers
 def _commands():
-    from smolmoe.cli import main
+    from smolmoe.cli.main import main
     out = []
 
     def walk(group, path):
@@ -95,7 +95,7 @@ def test_option_parsers_take_a_value_or_refuse_it_in_one_line(path, command, dat
         return
     # What the parser took, the settings' own check takes or refuses in one line.
     if path == "chat":
-        from smolmoe.generate import GenerationSettings
+        from smolmoe.inference.generate import GenerationSettings
         fields = {k: v for k, v in parsed.params.items()
                   if k in GenerationSettings.__dataclass_fields__}
         try:
@@ -117,7 +117,7 @@ LINE = st.one_of(JSONISH.map(lambda v: json.dumps(v)),
 @FUZZ
 @given(lines=st.lists(LINE, max_size=5))
 def test_the_jsonl_reader_reads_or_names_file_and_line(tmp_path_factory, lines):
-    from smolmoe.data import load_records
+    from smolmoe.data.records import load_records
     records = read_or_refuse(tmp_path_factory, "d.jsonl",
                              "\n".join(lines).encode("utf-8", "surrogatepass"), load_records)
     for r in records or []:
@@ -149,7 +149,7 @@ def _dump(data) -> bytes:
 @FUZZ
 @given(data=_mapping(MANIFEST_KEYS), finetune=st.one_of(_mapping(FINETUNE_KEYS), JSONISH))
 def test_manifests_load_or_name_file_and_field(tmp_path_factory, data, finetune):
-    from smolmoe.config import load_manifest
+    from smolmoe.core.config import load_manifest
     m = read_or_refuse(tmp_path_factory, "m.yaml", _dump({**data, "finetune": finetune}),
                        load_manifest)
     assert m is None or "/" not in m.name and ".." != m.name and m.finetune.validate()
@@ -158,7 +158,7 @@ def test_manifests_load_or_name_file_and_field(tmp_path_factory, data, finetune)
 @FUZZ
 @given(data=_mapping(MERGE_KEYS))
 def test_merge_configs_load_or_name_file_and_field(tmp_path_factory, data):
-    from smolmoe.config import load_merge_config
+    from smolmoe.core.config import load_merge_config
     config = read_or_refuse(tmp_path_factory, "merge.yaml", _dump(data), load_merge_config)
     assert config is None or config.top_k <= len(config.experts)
 
@@ -167,8 +167,8 @@ def test_merge_configs_load_or_name_file_and_field(tmp_path_factory, data):
 @pytest.fixture(scope="module")
 def api(tiny_dir):
     pytest.importorskip("fastapi")
-    from live_server import live_server
-    from smolmoe.generate import ChatModel
+    from helpers.live_server import live_server
+    from smolmoe.inference.generate import ChatModel
     from smolmoe.serve import ServerLimits, create_app
     chat = ChatModel.load(tiny_dir)
     with live_server(create_app(chat, ServerLimits(max_tokens=2, default_max_tokens=2,

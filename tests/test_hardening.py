@@ -8,11 +8,11 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_domain
-from smolmoe.cli import main
-from smolmoe.config import load_manifest
-from smolmoe.errors import ConfigError, DataError, SmolMoEError
-from smolmoe.io import check_output_not_input, exclusive
+from helpers.tiny_models import write_domain
+from smolmoe.cli.main import main
+from smolmoe.core.config import load_manifest
+from smolmoe.core.errors import ConfigError, DataError, SmolMoEError
+from smolmoe.core.io import check_output_not_input, exclusive
 
 
 def one_line_error(result, *fragments, code=1):
@@ -50,8 +50,8 @@ def test_writing_commands_refuse_their_input_as_output(tiny_dir, tmp_path):
                    "--json", "sits inside the input")
     # A training stage (train-expert, rl grpo/dpo, scratch stages share run_stage): refused
     # before any model loads, with --overwrite too.
-    from smolmoe.config import TrainSettings
-    from smolmoe.stage import Stage, run_stage
+    from smolmoe.core.config import TrainSettings
+    from smolmoe.training.stage import Stage, run_stage
     for out in (model, model / "out"):
         with pytest.raises(SmolMoEError, match="never overwrite an input"):
             run_stage(Stage(model, out, TrainSettings(), prepare=None, overwrite=True))
@@ -123,7 +123,7 @@ def test_a_smolmoe_home_that_is_not_an_absolute_path_is_refused(home, reason, tm
 
 
 def test_data_that_is_not_a_regular_file_or_not_text_is_one_line(tmp_path):
-    from smolmoe.data import load_records
+    from smolmoe.data.records import load_records
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "surrogate.jsonl").write_text('{"instruction": "\\ud800", "output": "x"}\n')
     (tmp_path / "deep.jsonl").write_text("[" * 200_000 + "\n")
@@ -134,8 +134,8 @@ def test_data_that_is_not_a_regular_file_or_not_text_is_one_line(tmp_path):
 
 
 def test_a_chat_template_that_fails_or_never_ends_is_one_line(tiny_dir, tmp_path, monkeypatch):
-    import smolmoe.data as data
-    from smolmoe.generate import ChatModel
+    import smolmoe.data.records as data
+    from smolmoe.inference.generate import ChatModel
     chat = ChatModel.load(tiny_dir)
     monkeypatch.setattr(data, "TEMPLATE_SECONDS", 0.5)
     for template, message in (("{{ raise_exception('roles must alternate') }}", "roles must alternate"),

@@ -1,1 +1,3 @@
-"""Reinforcement learning on real models (any HF dir smolmoe loads): tasks, DPO pairs, reports."""
+"""Reinforcement learning on any HF dir smolmoe loads (real models and scratch ones): GRPO/GSPO,
+DPO, log-probs, verifiable tasks (arithmetic.py, the one arithmetic module), self-sampled DPO
+pairs, reports."""

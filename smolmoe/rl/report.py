@@ -9,7 +9,7 @@ import io
 import os
 from pathlib import Path
 
-from ..io import atomic_write_bytes, write_json
+from ..core.io import atomic_write_bytes, write_json
 
 
 def curves(info: dict) -> dict:

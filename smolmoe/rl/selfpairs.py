@@ -4,7 +4,7 @@ The pairs come from the starting model itself (temperature sampling, several rep
 prompt, checked by the task's rule), so DPO pushes it towards answers it can already produce
 sometimes and away from its own typical mistakes; prompts where every sample is right, or
 every sample wrong, give no pair. Training pairs come from training prompts and held-out pairs
-from held-out prompts (operand-disjoint, see tasks.split_of).
+from held-out prompts (operand-disjoint, see arithmetic.operand_split).
 """
 from __future__ import annotations
 
@@ -15,17 +15,17 @@ from typing import Callable
 
 import torch
 
-from ..config import DPOSettings, TrainSettings
-from ..errors import DataError
-from ..generate import prompt_ids
-from ..io import check_writable_target
-from ..modeldir import load_model, load_tokenizer
-from ..precision import autocast
-from ..scratch.dpo import dpo
-from ..scratch.verifiable import verified_accuracy
-from ..scratch.lora import LoraSettings
-from ..scratch.thinking import generate_ids
-from ..settings import check, setting
+from ..core.config import DPOSettings, TrainSettings
+from ..core.errors import DataError
+from ..core.io import check_writable_target
+from ..core.modeldir import load_model, load_tokenizer
+from ..core.precision import autocast
+from ..core.settings import check, setting
+from ..inference.completions import generate_ids
+from ..inference.generate import prompt_ids
+from ..training.lora import LoraSettings
+from .dpo import dpo
+from .verifiable import verified_accuracy
 
 
 def pick_pair(record: dict, replies: list[str], task) -> dict | None:

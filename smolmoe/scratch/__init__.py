@@ -1,9 +1,11 @@
-"""From-scratch stages, one small module per box of the pipeline:
+"""From-scratch models, one small module per box of the pipeline:
 
     tokenizer -> pretrain (+ context extension) -> SFT / reasoning SFT -> DPO | GRPO / GSPO
                                                    (LoRA on any of them, distillation)
 
-`presets` builds the models, `corpus` and `arithmetic` build the data, `thinking` generates
-with a thinking budget, `pipeline` chains tokenizer -> pretrain -> SFT for `smolmoe scratch run`.
-Every training stage goes through the one loop in smolmoe.train.
+`presets` builds the models, `corpus` builds the data (with rl.arithmetic's word problems),
+`thinking` generates with a thinking budget, `budgets` holds each stage's default budget.
+DPO and GRPO/GSPO live in smolmoe.rl, LoRA in smolmoe.training; pipelines.scratch chains
+tokenizer -> pretrain -> SFT for `smolmoe scratch run`. Every training stage goes through the
+one loop in smolmoe.training.loop.
 """

@@ -5,7 +5,7 @@ loading torch. Budgets are sized for a shared 2-core CPU unless said otherwise.
 """
 from __future__ import annotations
 
-from ..config import TrainSettings
+from ..core.config import TrainSettings
 
 # `smolmoe scratch run` per preset (tiny: ~1.1 s per 4k-token pretraining step with one thread
 # while others load the machine, the whole run in ~15 minutes); the pretrain and sft commands

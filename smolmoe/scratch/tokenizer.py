@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-from ..engine import THINK_CLOSE, THINK_OPEN, has_token  # the engine enforces the thinking rule on them
-from ..errors import ConfigError, DataError
-from ..io import atomic_dir
+from ..core.errors import ConfigError, DataError
+from ..core.io import atomic_dir
+from ..inference.engine import THINK_CLOSE, THINK_OPEN, has_token  # the engine enforces the thinking rule on them
 
 DOC_END = "<|endoftext|>"          # separates documents in packed pretraining text
 IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|pad|>"

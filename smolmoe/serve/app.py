@@ -19,7 +19,6 @@ import json
 import logging
 import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -29,10 +28,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from ..config import DEFAULT_MAX_TOKENS
-from ..errors import SmolMoEError
-from ..generate import ChatModel, PromptTooLong, collect
-from ..palette import EXPERT_COLOURS
+from ..core.config import ServerLimits
+from ..core.errors import SmolMoEError
+from ..core.palette import EXPERT_COLOURS
+from ..inference.generate import ChatModel, PromptTooLong, collect
 from .schema import (ChatRequest, ChunkWriter, completion, error_body, sampling_fields,
                      unsupported)
 from .worker import GenerationWorker, ServerShutdown
@@ -45,16 +44,6 @@ GRACEFUL_SHUTDOWN_S = 2
 PUBLIC = ("/", "/static/", "/favicon.ico")
 
 STATIC = Path(__file__).parent / "static"
-
-
-@dataclass
-class ServerLimits:
-    max_body_bytes: int = 1 << 20       # a request body larger than this is refused (413)
-    max_tokens: int = 1024              # the most tokens one reply may ask for
-    default_max_tokens: int = DEFAULT_MAX_TOKENS  # when the request does not say
-    max_prompt_tokens: int | None = None  # default: the model's context - 1
-    max_waiting: int = 64               # requests decoding or queued (503 beyond)
-    slots: int = 8                      # requests decoded together in one batch
 
 
 def _error(status: int, message: str, **kw) -> JSONResponse:

@@ -15,6 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+from ..core.config import ServerLimits
+
 DEFAULT_PROMPTS = ("Explain how a rainbow forms.", "Write a short poem about the sea.",
                    "What is a prime number?", "Give three tips for learning to cook.",
                    "Describe the water cycle.", "Why is the sky blue?",
@@ -77,12 +79,12 @@ def _drive(url: str, model: str, prompts: list[str], clients: int, max_tokens: i
 
 
 def serve_load(model_dir: str | Path, *, clients: int = 8, requests: int = 16,
-               max_tokens: int = 64, slots: int = 8, dtype: str = "float32",
+               max_tokens: int = 64, slots: int = ServerLimits.slots, dtype: str = "float32",
                prompts: list[str] | None = None) -> dict:
     """The same `requests` greedy requests served one at a time, then from `clients`
     concurrent clients: tokens/s of each and their ratio."""
-    from ..generate import ChatModel
-    from .app import ServerLimits, create_app
+    from ..inference.generate import ChatModel
+    from .app import create_app
     chat = ChatModel.load(model_dir, dtype=dtype)
     pool = list(prompts or DEFAULT_PROMPTS)
     asks = [pool[i % len(pool)] for i in range(requests)]

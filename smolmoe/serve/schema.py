@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from ..config import CHAT_SAMPLING
-from ..errors import SmolMoEError
-from ..generate import GenerationSettings, Reply, StreamEvent, check_stops
-from ..settings import bounds, check_text
+from ..core.config import CHAT_SAMPLING
+from ..core.errors import SmolMoEError
+from ..core.settings import bounds, check_text
+from ..inference.generate import GenerationSettings, Reply, StreamEvent, check_stops
 
 # Most messages in one request (the body size and the prompt's token limit bound the rest).
 MAX_MESSAGES = 1024

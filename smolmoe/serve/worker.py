@@ -17,7 +17,8 @@ import threading
 from collections import Counter
 from typing import AsyncIterator
 
-from ..generate import ChatModel, GenerationSettings, StreamEvent, TextStream
+from ..core.config import ServerLimits
+from ..inference.generate import ChatModel, GenerationSettings, StreamEvent, TextStream
 
 _DONE = object()
 
@@ -27,7 +28,8 @@ class ServerShutdown(Exception):
 
 
 class GenerationWorker:
-    def __init__(self, chat: ChatModel, max_waiting: int = 64, slots: int = 8):
+    def __init__(self, chat: ChatModel, max_waiting: int = ServerLimits.max_waiting,
+                 slots: int = ServerLimits.slots):
         self.chat = chat
         self.max_waiting = max_waiting
         self.slots = slots
