@@ -20,6 +20,9 @@ from .sources import GENERATOR, PACKAGES, STDLIB, Fetcher
 
 SMALL = 1_000_000   # archives up to this size are downloaded by --check to compare the sha256
 TIMEOUT = 60        # seconds per pip call
+# pip's exit status here when it did not finish in TIMEOUT: the registry did not answer in time
+# (slow network, a loaded machine), which says nothing about whether the archive is still served.
+NO_ANSWER = -1
 
 
 def package_users(domains=None) -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
@@ -75,7 +78,7 @@ def _pip(*args: str, run=subprocess.run) -> subprocess.CompletedProcess:
     try:
         return run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return subprocess.CompletedProcess(cmd, 1, "", f"ERROR: {e}")
+        return subprocess.CompletedProcess(cmd, NO_ANSWER, "", f"ERROR: no answer: {e}")
 
 
 def _last_error(proc: subprocess.CompletedProcess) -> str:
@@ -86,11 +89,17 @@ def _last_error(proc: subprocess.CompletedProcess) -> str:
 
 def served_versions(name: str, run=subprocess.run) -> tuple[list[str] | None, str]:
     """The versions pip's configured index serves (`pip index versions`), or (None, why)."""
+    versions, why, _ = _served_versions(name, run)
+    return versions, why
+
+
+def _served_versions(name: str, run) -> tuple[list[str] | None, str, bool]:
+    """served_versions, and whether the index answered in time."""
     proc = _pip("index", "versions", name, run=run)
     m = re.search(r"^Available versions:\s*(.*)$", proc.stdout or "", re.M)
     if proc.returncode != 0 or not m:
-        return None, _last_error(proc)
-    return [v.strip() for v in m.group(1).split(",") if v.strip()], ""
+        return None, _last_error(proc), proc.returncode != NO_ANSWER
+    return [v.strip() for v in m.group(1).split(",") if v.strip()], "", True
 
 
 def registry_answers(run=subprocess.run) -> bool:
@@ -99,13 +108,14 @@ def registry_answers(run=subprocess.run) -> bool:
 
 
 def check_served(packages=None, run=subprocess.run, small: int = SMALL) -> list[dict]:
-    """For each pinned package: {"package", "version", "ok", "problem"}. A version the index no
-    longer lists is gone; an archive up to `small` bytes is also downloaded (into a temporary
-    folder, never the cache) and its sha256 compared with the pin."""
+    """For each pinned package: {"package", "version", "ok", "answered", "problem"}. A version
+    the index no longer lists is gone; an archive up to `small` bytes is also downloaded (into a
+    temporary folder, never the cache) and its sha256 compared with the pin. `answered` is False
+    when pip got no answer in TIMEOUT: a problem then, but no evidence that the package is gone."""
     out = []
     for name in sorted(packages or PACKAGES):
         pin = PACKAGES[name]
-        versions, why = served_versions(pin.name, run=run)
+        versions, why, answered = _served_versions(pin.name, run)
         problem = None
         if versions is None:
             problem = f"{pin.name}=={pin.version} is not served by {pin.registry}: {why}"
@@ -113,20 +123,22 @@ def check_served(packages=None, run=subprocess.run, small: int = SMALL) -> list[
             problem = (f"{pin.name}=={pin.version} is not served by {pin.registry} any more "
                        f"(served: {', '.join(versions[:5]) or 'nothing'})")
         elif pin.size <= small:
-            problem = _check_file(pin, run)
+            problem, answered = _check_file(pin, run)
         out.append({"package": pin.name, "version": pin.version, "ok": problem is None,
-                    "problem": problem})
+                    "answered": answered, "problem": problem})
     return out
 
 
-def _check_file(pin, run) -> str | None:
+def _check_file(pin, run) -> tuple[str | None, bool]:
+    """(the problem with the served archive or None, whether the registry answered in time)."""
     with tempfile.TemporaryDirectory(prefix="smolmoe-check-") as tmp:
         proc = _pip("download", "--no-deps", "-q", "-d", tmp, f"{pin.name}=={pin.version}", run=run)
         got = Path(tmp) / pin.filename
         if proc.returncode != 0 or not got.is_file():
-            return f"{pin.name}=={pin.version}: {pin.filename} could not be downloaded: {_last_error(proc)}"
+            return (f"{pin.name}=={pin.version}: {pin.filename} could not be downloaded: "
+                    f"{_last_error(proc)}", proc.returncode != NO_ANSWER)
         digest = hashlib.sha256(got.read_bytes()).hexdigest()
     if digest != pin.sha256:
         return (f"{pin.name}=={pin.version}: the served {pin.filename} has sha256 {digest[:12]}..., "
-                f"pinned {pin.sha256[:12]}... (re-published: check it and update the pin)")
-    return None
+                f"pinned {pin.sha256[:12]}... (re-published: check it and update the pin)"), True
+    return None, True
