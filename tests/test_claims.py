@@ -27,7 +27,16 @@ def test_a_failed_stage_or_a_missing_figure_fails_its_claims():
     assert "FAIL" in claims.table_markdown(rows)
 
 
+def test_a_reported_figure_is_shown_but_never_fails():
+    wall = next(c for c in claims.CLAIMS if c.op == claims.REPORT)
+    [row] = claims.check([wall], {"demo": {"total_s": 10_000 * 60}}, {})
+    assert row["passed"] and row["value"] == 10_000
+    [row] = claims.check([wall], {}, {"demo": "exited 1"})
+    assert not row["passed"]       # a stage that failed still fails its reported figures
+    assert "reported" in claims.table_markdown([row])
+
+
 def test_every_claim_names_its_document_and_a_known_stage():
     for c in claims.CLAIMS:
-        assert c.stage in claims.STAGES and c.op in (">=", "<=") and c.where and c.spread
+        assert c.stage in claims.STAGES and c.op in (">=", "<=", claims.REPORT) and c.where and c.spread
     assert len({c.id for c in claims.CLAIMS}) == len(claims.CLAIMS)
