@@ -8,7 +8,7 @@ sequence's tokens into those events (text deltas, stop strings), for `stream` an
 server's continuous batch alike; `reply_batch` decodes many conversations at once.
 
 Generation holds the model's lock, so callers in different threads never interleave forward
-passes; the engine installs routing hooks around each forward that needs them.
+passes; routing comes back as outputs of the engine's forward (router_outputs.py).
 """
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ import torch
 
 from .data import ensure_template, render_chat
 from .errors import ConfigError, DataError
-from .hooks import RoutingRecord, capture_routing, layer_summary, token_top1, usage_share
+from .hooks import RoutingRecord, layer_summary, token_top1, usage_share
 from .modeldir import load_model, load_tokenizer, read_config, read_moe_meta as read_meta
+from .router_outputs import forward, routing_record
 
 
 def token_spans(tokenizer, ids: list[int]) -> list[tuple[str, list[int]]]:
@@ -76,8 +77,8 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
                          if b > a and start <= a < start + len(prompt)])
     if user.numel() == 0:
         raise DataError("the prompt has no tokens of its own once templated")
-    with capture_routing(model) as rec:
-        model(input_ids=ids)
+    _, router_logits, _ = forward(model, ids, routing=True, logits_to_keep=1)
+    rec = routing_record(router_logits)
     report = {"prompt": prompt, "experts": names, "top_k": k, "layer": layer,
               "prompt_view": _view(rec, tokenizer, [enc["input_ids"][p] for p in user.tolist()],
                                    names, k, layer, user)}
