@@ -22,8 +22,7 @@ from .config import DEFAULT_MAX_TOKENS
 from .data import ROLES, ensure_template, render_chat
 from .engine import THINK_CLOSE, THINK_OPEN, Engine, Sequence, TokenRules  # noqa: F401
 from .errors import ConfigError, DataError
-from .modeldir import check_model_dir, load_model, load_tokenizer
-from .precision import generation_dtype
+from .modeldir import check_model_dir, load_tokenizer
 from .settings import check, setting
 
 
@@ -226,14 +225,13 @@ class ChatModel:
     @classmethod
     def load(cls, model_dir: str | Path, dtype: str = "float32") -> "ChatModel":
         """A dense model, the base, or an MoE directory (expert names from smolmoe.json), its
-        weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it)."""
+        weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it;
+        'int8': weight-only int8 on a CPU)."""
         from .moe_formats import MOE_TYPES
         from .modeldir import read_moe_meta as read_meta
-        from .packing import pack_for_decoding
-        torch_dtype = generation_dtype(dtype)
+        from .quant import load_for_decoding
         model_dir = check_model_dir(Path(model_dir))
-        model = load_model(model_dir, dtype=torch_dtype)
-        pack_for_decoding(model)   # bf16 on a CPU: weights packed once for oneDNN (packing.py)
+        model = load_for_decoding(model_dir, dtype)   # bf16 packed, or int8 (quant.py)
         experts = None
         if model.config.model_type in MOE_TYPES:  # names from smolmoe.json, or expert_0...
             experts = [e["name"] for e in read_meta(model_dir)["experts"]]

@@ -8,7 +8,7 @@ import torch
 from .data import ensure_template, render_chat
 from .errors import ConfigError, DataError
 from .hooks import RoutingRecord, layer_summary, token_top1, usage_share
-from .modeldir import load_model, load_tokenizer, read_config, read_moe_meta as read_meta
+from .modeldir import load_tokenizer, read_config, read_moe_meta as read_meta
 from .router_outputs import forward, routing_record
 
 
@@ -60,8 +60,8 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
     n_layers = read_config(moe_dir).get("num_hidden_layers")
     if layer is not None and isinstance(n_layers, int) and not 0 <= layer < n_layers:
         raise ConfigError(f"--layer must be between 0 and {n_layers - 1}, got {layer}")
-    from .precision import generation_dtype
-    model = model or load_model(moe_dir, dtype=generation_dtype(dtype))
+    from .quant import load_for_decoding
+    model = model or load_for_decoding(moe_dir, dtype)
     tokenizer = ensure_template(tokenizer or load_tokenizer(moe_dir))
     k = model.config.num_experts_per_tok
     messages = [{"role": "user", "content": prompt}]
