@@ -145,7 +145,9 @@ def weight_bytes(model) -> int:
 
 def load_for_decoding(model_dir, dtype: str = "float32"):
     """The model as chat, serve and inspect decode with it, `dtype` one of precision.DTYPES:
-    float32 as saved, bf16 packed for oneDNN (packing.py), or int8 quantised from float32."""
+    float32 as saved, bf16 packed for oneDNN (packing.py), or int8 quantised from float32;
+    its decoder compiled where SMOLMOE_COMPILE=1 (compiled.py)."""
+    from . import compiled
     from .modeldir import load_model
     from .packing import pack_for_decoding
     from .precision import generation_dtype
@@ -153,7 +155,9 @@ def load_for_decoding(model_dir, dtype: str = "float32"):
     if dtype != "int8":
         model = load_model(model_dir, dtype=torch_dtype)
         pack_for_decoding(model)   # bf16 on a CPU: weights packed once for oneDNN
-        return model
-    model = load_model(model_dir, dtype=torch.float32)
-    quantize_for_decoding(model, torch_dtype)
+    else:
+        model = load_model(model_dir, dtype=torch.float32)
+        quantize_for_decoding(model, torch_dtype)
+    if compiled.wanted():
+        compiled.compile_for_decoding(model)
     return model
