@@ -118,7 +118,7 @@ def best_interleaved(timers: dict[str, dict], repeat: int = 3) -> dict[str, dict
     return best
 
 
-def gguf_exports(moe_dir: Path, out: Path, types=("f32", "bf16")) -> dict[str, Path]:
+def gguf_exports(moe_dir: Path, out: Path, types=("f32", "bf16", "q8_0")) -> dict[str, Path]:
     """The MoE exported with llama.cpp's converter, once per type (reused when already there)."""
     from smolmoe.export.gguf import export_gguf
     files = {}
@@ -145,7 +145,7 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
     if not have_llama:
         r["llama_cpp_note"] = "skipped: llama.cpp not installed (bash scripts/install_llama_cpp.sh)"
     names = read_meta(moe_dir).names
-    for ours, theirs in (("float32", "f32"), ("bf16", "bf16")):
+    for ours, theirs in (("float32", "f32"), ("bf16", "bf16"), ("int8", "q8_0")):
         timers = {"chat_path": chat_path_timers(ChatModel.load(moe_dir, dtype=ours), prefill_ids, new_tokens)}
         if ours == "bf16":
             plain = ChatModel(load_model(moe_dir, dtype=torch.bfloat16), load_tokenizer(moe_dir),
@@ -171,11 +171,13 @@ def llama_cpp_comparison(moe_dir: Path, gguf_dir: Path, tokenizer, r: dict, new_
 
 
 def bf16_agreement(moe_dir: Path, r: dict, new_tokens: int = 200) -> None:
-    """Greedy agreement of the bf16 chat model (packed, as chat and serve run it) with float32:
-    float32 writes `new_tokens` greedy tokens; both then read that reply, and at each of its
-    positions their next-token choices are compared (teacher-forced, so one early difference
-    does not count twice)."""
+    """Greedy agreement of the bf16 chat model (packed, as chat and serve run it) and of the
+    int8 one with float32: float32 writes `new_tokens` greedy tokens; each then reads that
+    reply, and at each of its positions their next-token choices are compared (teacher-forced,
+    so one early difference does not count twice). Also the bytes of each one's weights (bf16
+    counted unpacked: packing keeps the same bytes in oneDNN's layout)."""
     from smolmoe.inference.generate import ChatModel, GenerationSettings
+    from smolmoe.inference.quant import weight_bytes
     f32 = ChatModel.load(moe_dir, dtype="float32")
     never_stop(f32)
     prompt = f32.encode(PROMPT)
@@ -184,14 +186,22 @@ def bf16_agreement(moe_dir: Path, r: dict, new_tokens: int = 200) -> None:
     engine.run()
     ids = torch.tensor([prompt + seq.tokens])
     picks = {}
-    for dtype, chat in (("float32", f32), ("bf16", ChatModel.load(moe_dir, dtype="bf16"))):
+    r["bf16_greedy_agreement_positions"] = len(seq.tokens)
+    r["weight_bytes_float32"] = weight_bytes(f32.model)
+    r["weight_bytes_bf16"] = weight_bytes(load_model(moe_dir, dtype=torch.bfloat16))
+    for dtype in ("float32", "bf16", "int8"):
+        chat = f32 if dtype == "float32" else ChatModel.load(moe_dir, dtype=dtype)
         with torch.no_grad():
             logits = chat.model(input_ids=ids).logits[0, len(prompt) - 1:-1]
         picks[dtype] = logits.float().argmax(-1)
-    same = (picks["float32"] == picks["bf16"]).float().mean().item()
-    r["bf16_greedy_agreement_positions"] = len(seq.tokens)
-    r["bf16_greedy_agreement"] = same
-    console.print(f"  bf16 (packed) vs float32: {same:.1%} of {len(seq.tokens)} next-token choices agree")
+        if dtype == "int8":
+            r["weight_bytes_int8"] = weight_bytes(chat.model)
+        if dtype != "float32":
+            same = r[f"{dtype}_greedy_agreement"] = (picks["float32"] == picks[dtype]).float().mean().item()
+            console.print(f"  {dtype} vs float32: {same:.1%} of {len(seq.tokens)} next-token choices agree")
+        del chat
+    console.print("  weights: " + ", ".join(f"{d} {r[f'weight_bytes_{d}'] / 2**20:.0f} MiB"
+                                            for d in ("float32", "bf16", "int8")))
 
 
 def server_comparison(moe_dir: Path, gguf_dir: Path, r: dict, requests: int, clients: int,
@@ -271,10 +281,12 @@ TARGETS = {
     "fit_init_seconds": ("<=", 60.0),
     "chat_path_vs_llama_cpp_f32_generate": (">=", 0.5),
     "chat_path_vs_llama_cpp_bf16_generate": (">=", 0.5),
+    "chat_path_vs_llama_cpp_q8_0_generate": (">=", 0.5),
     "server_f32_errors": ("<=", 0),
     "server_bf16_errors": ("<=", 0),
     "batching_speedup_float32": (">=", 4.0),
     "batching_speedup_bf16": (">=", 4.0),
+    "int8_greedy_agreement": (">=", 0.98),
 }
 
 
@@ -391,7 +403,7 @@ def main(moe_dir, data_dir, gguf_dir, out_file, batch, seq, parts, requests, cli
         console.print("prefill and generation: smolmoe chat path vs llama.cpp, f32 and bf16...")
         llama_cpp_comparison(moe_dir, gguf_dir, tokenizer, r)
     if "agreement" in parts:
-        console.print("bf16 vs float32 greedy agreement...")
+        console.print("bf16 and int8 vs float32 greedy agreement, weight bytes...")
         bf16_agreement(moe_dir, r)
     if "server" in parts:
         console.print(f"server load: {requests} requests from {clients} concurrent clients...")

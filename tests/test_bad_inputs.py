@@ -200,7 +200,7 @@ def _no_model_loads(monkeypatch, *modules):
 
 
 def test_cheap_checks_run_before_any_model_loads(tiny_moe, trained, tmp_path, monkeypatch):
-    _no_model_loads(monkeypatch, "smolmoe.evaluation.inspect_routing", "smolmoe.training.stage", "smolmoe.core.modeldir")
+    _no_model_loads(monkeypatch, "smolmoe.training.stage", "smolmoe.core.modeldir")   # inspect loads via inference/quant.py
     one_line_error(["inspect", "", "--moe", tiny_moe], "prompt is empty")
     one_line_error(["inspect", "   ", "--moe", tiny_moe], "prompt is empty")
     one_line_error(["inspect", "hello", "--moe", tiny_moe, "--layer", "99"], "--layer must be between 0 and 1")

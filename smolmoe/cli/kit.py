@@ -246,7 +246,8 @@ def dtype_option(default: str):
     """The number format generation runs in (precision.generation_dtype)."""
     return click.option("--dtype", default=default, show_default=True, type=click.Choice(DTYPES),
                         help="Weights for generation: bf16 halves the bytes each token reads "
-                             "(CPUs with AMX/AVX512-BF16, bf16 GPUs); auto: bf16 where supported.")
+                             "(CPUs with AMX/AVX512-BF16, bf16 GPUs), int8 (CPU) halves them "
+                             "again; auto: bf16 where supported.")
 
 
 def lora_option(fn):

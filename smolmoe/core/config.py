@@ -48,6 +48,7 @@ HOME_LAYOUT = {
     "sources": "sources",    # fetched data sources and wheels
     "tools": "tools",        # llama.cpp's converter
     "scratch": "scratch",    # smolmoe scratch run
+    "compile": "compile-cache",  # torch.compile's kernels when SMOLMOE_COMPILE=1 (compiled.py)
 }
 
 # Longest reply when the caller does not say: `smolmoe chat`, the API and the web page.

@@ -58,13 +58,15 @@ def autocast(precision: str, device="cpu"):
 
 # Generation holds the weights themselves in bf16 rather than autocasting: autocast recasts
 # every float32 weight at each forward, which made decoding 3-4x slower here, while bf16
-# weights halve the bytes a decode step reads (measured in docs/serving.md).
-DTYPES = ("float32", "bf16", "auto")
+# weights halve the bytes a decode step reads (measured in docs/serving.md). int8: int8
+# weights with bf16 activations (quant.py), so it needs what bf16 needs.
+DTYPES = ("float32", "bf16", "int8", "auto")
 
 
 def generation_dtype(choice: str, device: str | None = None):
-    """'float32' | 'bf16' | 'auto' -> the torch dtype to generate in; bf16 where the device
-    is not fast at it is refused ('auto' falls back to float32 there)."""
+    """'float32' | 'bf16' | 'int8' | 'auto' -> the torch dtype to generate in (int8: bf16, the
+    activations' type); bf16 and int8 where the device is not fast at bf16 are refused ('auto'
+    falls back to float32 there)."""
     import torch
 
     from .errors import ConfigError
@@ -76,5 +78,6 @@ def generation_dtype(choice: str, device: str | None = None):
         return torch.bfloat16
     if choice == "auto":
         return torch.float32
-    raise ConfigError("bf16 is not supported here: this CPU has neither AMX nor AVX512-BF16 "
+    raise ConfigError(("int8 runs its activations in bf16, and " if choice == "int8" else "") +
+                      "bf16 is not supported here: this CPU has neither AMX nor AVX512-BF16 "
                       "(and no bf16 GPU is in use); use --dtype float32 or auto")

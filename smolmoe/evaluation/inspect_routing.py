@@ -6,10 +6,11 @@ from pathlib import Path
 import torch
 
 from ..core.errors import ConfigError, DataError
-from ..core.modeldir import load_model, load_tokenizer, read_config
+from ..core.modeldir import load_tokenizer, read_config
 from ..data.records import ensure_template, render_chat
-from ..moe.hooks import RoutingRecord, capture_routing, layer_summary, token_top1, usage_share
+from ..moe.hooks import RoutingRecord, layer_summary, token_top1, usage_share
 from ..moe.meta import read_moe_meta
+from ..moe.router_outputs import forward, routing_record
 
 
 def token_spans(tokenizer, ids: list[int]) -> list[tuple[str, list[int]]]:
@@ -59,8 +60,8 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
     n_layers = read_config(moe_dir).get("num_hidden_layers")
     if layer is not None and isinstance(n_layers, int) and not 0 <= layer < n_layers:
         raise ConfigError(f"--layer must be between 0 and {n_layers - 1}, got {layer}")
-    from ..core.precision import generation_dtype
-    model = model or load_model(moe_dir, dtype=generation_dtype(dtype))
+    from ..inference.quant import load_for_decoding
+    model = model or load_for_decoding(moe_dir, dtype)
     tokenizer = ensure_template(tokenizer or load_tokenizer(moe_dir))
     k = model.config.num_experts_per_tok
     messages = [{"role": "user", "content": prompt}]
@@ -76,8 +77,8 @@ def inspect_prompt(moe_dir: str | Path, prompt: str, *, generate: int = 0,
                          if b > a and start <= a < start + len(prompt)])
     if user.numel() == 0:
         raise DataError("the prompt has no tokens of its own once templated")
-    with capture_routing(model) as rec:
-        model(input_ids=ids)
+    _, router_logits, _ = forward(model, ids, routing=True, logits_to_keep=1)
+    rec = routing_record(router_logits)
     report = {"prompt": prompt, "experts": names, "top_k": k, "layer": layer,
               "prompt_view": _view(rec, tokenizer, [enc["input_ids"][p] for p in user.tolist()],
                                    names, k, layer, user)}

@@ -16,7 +16,6 @@ from ..core.precision import autocast
 from ..data.records import collate, encode_records, load_records, split_path
 from ..moe.assemble import REPORT_LABELS
 from ..moe.formats import experts_and_top_k
-from ..moe.hooks import capture_routing
 from ..moe.meta import read_moe_meta
 from ..training.losses import assistant_ce
 from .oracle import each_expert, oracle_results
@@ -33,22 +32,24 @@ def eval_batches(tokenizer, records: list[dict], max_len: int, batch_size: int):
 @torch.no_grad()
 def loss_on_records(model, tokenizer, records: list[dict], *, max_len: int = 384,
                     batch_size: int = 8, on_batch: Callable | None = None,
-                    precision: str = "auto") -> dict:
+                    precision: str = "auto", routing: bool = False) -> dict:
     """Mean loss over all assistant tokens of the records (token-weighted), and the count.
 
-    on_batch(batch) runs after each forward pass (e.g. to read captured routing). The
+    on_batch(batch, router_logits) runs after each forward pass; with `routing` (an MoE) the
+    decoder returns the router logits per layer (router_outputs.py), else they are None. The
     products run in `precision` (precision.py: bf16 where the hardware is fast at it).
     """
     model.eval()
     total, count, n_records = 0.0, 0, 0
     for batch in eval_batches(tokenizer, records, max_len, batch_size):
         with autocast(precision, model.device):
-            loss_sum, n, _ = assistant_ce(model, batch)
+            loss_sum, n, out = assistant_ce(model, batch, **({"output_router_logits": True}
+                                                              if routing else {}))
         total += float(loss_sum)
         count += n
         n_records += batch["input_ids"].shape[0]
         if on_batch:
-            on_batch(batch)
+            on_batch(batch, out.router_logits if routing else None)
     # No token scored: the loss was never measured (nan, never 0.0); check_scored refuses it.
     return {"loss": total / count if count else math.nan, "tokens": count, "records": n_records}
 
@@ -127,20 +128,19 @@ def moe_routing(model, tokenizer, records: dict[str, list[dict]], domains: list[
     top1 = {d: torch.zeros(num) for d in scored}
     topk = torch.zeros(num)
     losses = {}
-    with capture_routing(model) as rec:
-        for d in scored:
-            def on_batch(batch, d=d):
-                assistant = (batch["labels"] != -100).flatten()
-                real = batch["attention_mask"].flatten().bool()
-                for logits in rec.logits.values():
-                    top1[d] += torch.bincount(logits[-1][assistant].argmax(-1), minlength=num).float()
-                    topk.add_(torch.bincount(logits[-1][real].topk(k, -1).indices.flatten(),
-                                             minlength=num).float())
-                rec.clear()
-            losses[d] = loss_on_records(model, tokenizer, records[d], max_len=max_len,
-                                        on_batch=on_batch)
-            if on_progress:
-                on_progress("moe", d)
+    for d in scored:
+        def on_batch(batch, router_logits, d=d):
+            assistant = (batch["labels"] != -100).flatten()
+            real = batch["attention_mask"].flatten().bool()
+            for logits in router_logits:
+                logits = logits.detach().float().cpu()
+                top1[d] += torch.bincount(logits[assistant].argmax(-1), minlength=num).float()
+                topk.add_(torch.bincount(logits[real].topk(k, -1).indices.flatten(),
+                                         minlength=num).float())
+        losses[d] = loss_on_records(model, tokenizer, records[d], max_len=max_len,
+                                    on_batch=on_batch, routing=True)
+        if on_progress:
+            on_progress("moe", d)
     accuracy = sum(top1[d][domains.index(d)] for d in scored) / sum(top1[d].sum() for d in scored)
     return {"losses": losses,
             "routing_matrix": {d: (top1[d] / top1[d].sum().clamp(min=1)).tolist() for d in scored},

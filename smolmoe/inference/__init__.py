@@ -1,2 +1,3 @@
 """Decoding: the one engine (engine.py), chat generation over it (generate.py), the terminal
-chat (chat.py) and CPU weight packing (packing.py)."""
+chat (chat.py), CPU weight packing (packing.py), weight-only int8 (quant.py) and the opt-in
+compiled decoder (compiled.py)."""

@@ -22,7 +22,6 @@ greedy replies equal the same request served alone (tests/inference/test_engine.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -30,6 +29,7 @@ import torch
 
 from ..core.config import DECODE_SLOTS
 from ..core.errors import ModelError
+from ..moe import router_outputs
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 END_TOKENS = ("<|im_end|>", "<|endoftext|>")   # ChatML end of turn, end of document
@@ -251,22 +251,19 @@ class Engine:
         return events
 
     def _forward(self, seqs: list[Sequence], feed, mask, positions, cache):
-        record = None
-        with contextlib.ExitStack() as stack:
-            # Grad mode is per thread, and a streaming caller may resume on another thread.
-            stack.enter_context(torch.no_grad())
-            if any(s.routing for s in seqs):
-                from ..moe.hooks import capture_routing
-                record = stack.enter_context(capture_routing(self.model))
-            out = self.model(input_ids=feed.to(self.model.device),
-                             attention_mask=mask.to(self.model.device),
-                             position_ids=positions.to(self.model.device),
-                             cache=cache, use_cache=True, logits_to_keep=1)
-        routing = None
-        if record is not None:   # [rows, layers, experts] at each row's last position
-            routing = torch.stack([record.logits[l][0].view(feed.shape[0], -1, record.logits[l][0].shape[-1])[:, -1]
-                                   for l in sorted(record.logits)], dim=1)
-        return out.logits[:, -1, :], routing, out.cache
+        # Router logits come back as outputs of the forward (router_outputs.py), so they are
+        # there under torch.compile too. Grad mode is per thread, and a streaming caller may
+        # resume on another thread.
+        wants_routing = any(s.routing for s in seqs)
+        with torch.no_grad():
+            logits, router_logits, cache = router_outputs.forward(
+                self.model, feed.to(self.model.device), routing=wants_routing, logits_to_keep=1,
+                attention_mask=mask.to(self.model.device),
+                position_ids=positions.to(self.model.device), cache=cache, use_cache=True)
+        routing = None   # [rows, layers, experts] at each row's last position
+        if wants_routing:
+            routing = router_outputs.last_position(router_logits, feed.shape[0])
+        return logits[:, -1, :], routing, cache
 
     def _advance(self, seqs: list[Sequence], logits, routing) -> list:
         events = []

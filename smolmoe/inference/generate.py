@@ -8,7 +8,7 @@ sequence's tokens into those events (text deltas, stop strings), for `stream` an
 server's continuous batch alike; `reply_batch` decodes many conversations at once.
 
 Generation holds the model's lock, so callers in different threads never interleave forward
-passes; the engine installs routing hooks around each forward that needs them.
+passes; routing comes back as outputs of the engine's forward (router_outputs.py).
 """
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from typing import Callable, Iterator
 
 from ..core.config import DECODE_SLOTS, DEFAULT_MAX_TOKENS
 from ..core.errors import ConfigError, DataError
-from ..core.modeldir import check_model_dir, expert_count, load_model, load_tokenizer
-from ..core.precision import generation_dtype
+from ..core.modeldir import check_model_dir, expert_count, load_tokenizer
 from ..core.settings import check, setting
 from ..data.records import check_messages, ensure_template, render_chat
 from ..moe.meta import placeholder_names
@@ -216,14 +215,13 @@ class ChatModel:
     @classmethod
     def load(cls, model_dir: str | Path, dtype: str = "float32") -> "ChatModel":
         """A dense model, the base, or an MoE directory (expert names from smolmoe.json), its
-        weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it)."""
+        weights in `dtype` (precision.DTYPES; 'auto': bf16 where the hardware is fast at it;
+        'int8': weight-only int8 on a CPU)."""
         from ..moe.formats import MOE_TYPES
         from ..moe.meta import read_moe_meta
-        from .packing import pack_for_decoding
-        torch_dtype = generation_dtype(dtype)
+        from .quant import load_for_decoding
         model_dir = check_model_dir(Path(model_dir))
-        model = load_model(model_dir, dtype=torch_dtype)
-        pack_for_decoding(model)   # bf16 on a CPU: weights packed once for oneDNN (packing.py)
+        model = load_for_decoding(model_dir, dtype)   # bf16 packed, or int8 (quant.py)
         experts = None
         if model.config.model_type in MOE_TYPES:  # names from smolmoe.json, or expert_0...
             experts = read_moe_meta(model_dir).names

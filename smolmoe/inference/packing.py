@@ -5,7 +5,7 @@ layout at every call, so a decode step pays for more than reading the weight. Me
 project's 2-core Xeon (AVX512-BF16, AMX; one thread, the machine shared): SmolLM2's 49152x576
 output layer took 10.8 ms per token plain and 2.9 ms packed, an expert's 3072x576 gate/up
 0.71 ms and 0.47 ms. On the whole chat path the gain is smaller, 1.09x in one bench run
-(`scripts/bench.py --parts llama_cpp`, `packing_gain_bf16_*`), because per-op overhead
+(`python -m bench.bench --parts llama_cpp`, `packing_gain_bf16_*`), because per-op overhead
 dominates the rest of a token (docs/serving.md). Packing is what torch.compile's CPU
 "freezing" does; done here once at load, it costs no compile and keeps eager PyTorch.
 
@@ -60,13 +60,14 @@ class PackedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, packed"
 
 
-def packed_experts_forward(self, hidden_states, top_k_index, top_k_weights):
-    """The fused experts' forward over packed per-expert weights: each expert that received
-    tokens runs once on all of them (a decode step: one row per sequence routed to it)."""
+def routed_experts(hidden_states, top_k_index, top_k_weights, num_experts: int, expert_mlp):
+    """The fused experts' forward with each expert's MLP given as `expert_mlp(e, rows)`: each
+    expert that received tokens runs once on all of them (a decode step: one row per sequence
+    routed to it). Used here over packed weights and by quant.py over int8 ones."""
     tokens, k = top_k_index.shape
     flat = top_k_index.reshape(-1)
     order = torch.argsort(flat, stable=True)
-    counts = torch.bincount(flat, minlength=len(self.packed_gate_up)).tolist()
+    counts = torch.bincount(flat, minlength=num_experts).tolist()
     rows = order // k
     weights = top_k_weights.reshape(-1)[order]
     out = torch.zeros(tokens, hidden_states.shape[-1], dtype=torch.float32)
@@ -75,11 +76,17 @@ def packed_experts_forward(self, hidden_states, top_k_index, top_k_weights):
         if n == 0:
             continue
         idx = rows[start:start + n]
-        h = self._apply_gate(_linear(hidden_states[idx], self.packed_gate_up[e], None))
-        y = _linear(h, self.packed_down[e], None).float() * weights[start:start + n, None]
+        y = expert_mlp(e, hidden_states[idx]).float() * weights[start:start + n, None]
         out.index_add_(0, idx, y)   # float32 sum of the top-k outputs, as grouped_mm does
         start += n
     return out.to(hidden_states.dtype)
+
+
+def packed_experts_forward(self, hidden_states, top_k_index, top_k_weights):
+    """The fused experts' forward over packed per-expert weights."""
+    def expert_mlp(e, x):
+        return _linear(self._apply_gate(_linear(x, self.packed_gate_up[e], None)), self.packed_down[e], None)
+    return routed_experts(hidden_states, top_k_index, top_k_weights, len(self.packed_gate_up), expert_mlp)
 
 
 def _packable_experts(module) -> bool:

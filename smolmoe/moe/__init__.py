@@ -1,2 +1,4 @@
 """The MoE: output formats (formats.py), assembling experts into one, routers (init and
-training), hooks on the MoE blocks, growing and shrinking, attention adapters, the model card."""
+training), routing read from the model's outputs (router_outputs.py), hooks on the MoE blocks
+(forcing an expert, the routers' inputs), growing and shrinking, attention adapters, the model
+card."""

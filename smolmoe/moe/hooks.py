@@ -1,11 +1,12 @@
 """Watching and steering the routers of a Mixtral-style MoE with forward hooks.
 
-- `capture_routing(model)`: records every router's logits per layer (hooks removed on exit);
+Router logits are read from the model's outputs (router_outputs.py); hooks remain only where
+outputs cannot serve:
 - `capture_router_inputs(model)`: records what each router sees (the post-attention-norm
   activations that feed the MLP) for fitting routers;
 - `force_expert(model, j)`: routes every token to expert j alone (parity checks, oracle runs).
-Summaries (per-layer top experts, overall usage, per-token top-1) are plain data; tables.py
-renders them.
+Summaries of a `RoutingRecord` (per-layer top experts, overall usage, per-token top-1) are
+plain data; tables.py renders them.
 """
 from __future__ import annotations
 
@@ -60,20 +61,6 @@ class RoutingRecord:
 
     def clear(self) -> None:
         self.logits.clear()
-
-
-@contextlib.contextmanager
-def capture_routing(model) -> Iterator[RoutingRecord]:
-    record = RoutingRecord()
-
-    def hook(layer):
-        def fn(_module, _inputs, output):
-            record.logits.setdefault(layer, []).append(output[0].detach().float().cpu())
-        return fn
-
-    handles = [b.gate.register_forward_hook(hook(i)) for i, b in enumerate(moe_blocks(model))]
-    with _hooks(handles):
-        yield record
 
 
 @contextlib.contextmanager

@@ -90,8 +90,8 @@ def test_remove_then_add_gives_the_same_routing_back(tmp_path):
 def test_a_jointly_fitted_row_is_found_again_by_the_one_row_fit(tmp_path):
     """From an MoE whose rows were all fitted together, remove-expert then add-expert refits the
     row with the others held: the same (strictly convex) objective, so the same routing."""
-    from smolmoe.moe.hooks import capture_routing
     from smolmoe.core.modeldir import load_model
+    from smolmoe.moe.router_outputs import forward, routing_record
 
     dirs = three_experts(tmp_path)
     merge(tmp_path, dirs, tmp_path / "moe")
@@ -101,8 +101,8 @@ def test_a_jointly_fitted_row_is_found_again_by_the_one_row_fit(tmp_path):
     probs = {}
     for name, order in (("moe", [0, 1, 2]), ("back", [0, 2, 1])):   # e1 comes back last
         model = load_model(tmp_path / name)
-        with torch.no_grad(), capture_routing(model) as record:
-            model(input_ids=ids)
+        with torch.no_grad():
+            record = routing_record(forward(model, ids, routing=True)[1])
         probs[name] = torch.stack([record.layer_logits(l).softmax(-1)[:, order] for l in range(2)])
     assert torch.equal(probs["moe"].argmax(-1), probs["back"].argmax(-1))
     assert float((probs["moe"] - probs["back"]).abs().max()) < 0.15
