@@ -128,8 +128,9 @@ CLAIMS = [
           lambda r: r["stages"]["sft"]["val_loss_before"] - r["stages"]["sft"]["val_loss_after"],
           ">=", 1.5, "a quarter of the steps; see docs/claims.md"),
     Claim("scratch.format", "scratch", "docs/scratch.md: scratch run --preset tiny",
-          "replies in the chat format: 100 %", lambda r: r["arithmetic_test"]["format"],
-          ">=", 0.9, "see docs/claims.md"),
+          "replies in the chat format: 70 % of 200 at a quarter of the steps (100 % at 400)",
+          lambda r: r["arithmetic_test"]["format"], ">=", 0.65,
+          "as measured twice (0.700, 0.700), minus ten prompts of 200 (5 points)"),
     # -- docs/serving.md (bench) ------------------------------------------------------------
     Claim("bench.prefill_ratio", "bench", "docs/serving.md: prefill",
           "MoE prefill per token 1.76x the dense base's",
