@@ -11,11 +11,14 @@ SPEC.loader.exec_module(claims)
 
 
 def test_values_are_compared_with_each_threshold_and_direction():
-    bench = {"moe_per_token_cost_vs_dense": 2.5, "bf16_greedy_agreement": 0.99}
+    bench = {"moe_per_token_cost_vs_dense": 2.5, "bf16_greedy_agreement": 0.99,
+             "int8_greedy_agreement": 0.97}
     rows = {r["id"]: r for r in claims.check(claims.CLAIMS, {"bench": bench}, {})}
-    assert set(rows) == {"bench.prefill_ratio", "bench.bf16_agreement"}   # only stages run
+    assert set(rows) == {"bench.prefill_ratio", "bench.bf16_agreement",
+                         "bench.int8_agreement"}                  # only stages run
     assert rows["bench.prefill_ratio"]["passed"] is False   # <= 2.0
     assert rows["bench.bf16_agreement"]["passed"] is True   # >= 0.98
+    assert rows["bench.int8_agreement"]["passed"] is False  # >= 0.98
 
 
 def test_a_failed_stage_or_a_missing_figure_fails_its_claims():
