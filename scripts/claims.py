@@ -107,7 +107,7 @@ CLAIMS = [
           "MoE's everyday refusals within 5 points of the base's (n >= 40)",
           _everyday_gap, "<=", 0.05, "target, checked as stated"),
     Claim("demo.wall_time", "demo", "docs/results.md: Demo, 2026-12-06",
-          "the demo took 41 min on one thread, the other core busy (20 min is the idle goal)",
+          "the demo took 24 min from a fresh home on an idle machine (the goal is 20)",
           lambda r: r["total_s"] / 60, REPORT, 45.0,
           "reported: 24 min idle, 41 and 70+ min loaded, same code (docs/claims.md)"),
     # -- docs/rl.md -------------------------------------------------------------------------
