@@ -87,14 +87,9 @@ def _last_error(proc: subprocess.CompletedProcess) -> str:
     return lines[-1] if lines else f"pip exited with {proc.returncode}"
 
 
-def served_versions(name: str, run=subprocess.run) -> tuple[list[str] | None, str]:
-    """The versions pip's configured index serves (`pip index versions`), or (None, why)."""
-    versions, why, _ = _served_versions(name, run)
-    return versions, why
-
-
-def _served_versions(name: str, run) -> tuple[list[str] | None, str, bool]:
-    """served_versions, and whether the index answered in time."""
+def served_versions(name: str, run=subprocess.run) -> tuple[list[str] | None, str, bool]:
+    """The versions pip's configured index serves (`pip index versions`), or None and why; and
+    whether the index answered within TIMEOUT."""
     proc = _pip("index", "versions", name, run=run)
     m = re.search(r"^Available versions:\s*(.*)$", proc.stdout or "", re.M)
     if proc.returncode != 0 or not m:
@@ -115,7 +110,7 @@ def check_served(packages=None, run=subprocess.run, small: int = SMALL) -> list[
     out = []
     for name in sorted(packages or PACKAGES):
         pin = PACKAGES[name]
-        versions, why, answered = _served_versions(pin.name, run)
+        versions, why, answered = served_versions(pin.name, run=run)
         problem = None
         if versions is None:
             problem = f"{pin.name}=={pin.version} is not served by {pin.registry}: {why}"
